@@ -1,0 +1,192 @@
+//! Sign-up, log-in, account and user-list pages.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::use_query_map};
+
+use super::functions::{Login, Logout, Register, current_account, list_accounts};
+use crate::components::{EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SubmitButton, encode_query_value, format_time};
+use crate::error::AppError;
+
+/// The error a finished action left behind, if any.
+fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    Signal::derive(move || action.value().get().and_then(Result::err))
+}
+
+fn field_error(error: Signal<Option<AppError>>, name: &'static str) -> Signal<Option<String>> {
+    Signal::derive(move || error.get().and_then(|e| e.field(name).map(str::to_owned)))
+}
+
+/// The `next` query parameter, carried through the auth forms.
+fn next_param() -> Signal<String> {
+    let query = use_query_map();
+    Signal::derive(move || query.read().get("next").unwrap_or_default())
+}
+
+#[component]
+fn AuthCard(title: &'static str, subtitle: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <main class="flex min-h-screen items-center justify-center bg-slate-50 px-4 py-12 dark:bg-slate-950">
+            <div class="w-full max-w-md">
+                <a href="/" class="mb-8 flex items-center justify-center gap-2 text-lg font-semibold text-slate-900 dark:text-white">
+                    <span class="grid h-9 w-9 place-items-center rounded-lg bg-indigo-600 text-white">"G"</span>
+                    "Gatehouse"
+                </a>
+                <div class="rounded-2xl border border-slate-200 bg-white p-8 shadow-sm dark:border-slate-800 dark:bg-slate-900">
+                    <h1 class="text-xl font-semibold text-slate-900 dark:text-white">{title}</h1>
+                    <p class="mb-6 mt-1 text-sm text-slate-600 dark:text-slate-400">{subtitle}</p>
+                    {children()}
+                </div>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let action = ServerAction::<Login>::new();
+    let error = action_error(action);
+    let next = next_param();
+    view! {
+        <Title text="Log in · Gatehouse"/>
+        <AuthCard title="Log in" subtitle="Manage your MCP servers and their access tokens.">
+            <ActionForm action=action attr:class="space-y-5" attr:novalidate="">
+                <input type="hidden" name="next" value=next/>
+                <FormAlert error/>
+                <Field label="Email" name="email" input_type="email" autocomplete="email" error=field_error(error, "email")/>
+                <Field label="Password" name="password" input_type="password" autocomplete="current-password" error=field_error(error, "password")/>
+                <SubmitButton label="Log in" pending_label="Logging in…" pending=action.pending()/>
+            </ActionForm>
+            <p class="mt-6 text-center text-sm text-slate-600 dark:text-slate-400">
+                "New to Gatehouse? "
+                <A href=move || format!("/signup?next={}", encode_query_value(&next.get())) attr:class="font-medium text-indigo-600 hover:text-indigo-500 dark:text-indigo-400">
+                    "Create an account"
+                </A>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let action = ServerAction::<Register>::new();
+    let error = action_error(action);
+    let next = next_param();
+    view! {
+        <Title text="Create your account · Gatehouse"/>
+        <AuthCard title="Create your account" subtitle="Put your MCP servers behind tokens you control.">
+            <ActionForm action=action attr:class="space-y-5" attr:novalidate="">
+                <input type="hidden" name="next" value=next/>
+                <FormAlert error/>
+                <Field label="Email" name="email" input_type="email" autocomplete="email" error=field_error(error, "email")/>
+                <Field label="Password" name="password" input_type="password" autocomplete="new-password"
+                    hint="8 to 128 characters. A long passphrase is best." error=field_error(error, "password")/>
+                <SubmitButton label="Create account" pending_label="Creating account…" pending=action.pending()/>
+            </ActionForm>
+            <p class="mt-6 text-center text-sm text-slate-600 dark:text-slate-400">
+                "Already have an account? "
+                <A href=move || format!("/login?next={}", encode_query_value(&next.get())) attr:class="font-medium text-indigo-600 hover:text-indigo-500 dark:text-indigo-400">
+                    "Log in"
+                </A>
+            </p>
+        </AuthCard>
+    }
+}
+
+/// A log-out button; a plain form, so it works before hydration too.
+#[component]
+pub fn LogoutButton(#[prop(optional)] class: &'static str) -> impl IntoView {
+    let action = ServerAction::<Logout>::new();
+    view! {
+        <ActionForm action=action>
+            <button type="submit" class=class disabled=move || action.pending().get()>
+                {move || if action.pending().get() { "Logging out…" } else { "Log out" }}
+            </button>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let account = Resource::new(|| (), |_| current_account());
+    view! {
+        <Title text="Account · Gatehouse"/>
+        <PageHeader title="Account" description="Your login and role on this Gatehouse."/>
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(Some(a)) => view! {
+                        <dl class="divide-y divide-slate-200 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
+                            <Row label="Email" value=a.email.to_string()/>
+                            <Row label="Role" value=a.role.as_str().to_string()/>
+                            <Row label="Member since" value=format_time(a.created_at)/>
+                        </dl>
+                        <div class="mt-6">
+                            <LogoutButton class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800 dark:text-slate-200"/>
+                        </div>
+                    }.into_any(),
+                    Ok(None) => view! { <p>"You are logged out."</p> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Row(label: &'static str, value: String) -> impl IntoView {
+    view! {
+        <div class="grid grid-cols-3 gap-4 px-5 py-4 text-sm">
+            <dt class="font-medium text-slate-500 dark:text-slate-400">{label}</dt>
+            <dd class="col-span-2 text-slate-900 dark:text-slate-100">{value}</dd>
+        </div>
+    }
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let accounts = Resource::new(|| (), |_| list_accounts());
+    view! {
+        <Title text="Users · Gatehouse"/>
+        <PageHeader title="Users" description="Every account on this Gatehouse."/>
+        <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match accounts.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <EmptyState title="No users yet" body="Accounts appear here as people sign up.">
+                            <span></span>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+                            <table class="min-w-full divide-y divide-slate-200 text-left text-sm dark:divide-slate-800">
+                                <thead class="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
+                                    <tr>
+                                        <th scope="col" class="px-5 py-3 font-medium">"Email"</th>
+                                        <th scope="col" class="px-5 py-3 font-medium">"Role"</th>
+                                        <th scope="col" class="px-5 py-3 font-medium">"Status"</th>
+                                        <th scope="col" class="px-5 py-3 font-medium">"Created"</th>
+                                    </tr>
+                                </thead>
+                                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                                    {list.into_iter().map(|a| view! {
+                                        <tr>
+                                            <td class="px-5 py-3 text-slate-900 dark:text-slate-100">{a.email.to_string()}</td>
+                                            <td class="px-5 py-3">{a.role.as_str()}</td>
+                                            <td class="px-5 py-3">{a.status.as_str()}</td>
+                                            <td class="whitespace-nowrap px-5 py-3 text-slate-500">{format_time(a.created_at)}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,121 @@
+//! The one error type that crosses the app's boundaries: server functions, the REST API and
+//! the pages all speak it. Internal causes are logged on the server and never shown.
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+
+/// Stable, machine-readable error codes. Clients match on these, so never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    EmailUnavailable,
+    InvalidCredentials,
+    AccountDisabled,
+    Unauthenticated,
+    Forbidden,
+    CrossOrigin,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidInput => 422,
+            ErrorCode::EmailUnavailable => 409,
+            ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
+            ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Field name → what is wrong with it, in words for the person filling the form.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), fields: BTreeMap::new() }
+    }
+
+    /// A validation failure naming each bad field.
+    pub fn invalid_fields(fields: BTreeMap<String, String>) -> Self {
+        Self { code: ErrorCode::InvalidInput, message: "Please correct the highlighted fields.".into(), fields }
+    }
+
+    pub fn with_field(mut self, name: &str, message: impl Into<String>) -> Self {
+        self.fields.insert(name.into(), message.into());
+        self
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(ErrorCode::Unauthenticated, "Your session has ended. Please log in again.")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(ErrorCode::Forbidden, "You do not have permission to do that.")
+    }
+
+    /// Logs the cause and returns an error that says nothing about it.
+    #[cfg(feature = "ssr")]
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(ErrorCode::Internal, "Something went wrong on our side. Please try again.")
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                Self::new(ErrorCode::InvalidInput, "The form was incomplete. Please fill it in again.")
+            }
+            ServerFnErrorErr::Request(_) => Self::new(
+                ErrorCode::Unavailable,
+                "Could not reach Gatehouse. Check your connection and try again.",
+            ),
+            other => Self::new(ErrorCode::Internal, format!("Something went wrong: {other}")),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sea_orm::DbErr> for AppError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Self::internal(err)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        let status = http::StatusCode::from_u16(self.code.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self)).into_response()
+    }
+}

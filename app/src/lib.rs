@@ -1,0 +1,88 @@
+//! Gatehouse's pages, components and server functions. Everything that touches the database,
+//! secrets or crypto is behind the `ssr` feature, so the wasm build never compiles it.
+#![recursion_limit = "256"]
+
+pub mod accounts;
+pub mod components;
+pub mod dashboard;
+pub mod error;
+pub mod layout;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{ParentRoute, Route, Router, Routes},
+    path,
+};
+
+use accounts::{AccountPage, LoginPage, SignupPage, UsersPage};
+use dashboard::{AuditPage, OverviewPage, ServersPage, SigningKeyPage, TokensPage};
+use layout::SignedInLayout;
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Every page waits for its data before the first byte, so status codes and redirects
+    // (e.g. to the login page) are real HTTP ones and forms work without JavaScript.
+    let ssr = SsrMode::Async;
+    view! {
+        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css"/>
+        <Title text="Gatehouse"/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=LoginPage ssr/>
+                <Route path=path!("/signup") view=SignupPage ssr/>
+                <ParentRoute path=path!("") view=SignedInLayout ssr>
+                    <Route path=path!("") view=OverviewPage ssr/>
+                    <Route path=path!("servers") view=ServersPage ssr/>
+                    <Route path=path!("tokens") view=TokensPage ssr/>
+                    <Route path=path!("signing-key") view=SigningKeyPage ssr/>
+                    <Route path=path!("audit") view=AuditPage ssr/>
+                    <Route path=path!("account") view=AccountPage ssr/>
+                    <Route path=path!("admin/users") view=UsersPage ssr/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found · Gatehouse"/>
+        <main class="flex min-h-screen flex-col items-center justify-center gap-3 bg-slate-50 px-4 text-center dark:bg-slate-950">
+            <p class="text-sm font-semibold text-indigo-600 dark:text-indigo-400">"404"</p>
+            <h1 class="text-2xl font-semibold text-slate-900 dark:text-white">"Page not found"</h1>
+            <p class="text-sm text-slate-600 dark:text-slate-400">"The page you asked for does not exist."</p>
+            <a href="/" class="mt-2 text-sm font-medium text-indigo-600 hover:text-indigo-500 dark:text-indigo-400">"Back to the dashboard"</a>
+        </main>
+    }
+}

@@ -1,0 +1,83 @@
+// Starts a real Gatehouse process and a real Chromium for the browser tests.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+const PG_ADMIN = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-qtAc'];
+
+export const screenshotDir = new URL('../screenshots/', import.meta.url).pathname;
+mkdirSync(screenshotDir, { recursive: true });
+
+/** Runs `gatehouse serve` on a free port with its own data dir and database. */
+export async function startGatehouse(backend) {
+  const bin = process.env.GATEHOUSE_BIN;
+  if (!bin) throw new Error('GATEHOUSE_BIN must name the gatehouse binary (./dev test sets it)');
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  let databaseUrl = `sqlite://${dir}/gatehouse.db`;
+  let pgName;
+  if (backend === 'postgres') {
+    pgName = `gatehouse_e2e_${randomUUID().replaceAll('-', '')}`;
+    execFileSync('psql', [...PG_ADMIN, `CREATE DATABASE "${pgName}"`]);
+    databaseUrl = `postgres://postgres@127.0.0.1:5432/${pgName}`;
+  }
+  const child = spawn(bin, ['serve'], {
+    env: {
+      ...process.env,
+      GATEHOUSE_BIND: '127.0.0.1:0',
+      GATEHOUSE_DATA_DIR: join(dir, 'data'),
+      GATEHOUSE_LOG_FORMAT: 'json',
+      DATABASE_URL: databaseUrl,
+      NO_COLOR: '1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const address = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gatehouse did not start in 30 s:\n${log}`)), 30_000);
+    const onData = (chunk) => {
+      log += chunk;
+      const match = log.match(/"address":"([^"]+)"/);
+      if (match) { clearTimeout(timer); resolve(match[1]); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`gatehouse exited with ${code}:\n${log}`)); });
+  });
+  const url = `http://${address}`;
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      if (pgName) execFileSync('psql', [...PG_ADMIN, `DROP DATABASE IF EXISTS "${pgName}" WITH (FORCE)`]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+}
+
+/** A page that records every console error and uncaught exception. */
+export async function newPage(browser, width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  return page;
+}
+
+/** Waits until the wasm bundle has hydrated the server-rendered page. */
+export async function waitHydrated(page) {
+  await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20_000 });
+}

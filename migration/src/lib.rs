@@ -1,0 +1,14 @@
+//! Schema migrations. Every migration runs on SQLite and PostgreSQL; the server applies
+//! pending ones at start and `gatehouse migrate` applies them on demand.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_accounts_and_sessions;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_accounts_and_sessions::Migration)]
+    }
+}

@@ -1,0 +1,122 @@
+//! Configuration in layers: defaults, then an optional `gatehouse.toml`, then `GATEHOUSE_*`
+//! environment variables and `DATABASE_URL`.
+use std::{net::SocketAddr, path::{Path, PathBuf}};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// The URL people and clients use to reach this deployment. Defaults to `http://{bind}`.
+    /// Cookies are marked Secure when it is https.
+    pub public_url: Option<Url>,
+    /// `sqlite://…` (the embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Where the embedded defaults keep their files (database, master key).
+    pub data_dir: PathBuf,
+    /// Base64 of 32 bytes. When unset, `{data_dir}/master.key` is used, created on first run.
+    #[serde(skip_serializing)]
+    pub master_key: Option<SecretString>,
+    /// The built site (wasm, JS, CSS, public assets).
+    pub site_root: PathBuf,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `gatehouse=debug,info`. `RUST_LOG` wins when set.
+    pub log_level: String,
+    /// A login session ends after this many seconds without a request.
+    pub session_idle_seconds: u64,
+    /// How many password hashes may run at once (each takes 19 MiB for ~a CPU-tick).
+    pub max_concurrent_hashes: usize,
+    /// Largest database pool.
+    pub database_max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            public_url: None,
+            database_url: "sqlite://data/gatehouse.db".into(),
+            data_dir: PathBuf::from("data"),
+            master_key: None,
+            site_root: PathBuf::from(option_env!("GATEHOUSE_SITE_ROOT").unwrap_or("target/site")),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            session_idle_seconds: 12 * 60 * 60,
+            max_concurrent_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            database_max_connections: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the layers. `file` defaults to `gatehouse.toml` in the working directory and may
+    /// be absent.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("GATEHOUSE_").ignore(&["config"]))
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .extract()
+    }
+
+    pub fn public_url(&self, bound: SocketAddr) -> Url {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| Url::parse(&format!("http://{bound}")).expect("a socket address makes a URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing_set() {
+        figment::Jail::expect_with(|_| {
+            let config = Config::load(None)?;
+            assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+            assert_eq!(config.database_url, "sqlite://data/gatehouse.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gatehouse.toml", "bind = \"127.0.0.1:4000\"\nlog_level = \"debug\"\n")?;
+            jail.set_env("GATEHOUSE_LOG_LEVEL", "warn");
+            jail.set_env("DATABASE_URL", "postgres://localhost/gh");
+            let config = Config::load(None)?;
+            assert_eq!(config.bind.port(), 4000);
+            assert_eq!(config.log_level, "warn");
+            assert_eq!(config.database_url, "postgres://localhost/gh");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_settings_are_an_error_not_a_silent_default() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("gatehouse.toml", "bnid = \"127.0.0.1:4000\"\n")?;
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+}

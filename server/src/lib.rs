@@ -1,0 +1,14 @@
+//! The `gatehouse` server: configuration, startup, REST API, operations endpoints and CLI.
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod master_key;
+pub mod ops;
+pub mod origin_check;
+pub mod sessions;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::Application;

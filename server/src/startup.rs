@@ -1,0 +1,148 @@
+//! Building and running the whole app: tests call `Application::build` with port 0.
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use axum::{Router, middleware, routing::get};
+use http::{HeaderValue, header};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use tokio::net::TcpListener;
+use tower_http::{
+    limit::RequestBodyLimitLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::TraceLayer,
+};
+use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
+use url::Url;
+
+use app::{App, accounts::ssr::PasswordHasher, shell, state::AppState};
+
+use crate::{
+    api, config::Config, db, master_key::MasterKey, ops,
+    origin_check::{TrustedOrigin, refuse_cross_site},
+    sessions::DbSessionStore,
+};
+
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    public_url: Url,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, applies pending migrations, loads the master key and binds
+    /// the listener. Nothing is served until `run_until_stopped`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database_url, config.database_max_connections).await?;
+        db::migrate(&db).await?;
+        let _master_key = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
+
+        let listener = TcpListener::bind(config.bind).await?;
+        let bound = listener.local_addr()?;
+        let public_url = config.public_url(bound);
+
+        let leptos_options = LeptosOptions::builder()
+            .output_name("gatehouse")
+            .site_root(config.site_root.to_string_lossy().as_ref())
+            .site_pkg_dir("pkg")
+            .site_addr(bound)
+            .env(leptos::config::Env::PROD)
+            .build();
+        let state = AppState {
+            db,
+            passwords: PasswordHasher::new(config.max_concurrent_hashes),
+            leptos_options,
+        };
+        let router = router(state.clone(), &config, &public_url);
+        Ok(Self { listener, router, public_url, state })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let store = DbSessionStore::new(self.state.db.clone());
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            loop {
+                every.tick().await;
+                if let Err(err) = store.delete_expired().await {
+                    tracing::warn!(%err, "could not delete expired sessions");
+                }
+            }
+        });
+        tracing::info!(address = %self.address(), public_url = %self.public_url, "Gatehouse is listening");
+        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        sweeper.abort();
+        self.state.db.close_by_ref().await.ok();
+        tracing::info!("Gatehouse stopped");
+        Ok(served?)
+    }
+}
+
+fn router(state: AppState, config: &Config, public_url: &Url) -> Router {
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(public_url.scheme() == "https")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(config.session_idle_seconds.min(i64::MAX as u64) as i64)));
+
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .nest("/api/v1", api::router())
+        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(TrustedOrigin(public_url.clone()), refuse_cross_site))
+        .layer(sessions)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

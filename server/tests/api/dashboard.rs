@@ -1,0 +1,98 @@
+//! The dashboard pages as a browser without JavaScript sees them: server-rendered HTML,
+//! redirects, and forms that post to server functions.
+use reqwest::{StatusCode, header};
+
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_backends;
+
+on_both_backends!(
+    logged_out_visitors_are_sent_to_login_and_back,
+    sign_up_and_login_forms_work_without_javascript,
+    form_errors_come_back_to_the_page,
+    unknown_pages_are_404,
+);
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers().get(header::LOCATION).expect("a Location header").to_str().unwrap().to_string()
+}
+
+async fn logged_out_visitors_are_sent_to_login_and_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (page, next) in [("/", "%2F"), ("/tokens", "%2Ftokens"), ("/admin/users", "%2Fadmin%2Fusers")] {
+        let response = app.get(page).await;
+        assert_eq!(response.status(), StatusCode::FOUND, "{page}");
+        assert_eq!(location(&response), format!("/login?next={next}"), "{page}");
+    }
+    let login = app.get("/login?next=%2Ftokens").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let html = login.text().await.unwrap();
+    assert!(html.contains("<title>Log in · Gatehouse</title>"), "page title");
+    assert!(html.contains(r#"name="next""#) && html.contains(r#"value="/tokens""#), "next is carried in the form");
+    assert!(html.contains(r#"<label for="field-email""#), "labels are tied to inputs");
+    assert!(html.contains("/pkg/gatehouse.js") || html.contains("gatehouse.wasm"), "hydration scripts are linked");
+}
+
+/// Posts a form the way a browser does without JavaScript.
+async fn post_form(app: &crate::helpers::TestApp, action: &str, referer: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(action))
+        .header(header::ACCEPT, "text/html,application/xhtml+xml")
+        .header(header::REFERER, app.url(referer))
+        .header(header::ORIGIN, app.address.as_str())
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn sign_up_and_login_forms_work_without_javascript(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let signed_up = post_form(&app, "/rpc/register", "/signup?next=%2Ftokens",
+        &[("email", "Ada@Example.com"), ("password", "analytical engine"), ("next", "/tokens")]).await;
+    assert_eq!(signed_up.status(), StatusCode::FOUND);
+    assert_eq!(location(&signed_up), "/tokens");
+
+    let tokens = app.get("/tokens").await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    let html = tokens.text().await.unwrap();
+    assert!(html.contains("ada@example.com"), "signed in as the new account");
+    assert!(html.contains("No tokens yet"), "empty state");
+    assert!(html.contains(r#"href="/admin/users""#), "the first account is admin and sees Users");
+
+    let logged_out = post_form(&app, "/rpc/logout", "/tokens", &[]).await;
+    assert_eq!(logged_out.status(), StatusCode::FOUND);
+    assert_eq!(location(&logged_out), "/login");
+    assert_eq!(app.get("/").await.status(), StatusCode::FOUND, "logged out again");
+
+    let logged_in = post_form(&app, "/rpc/login", "/login?next=%2F",
+        &[("email", "ada@example.com"), ("password", "analytical engine"), ("next", "https://evil.example/")]).await;
+    assert_eq!(logged_in.status(), StatusCode::FOUND);
+    assert_eq!(location(&logged_in), "/", "an off-site next falls back to the dashboard");
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+}
+
+async fn form_errors_come_back_to_the_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let failed = post_form(&app, "/rpc/register", "/signup", &[("email", "nope"), ("password", "short"), ("next", "")]).await;
+    assert_eq!(failed.status(), StatusCode::FOUND);
+    let back = location(&failed);
+    assert!(back.starts_with(&app.url("/signup?")) && back.contains("__err="), "{back}");
+
+    let page = app.client.get(&back).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Enter an email address like name@example.com."), "email field message");
+    assert!(html.contains("Use at least 8 characters."), "password field message");
+    assert!(html.contains(r#"aria-invalid="true""#));
+
+    let wrong = post_form(&app, "/rpc/login", "/login", &[("email", "ghost@example.com"), ("password", "whatever123"), ("next", "")]).await;
+    let html = app.client.get(location(&wrong)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Incorrect email or password."));
+}
+
+async fn unknown_pages_are_404(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.get("/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+}

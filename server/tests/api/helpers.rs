@@ -1,0 +1,193 @@
+use std::{sync::Once, time::Duration};
+
+use gatehouse::{Application, Config};
+use reqwest::{Client, Response, redirect::Policy};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use app::state::AppState;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body on both backends, as two test functions.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name($crate::helpers::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name($crate::helpers::Backend::Postgres).await }
+        }
+    )*};
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub state: AppState,
+    _database: TestDatabase,
+    _dir: TempDir,
+}
+
+pub struct Options {
+    pub session_idle_seconds: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { session_idle_seconds: 3600 }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = TestDatabase::create(backend, &dir).await;
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: database.url.clone(),
+        data_dir: dir.path().join("data"),
+        session_idle_seconds: options.session_idle_seconds,
+        max_concurrent_hashes: 4,
+        database_max_connections: 5,
+        ..Config::default()
+    };
+    let app = Application::build(config).await.expect("app builds");
+    let address = format!("http://{}", app.address());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp { address, client: client(), state, _database: database, _dir: dir }
+}
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+pub fn client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post_json("/api/v1/auth/register", &json!({ "email": email, "password": password })).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json("/api/v1/auth/login", &json!({ "email": email, "password": password })).await
+    }
+
+    pub async fn me(&self) -> Response {
+        self.get("/api/v1/auth/me").await
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+}
+
+/// The session cookie a response set, if any.
+pub fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gatehouse_session="))
+        .map(str::to_owned)
+}
+
+pub async fn json_body(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text}"))
+}
+
+/// A database that exists for one test: a SQLite file in a temp dir, or a PostgreSQL
+/// database with a random name, dropped at the end.
+struct TestDatabase {
+    url: String,
+    postgres_name: Option<String>,
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("GATEHOUSE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn postgres_url_for(name: &str) -> String {
+    let mut url = url::Url::parse(&postgres_admin_url()).expect("GATEHOUSE_TEST_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+impl TestDatabase {
+    async fn create(backend: Backend, dir: &TempDir) -> Self {
+        match backend {
+            Backend::Sqlite => Self {
+                url: format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+                postgres_name: None,
+            },
+            Backend::Postgres => {
+                let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = admin_connection().await;
+                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
+                admin.close().await.ok();
+                Self { url: postgres_url_for(&name), postgres_name: Some(name) }
+            }
+        }
+    }
+}
+
+async fn admin_connection() -> DatabaseConnection {
+    Database::connect(postgres_admin_url()).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is needed for the postgres tests ({e}); start it or set GATEHOUSE_TEST_POSTGRES")
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else { return };
+        // Drop runs inside the test's runtime, so do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let admin = admin_connection().await;
+                let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+                admin.close().await.ok();
+            });
+        })
+        .join();
+    }
+}
+
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            gatehouse::telemetry::init(gatehouse::config::LogFormat::Text, "debug");
+        }
+    });
+}

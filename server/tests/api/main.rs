@@ -1,0 +1,8 @@
+//! Whole-app tests: each starts Gatehouse in-process on port 0 against a fresh database, and
+//! every test runs once on SQLite and once on PostgreSQL.
+mod helpers;
+
+mod accounts;
+mod dashboard;
+mod operations;
+mod sessions;

@@ -1,0 +1,117 @@
+//! Login sessions: cookie flags, id rotation, server-side logout, idle expiry, and refusal of
+//! cross-site state changes.
+use reqwest::{StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{Backend, Options, json_body, session_cookie, spawn_app, spawn_app_with};
+use crate::on_both_backends;
+
+on_both_backends!(
+    session_cookie_is_http_only_and_same_site,
+    login_issues_a_new_session_id,
+    logout_deletes_the_session_on_the_server,
+    me_without_a_session_is_401,
+    sessions_end_after_idle_time,
+    cross_site_state_changes_are_refused,
+);
+
+fn cookie_value(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_string()
+}
+
+async fn session_cookie_is_http_only_and_same_site(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.register("ada@example.com", "analytical engine").await;
+    let cookie = session_cookie(&response).expect("sign-up sets the session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http public URL: no Secure flag ({cookie})");
+    assert!(cookie.contains("Max-Age="), "idle expiry is on the cookie too ({cookie})");
+}
+
+async fn login_issues_a_new_session_id(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let registered = app.register("ada@example.com", "analytical engine").await;
+    let before = cookie_value(&session_cookie(&registered).unwrap());
+    let login = app.login("ada@example.com", "analytical engine").await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let after = cookie_value(&session_cookie(&login).expect("login sets a cookie"));
+    assert_ne!(before, after, "the session id changes at login");
+
+    // The id from before login is worthless now.
+    let stale = reqwest::Client::new().get(app.url("/api/v1/auth/me")).header(header::COOKIE, &before).send().await.unwrap();
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+    let fresh = reqwest::Client::new().get(app.url("/api/v1/auth/me")).header(header::COOKIE, &after).send().await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+}
+
+async fn logout_deletes_the_session_on_the_server(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let registered = app.register("ada@example.com", "analytical engine").await;
+    let cookie = cookie_value(&session_cookie(&registered).unwrap());
+    let logout = app.post_json("/api/v1/auth/logout", &json!({})).await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.me().await.status(), StatusCode::UNAUTHORIZED);
+    // Replaying the old cookie does not bring the session back.
+    let replay = reqwest::Client::new().get(app.url("/api/v1/auth/me")).header(header::COOKIE, &cookie).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn me_without_a_session_is_401(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = app.me().await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(json_body(response).await["code"], "unauthenticated");
+}
+
+async fn sessions_end_after_idle_time(backend: Backend) {
+    let app = spawn_app_with(backend, Options { session_idle_seconds: 2 }).await;
+    let registered = app.register("ada@example.com", "analytical engine").await;
+    let cookie = cookie_value(&session_cookie(&registered).unwrap());
+    let client = reqwest::Client::new();
+    let me = || client.get(app.url("/api/v1/auth/me")).header(header::COOKIE, &cookie).send();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(me().await.unwrap().status(), StatusCode::OK, "activity inside the window keeps it alive");
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    assert_eq!(me().await.unwrap().status(), StatusCode::UNAUTHORIZED, "idle past the window ends it");
+}
+
+async fn cross_site_state_changes_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let evil_origin = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header(header::ORIGIN, "https://evil.example")
+        .json(&json!({ "email": "ada@example.com", "password": "analytical engine" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil_origin.status(), StatusCode::FORBIDDEN);
+    assert_eq!(json_body(evil_origin).await["code"], "cross_origin");
+
+    let cross_site_form = app
+        .client
+        .post(app.url("/rpc/register"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("email", "ada@example.com"), ("password", "analytical engine")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site_form.status(), StatusCode::FORBIDDEN);
+
+    // Neither attempt created the account.
+    let login = app.login("ada@example.com", "analytical engine").await;
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+
+    let same_origin = app
+        .client
+        .post(app.url("/api/v1/auth/register"))
+        .header(header::ORIGIN, app.address.as_str())
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({ "email": "ada@example.com", "password": "analytical engine" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), StatusCode::CREATED);
+}
