@@ -25,8 +25,12 @@ pub fn SignedInLayout() -> impl IntoView {
     let account = Resource::new_blocking(|| (), |_| current_account());
     let location = use_location();
     let login_url = move || {
-        let here = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
-        let here = if here.is_empty() { "/".to_string() } else { here };
+        let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
+        let here = match (path.is_empty(), search.is_empty()) {
+            (true, _) => "/".to_string(),
+            (false, true) => path,
+            (false, false) => format!("{path}?{}", search.trim_start_matches('?')),
+        };
         format!("/login?next={}", encode_query_value(&here))
     };
     view! {
@@ -53,7 +57,8 @@ fn Frame(account: AccountView) -> impl IntoView {
     let links = move |class: &'static str| {
         nav_items
             .iter()
-            .map(|(href, label)| view! { <A href=*href attr:class=class exact=true>{*label}</A> })
+            .copied()
+            .map(|(href, label): (&'static str, &'static str)| view! { <A href=href attr:class=class exact=true>{label}</A> })
             .collect_view()
     };
     view! {

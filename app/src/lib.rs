@@ -48,22 +48,21 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     // Every page waits for its data before the first byte, so status codes and redirects
     // (e.g. to the login page) are real HTTP ones and forms work without JavaScript.
-    let ssr = SsrMode::Async;
     view! {
         <Stylesheet id="gatehouse" href="/pkg/gatehouse.css"/>
         <Title text="Gatehouse"/>
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/login") view=LoginPage ssr/>
-                <Route path=path!("/signup") view=SignupPage ssr/>
-                <ParentRoute path=path!("") view=SignedInLayout ssr>
-                    <Route path=path!("") view=OverviewPage ssr/>
-                    <Route path=path!("servers") view=ServersPage ssr/>
-                    <Route path=path!("tokens") view=TokensPage ssr/>
-                    <Route path=path!("signing-key") view=SigningKeyPage ssr/>
-                    <Route path=path!("audit") view=AuditPage ssr/>
-                    <Route path=path!("account") view=AccountPage ssr/>
-                    <Route path=path!("admin/users") view=UsersPage ssr/>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=OverviewPage ssr=SsrMode::Async/>
+                    <Route path=path!("servers") view=ServersPage ssr=SsrMode::Async/>
+                    <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("signing-key") view=SigningKeyPage ssr=SsrMode::Async/>
+                    <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("admin/users") view=UsersPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -21,12 +21,12 @@ for (const backend of ['sqlite', 'postgres']) {
       const base = gatehouse.url;
 
       await page.goto(`${base}/tokens`);
-      await page.waitForURL(`${base}/login?next=%2Ftokens`);
+      await page.waitForURL(`${base}/login?next=/tokens`);
       await waitHydrated(page);
       assert.equal(await page.title(), 'Log in · Gatehouse');
 
       await page.getByRole('link', { name: 'Create an account' }).click();
-      await page.waitForURL(/\/signup\?next=%2Ftokens$/);
+      await page.waitForURL(/\/signup\?next=\/tokens$/);
       await page.getByLabel('Email').fill('Ada@Example.com');
       await page.getByLabel('Password').fill('short');
       await page.getByRole('button', { name: 'Create account' }).click();
@@ -51,7 +51,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.waitForURL(`${base}/login`);
       await page.goto(`${base}/`);
-      await page.waitForURL(`${base}/login?next=%2F`);
+      await page.waitForURL(`${base}/login?next=/`);
       await waitHydrated(page);
 
       await page.getByLabel('Email').fill('ada@example.com');

@@ -92,6 +92,16 @@ impl TestApp {
         self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
+    /// Fetches a page the way a browser does (browsers always accept HTML).
+    pub async fn page(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn register(&self, email: &str, password: &str) -> Response {
         self.post_json("/api/v1/auth/register", &json!({ "email": email, "password": password })).await
     }
