@@ -35,7 +35,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByLabel('Password').fill('analytical engine');
       await page.getByRole('button', { name: 'Create account' }).click();
       await page.waitForURL(`${base}/tokens`);
-      await page.getByRole('heading', { name: 'Tokens' }).waitFor();
+      await page.getByRole('heading', { name: 'Tokens', level: 1 }).waitFor();
       assert.equal(await page.getByTestId('signed-in-as').textContent(), 'ada@example.com');
       assert.equal(await page.title(), 'Tokens · Gatehouse');
 
@@ -45,7 +45,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByRole('cell', { name: 'ada@example.com' }).waitFor();
 
       await page.getByRole('navigation', { name: 'Sidebar' }).getByRole('link', { name: 'Overview' }).click();
-      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
       await page.screenshot({ path: `${screenshotDir}/dashboard-${backend}-1280.png`, fullPage: true });
 
       await page.getByRole('button', { name: 'Log out' }).click();
@@ -62,7 +62,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByLabel('Password').fill('analytical engine');
       await page.getByRole('button', { name: 'Log in' }).click();
       await page.waitForURL(`${base}/`);
-      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
 
       assert.deepEqual(page.errors, [], 'no console errors or uncaught exceptions');
       await page.context().close();
@@ -76,7 +76,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByLabel('Email').fill('ada@example.com');
       await page.getByLabel('Password').fill('analytical engine');
       await page.getByRole('button', { name: 'Log in' }).click();
-      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
       const nav = page.getByRole('navigation', { name: 'Main' });
       assert.ok(await nav.isVisible(), 'the compact navigation shows on a phone');
       assert.ok(!(await page.getByRole('navigation', { name: 'Sidebar' }).isVisible()), 'the sidebar hides');

@@ -72,7 +72,11 @@ export async function newPage(browser, width = 1280) {
   const context = await browser.newContext({ viewport: { width, height: 900 } });
   const page = await context.newPage();
   page.errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  // A 4xx answer to a bad form is expected (and logged by Chromium); any 5xx is a bug.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) page.errors.push(m.text());
+  });
+  page.on('response', (r) => { if (r.status() >= 500) page.errors.push(`${r.status()} from ${r.url()}`); });
   page.on('pageerror', (e) => page.errors.push(String(e)));
   return page;
 }

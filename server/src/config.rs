@@ -69,11 +69,21 @@ impl Config {
     /// be absent.
     pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
         let file = file.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("gatehouse.toml"));
+        // The file must hold only known settings (a typo is an error), but the GATEHOUSE_
+        // environment namespace is shared with tools and tests, so there only settings count.
+        let known = Self::setting_names();
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(Env::prefixed("GATEHOUSE_").ignore(&["config"]))
+            .merge(Env::prefixed("GATEHOUSE_").filter(move |key| known.iter().any(|k| key == k.as_str())))
             .merge(Env::raw().only(&["DATABASE_URL"]))
             .extract()
+    }
+
+    fn setting_names() -> Vec<String> {
+        let defaults = serde_json::to_value(Config::default()).expect("the defaults serialise");
+        let mut names: Vec<String> = defaults.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        names.extend(["public_url", "master_key"].map(String::from));
+        names
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> Url {
@@ -107,6 +117,19 @@ mod tests {
             assert_eq!(config.bind.port(), 4000);
             assert_eq!(config.log_level, "warn");
             assert_eq!(config.database_url, "postgres://localhost/gh");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unrelated_gatehouse_variables_are_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("GATEHOUSE_BIN", "/usr/bin/gatehouse");
+            jail.set_env("GATEHOUSE_MASTER_KEY", "a2V5");
+            jail.set_env("GATEHOUSE_PUBLIC_URL", "https://gw.example.com");
+            let config = Config::load(None)?;
+            assert_eq!(config.public_url.unwrap().as_str(), "https://gw.example.com/");
+            assert!(config.master_key.is_some());
             Ok(())
         });
     }
