@@ -11,9 +11,11 @@ use leptos::server_fn::{
 /// Stable, machine-readable error codes. Clients match on these, so never rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum ErrorCode {
     InvalidInput,
     EmailUnavailable,
+    Conflict,
     InvalidCredentials,
     AccountDisabled,
     Unauthenticated,
@@ -30,7 +32,7 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::InvalidInput => 422,
-            ErrorCode::EmailUnavailable => 409,
+            ErrorCode::EmailUnavailable | ErrorCode::Conflict => 409,
             ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
             ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
             ErrorCode::NotFound => 404,
@@ -44,6 +46,7 @@ impl ErrorCode {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
@@ -69,6 +72,10 @@ impl AppError {
 
     pub fn unauthenticated() -> Self {
         Self::new(ErrorCode::Unauthenticated, "Your session has ended. Please log in again.")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("No such {what}."))
     }
 
     pub fn forbidden() -> Self {

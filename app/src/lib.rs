@@ -3,12 +3,20 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod audit;
 pub mod components;
 pub mod dashboard;
 pub mod error;
+#[cfg(feature = "ssr")]
+pub mod events;
 pub mod layout;
 #[cfg(feature = "ssr")]
+pub mod secrets;
+pub mod servers;
+pub mod signing_keys;
+#[cfg(feature = "ssr")]
 pub mod state;
+pub mod tokens;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -19,7 +27,11 @@ use leptos_router::{
 };
 
 use accounts::{AccountPage, LoginPage, SignupPage, UsersPage};
-use dashboard::{AuditPage, OverviewPage, ServersPage, SigningKeyPage, TokensPage};
+use audit::AuditPage;
+use dashboard::OverviewPage;
+use servers::{NewServerPage, ServerDetailPage, ServersPage};
+use signing_keys::SigningKeyPage;
+use tokens::{NewTokenPage, TokenDetailPage, TokensPage};
 use layout::SignedInLayout;
 
 /// The HTML document around the app, rendered on the server.
@@ -58,7 +70,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("servers") view=ServersPage ssr=SsrMode::Async/>
+                    <Route path=path!("servers/new") view=NewServerPage ssr=SsrMode::Async/>
+                    <Route path=path!("servers/:id") view=ServerDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
+                    <Route path=path!("tokens/new") view=NewTokenPage ssr=SsrMode::Async/>
+                    <Route path=path!("tokens/:id") view=TokenDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("signing-key") view=SigningKeyPage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>

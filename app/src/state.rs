@@ -1,17 +1,36 @@
 //! What every server-side handler shares, provided to server functions as context.
-use axum::extract::FromRef;
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
+use http::request::Parts;
 use leptos::prelude::*;
 use sea_orm::DatabaseConnection;
 use tower_sessions::Session;
 
-use crate::accounts::ssr::PasswordHasher;
+use crate::accounts::{AccountView, ssr::PasswordHasher};
 use crate::error::AppError;
+use crate::secrets::Cipher;
+use crate::servers::UpstreamPolicy;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub passwords: PasswordHasher,
+    pub cipher: Cipher,
+    pub settings: Arc<Settings>,
     pub leptos_options: LeptosOptions,
+}
+
+/// Deployment facts the handlers need.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where people and clients reach this deployment, without a trailing slash.
+    pub public_url: String,
+    /// The `iss` of every token.
+    pub issuer: String,
+    /// The `aud` of every token.
+    pub audience: String,
+    pub upstream_policy: UpstreamPolicy,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -28,6 +47,66 @@ pub fn app_state() -> AppState {
 /// The request's session (the session layer wraps every route).
 pub async fn request_session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(AppError::internal)
+}
+
+/// A signed-in account making a request, and where from: what the audit log records.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub account: AccountView,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn account_id(&self) -> crate::accounts::AccountId {
+        self.account.id
+    }
+}
+
+/// The client's address as this process saw it.
+pub fn client_ip(parts: &Parts) -> Option<String> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+/// The client's address inside a server function.
+pub fn request_ip() -> Option<String> {
+    use_context::<Parts>().as_ref().and_then(client_ip)
+}
+
+impl FromRequestParts<AppState> for Actor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let session = Session::from_request_parts(parts, state).await.map_err(|(_, e)| AppError::internal(e))?;
+        let account = crate::accounts::ssr::require_account(state, &session).await?;
+        Ok(Actor { account, ip: client_ip(parts) })
+    }
+}
+
+/// An admin making a request; anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct AdminActor(pub Actor);
+
+impl FromRequestParts<AppState> for AdminActor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let actor = Actor::from_request_parts(parts, state).await?;
+        if actor.account.is_admin() { Ok(AdminActor(actor)) } else { Err(AppError::forbidden()) }
+    }
+}
+
+/// Opens every server function that needs a login.
+pub async fn require_actor() -> Result<(AppState, Actor), AppError> {
+    let state = app_state();
+    let mut parts = use_context::<Parts>().ok_or_else(|| AppError::internal("no request parts in context"))?;
+    let actor = Actor::from_request_parts(&mut parts, &state).await?;
+    Ok((state, actor))
+}
+
+/// Opens every server function only an admin may call.
+pub async fn require_admin_actor() -> Result<(AppState, Actor), AppError> {
+    let (state, actor) = require_actor().await?;
+    if actor.account.is_admin() { Ok((state, actor)) } else { Err(AppError::forbidden()) }
 }
 
 /// Gives a server function's failure its real HTTP status (server functions answer 500 by

@@ -37,6 +37,13 @@ pub struct Config {
     pub max_concurrent_hashes: usize,
     /// Largest database pool.
     pub database_max_connections: u32,
+    /// The `aud` claim of tokens. Defaults to the public URL.
+    pub token_audience: Option<String>,
+    /// May upstream URLs point at loopback addresses? Defaults to yes on the embedded SQLite
+    /// default (local servers, tests) and no on PostgreSQL deployments.
+    pub upstream_allow_loopback: Option<bool>,
+    /// May upstream URLs point at private, link-local or metadata addresses?
+    pub upstream_allow_private: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +67,9 @@ impl Default for Config {
             session_idle_seconds: 12 * 60 * 60,
             max_concurrent_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             database_max_connections: 10,
+            token_audience: None,
+            upstream_allow_loopback: None,
+            upstream_allow_private: false,
         }
     }
 }
@@ -82,8 +92,15 @@ impl Config {
     fn setting_names() -> Vec<String> {
         let defaults = serde_json::to_value(Config::default()).expect("the defaults serialise");
         let mut names: Vec<String> = defaults.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-        names.extend(["public_url", "master_key"].map(String::from));
+        names.extend(["public_url", "master_key", "token_audience", "upstream_allow_loopback"].map(String::from));
         names
+    }
+
+    pub fn upstream_policy(&self) -> app::servers::UpstreamPolicy {
+        app::servers::UpstreamPolicy {
+            allow_loopback: self.upstream_allow_loopback.unwrap_or_else(|| self.database_url.starts_with("sqlite")),
+            allow_private: self.upstream_allow_private,
+        }
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> Url {

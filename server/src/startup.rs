@@ -1,5 +1,5 @@
 //! Building and running the whole app: tests call `Application::build` with port 0.
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, middleware, routing::get};
 use http::{HeaderValue, header};
@@ -15,7 +15,7 @@ use tower_http::{
 use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
 use url::Url;
 
-use app::{App, accounts::ssr::PasswordHasher, shell, state::AppState};
+use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{AppState, Settings}};
 
 use crate::{
     api, config::Config, db, master_key::MasterKey, ops,
@@ -39,7 +39,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, config.database_max_connections).await?;
         db::migrate(&db).await?;
-        let _master_key = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
+        let master_key = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
 
         let listener = TcpListener::bind(config.bind).await?;
         let bound = listener.local_addr()?;
@@ -52,9 +52,18 @@ impl Application {
             .site_addr(bound)
             .env(leptos::config::Env::PROD)
             .build();
+        let base = public_url.as_str().trim_end_matches('/').to_string();
+        let settings = Settings {
+            issuer: base.clone(),
+            audience: config.token_audience.clone().unwrap_or_else(|| base.clone()),
+            public_url: base,
+            upstream_policy: config.upstream_policy(),
+        };
         let state = AppState {
             db,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
+            cipher: Cipher::new(master_key.bytes()),
+            settings: Arc::new(settings),
             leptos_options,
         };
         let router = router(state.clone(), &config, &public_url);

@@ -112,6 +112,7 @@ impl fmt::Debug for Password {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Role {
     Admin,
     User,
@@ -136,6 +137,7 @@ impl Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AccountStatus {
     Active,
     Disabled,
@@ -160,8 +162,11 @@ impl AccountStatus {
 
 /// What the browser and API clients may see of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountView {
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
     pub id: AccountId,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, format = Email))]
     pub email: Email,
     pub role: Role,
     pub status: AccountStatus,

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use super::domain::AccountView;
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::state::{app_state, request_session, with_status};
+use crate::state::{app_state, request_ip, request_session, with_status};
 
 #[server(prefix = "/rpc", endpoint = "register")]
 pub async fn register(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
@@ -12,8 +12,8 @@ pub async fn register(email: String, password: String, next: Option<String>) -> 
         async move {
             let new = super::NewAccount::parse(&email, password)?;
             let state = app_state();
-            let account = super::ssr::register(&state, new).await?;
-            super::ssr::start_session(&request_session().await?, account.id).await?;
+            let account = super::ssr::register(&state, new, request_ip()).await?;
+            super::ssr::start_session(&request_session().await?, account.id, 0).await?;
             leptos_axum::redirect(&super::safe_next(next.as_deref()));
             Ok(())
         }
@@ -27,8 +27,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async move {
             super::check_login_fields(&email, &password)?;
             let state = app_state();
-            let account = super::ssr::authenticate(&state, &email, &password).await?;
-            super::ssr::start_session(&request_session().await?, account.id).await?;
+            let (account, epoch) = super::ssr::authenticate(&state, &email, &password, request_ip()).await?;
+            super::ssr::start_session(&request_session().await?, account.id, epoch).await?;
             leptos_axum::redirect(&super::safe_next(next.as_deref()));
             Ok(())
         }
@@ -61,6 +61,39 @@ pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
             let state = app_state();
             super::ssr::require_admin(&state, &request_session().await?).await?;
             super::ssr::list_accounts(&state.db).await
+        }
+        .await,
+    )
+}
+
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
+    with_status(
+        async move {
+            let (state, actor) = crate::state::require_actor().await?;
+            super::ssr::change_password(&state, &actor, &request_session().await?, &current_password, new_password).await
+        }
+        .await,
+    )
+}
+
+/// Admins: disable (`disabled`) or enable (`active`) an account, or set its role.
+#[server(prefix = "/rpc", endpoint = "update_account")]
+pub async fn update_account(id: super::AccountId, status: Option<String>, role: Option<String>) -> Result<AccountView, AppError> {
+    with_status(
+        async move {
+            let (state, admin) = crate::state::require_admin_actor().await?;
+            let bad = |what: &str| AppError::new(crate::error::ErrorCode::InvalidInput, format!("Unknown {what}."));
+            let mut account = None;
+            if let Some(status) = status {
+                let status = super::AccountStatus::parse(&status).ok_or_else(|| bad("status"))?;
+                account = Some(super::ssr::set_status(&state, &admin, id, status).await?);
+            }
+            if let Some(role) = role {
+                let role = super::Role::parse(&role).ok_or_else(|| bad("role"))?;
+                account = Some(super::ssr::set_role(&state, &admin, id, role).await?);
+            }
+            account.ok_or_else(|| bad("change"))
         }
         .await,
     )

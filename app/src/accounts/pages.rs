@@ -3,22 +3,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-use super::functions::{Login, Logout, Register, current_account, list_accounts};
-use crate::components::{EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SubmitButton, encode_query_value, format_time};
-use crate::error::AppError;
-
-/// The error a finished action left behind, if any.
-fn action_error<S>(action: ServerAction<S>) -> Signal<Option<AppError>>
-where
-    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
-    S::Output: Clone + Send + Sync + 'static,
-{
-    Signal::derive(move || action.value().get().and_then(Result::err))
-}
-
-fn field_error(error: Signal<Option<AppError>>, name: &'static str) -> Signal<Option<String>> {
-    Signal::derive(move || error.get().and_then(|e| e.field(name).map(str::to_owned)))
-}
+use super::functions::{ChangePassword, Login, Logout, Register, UpdateAccount, current_account, list_accounts};
+use super::{AccountStatus, Role};
+use crate::components::{Badge, EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SECONDARY_BUTTON, SubmitButton, Tone, action_error, encode_query_value, field_error, format_time};
 
 /// The `next` query parameter, carried through the auth forms.
 fn next_param() -> Signal<String> {
@@ -127,12 +114,33 @@ pub fn AccountPage() -> impl IntoView {
                         <div class="mt-6">
                             <LogoutButton class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800 dark:text-slate-200"/>
                         </div>
+                        <PasswordForm/>
                     }.into_any(),
                     Ok(None) => view! { <p>"You are logged out."</p> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let action = ServerAction::<ChangePassword>::new();
+    let error = action_error(action);
+    let done = move || action.value().get().is_some_and(|r| r.is_ok());
+    view! {
+        <section class="mt-10 max-w-md" aria-labelledby="password">
+            <h2 id="password" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Change password"</h2>
+            <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                <FormAlert error/>
+                <Field label="Current password" name="current_password" input_type="password" autocomplete="current-password" error=field_error(error, "current_password")/>
+                <Field label="New password" name="new_password" input_type="password" autocomplete="new-password"
+                    hint="8 to 128 characters. Your other sessions will be logged out." error=field_error(error, "new_password")/>
+                <SubmitButton label="Change password" pending_label="Changing…" pending=action.pending()/>
+                <Show when=done><p role="status" class="text-sm text-emerald-700 dark:text-emerald-400">"Password changed. Other sessions were logged out."</p></Show>
+            </ActionForm>
+        </section>
     }
 }
 
@@ -148,10 +156,13 @@ fn Row(label: &'static str, value: String) -> impl IntoView {
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let accounts = Resource::new(|| (), |_| list_accounts());
+    let update = ServerAction::<UpdateAccount>::new();
+    let accounts = Resource::new(move || update.version().get(), |_| list_accounts());
+    let update_error = action_error(update);
     view! {
         <Title text="Users · Gatehouse"/>
         <PageHeader title="Users" description="Every account on this Gatehouse."/>
+        <FormAlert error=update_error/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match accounts.await {
@@ -169,16 +180,39 @@ pub fn UsersPage() -> impl IntoView {
                                         <th scope="col" class="px-5 py-3 font-medium">"Role"</th>
                                         <th scope="col" class="px-5 py-3 font-medium">"Status"</th>
                                         <th scope="col" class="px-5 py-3 font-medium">"Created"</th>
+                                        <th scope="col" class="px-5 py-3 font-medium"><span class="sr-only">"Actions"</span></th>
                                     </tr>
                                 </thead>
                                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                                    {list.into_iter().map(|a| view! {
-                                        <tr>
-                                            <td class="px-5 py-3 text-slate-900 dark:text-slate-100">{a.email.to_string()}</td>
-                                            <td class="px-5 py-3">{a.role.as_str()}</td>
-                                            <td class="px-5 py-3">{a.status.as_str()}</td>
-                                            <td class="whitespace-nowrap px-5 py-3 text-slate-500">{format_time(a.created_at)}</td>
-                                        </tr>
+                                    {list.into_iter().map(|a| {
+                                        let disabled = a.status == AccountStatus::Disabled;
+                                        let (next_status, status_label) = if disabled { ("active", format!("Enable {}", a.email)) } else { ("disabled", format!("Disable {}", a.email)) };
+                                        let (next_role, role_label) = if a.role == Role::Admin { ("user", "Make user") } else { ("admin", "Make admin") };
+                                        let (id, id2) = (a.id.to_string(), a.id.to_string());
+                                        view! {
+                                            <tr>
+                                                <td class="px-5 py-3 text-slate-900 dark:text-slate-100">{a.email.to_string()}</td>
+                                                <td class="px-5 py-3">{a.role.as_str()}</td>
+                                                <td class="px-5 py-3">
+                                                    {if disabled { view! { <Badge text="disabled" tone=Tone::Bad/> }.into_any() } else { view! { <Badge text="active" tone=Tone::Good/> }.into_any() }}
+                                                </td>
+                                                <td class="whitespace-nowrap px-5 py-3 text-slate-500">{format_time(a.created_at)}</td>
+                                                <td class="whitespace-nowrap px-5 py-3">
+                                                    <div class="flex gap-2">
+                                                        <ActionForm action=update>
+                                                            <input type="hidden" name="id" value=id/>
+                                                            <input type="hidden" name="status" value=next_status/>
+                                                            <button type="submit" class=SECONDARY_BUTTON aria-label=status_label.clone()>{if disabled { "Enable" } else { "Disable" }}</button>
+                                                        </ActionForm>
+                                                        <ActionForm action=update>
+                                                            <input type="hidden" name="id" value=id2/>
+                                                            <input type="hidden" name="role" value=next_role/>
+                                                            <button type="submit" class=SECONDARY_BUTTON>{role_label}</button>
+                                                        </ActionForm>
+                                                    </div>
+                                                </td>
+                                            </tr>
+                                        }
                                     }).collect_view()}
                                 </tbody>
                             </table>

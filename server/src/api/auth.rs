@@ -1,7 +1,10 @@
-//! `/api/v1/auth/*`: the same account rules as the dashboard, over JSON.
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+//! `/auth/*`: the same account rules as the dashboard, over JSON.
+use std::net::SocketAddr;
+
+use axum::{Json, extract::{ConnectInfo, State}, http::StatusCode};
 use serde::Deserialize;
 use tower_sessions::Session;
+use utoipa::ToSchema;
 
 use app::{
     accounts::{self, AccountView, NewAccount, ssr},
@@ -11,7 +14,7 @@ use app::{
 
 use super::ApiJson;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     #[serde(default)]
     email: String,
@@ -19,34 +22,45 @@ pub struct Credentials {
     password: String,
 }
 
-/// Creates an account and logs it in.
+/// Creates an account (the first one is admin) and logs it in.
+#[utoipa::path(post, path = "/auth/register", tag = "auth", security(()), request_body = Credentials,
+    responses((status = 201, body = AccountView), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<impl IntoResponse, AppError> {
+) -> Result<(StatusCode, Json<AccountView>), AppError> {
     let new = NewAccount::parse(&body.email, body.password)?;
-    let account = ssr::register(&state, new).await?;
-    ssr::start_session(&session, account.id).await?;
+    let account = ssr::register(&state, new, Some(peer.ip().to_string())).await?;
+    ssr::start_session(&session, account.id, 0).await?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 
+/// Logs in under a new session id.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Credentials,
+    responses((status = 200, body = AccountView), (status = 401, body = AppError), (status = 403, body = AppError), (status = 422, body = AppError)))]
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<AccountView>, AppError> {
     accounts::check_login_fields(&body.email, &body.password)?;
-    let account = ssr::authenticate(&state, &body.email, &body.password).await?;
-    ssr::start_session(&session, account.id).await?;
+    let (account, epoch) = ssr::authenticate(&state, &body.email, &body.password, Some(peer.ip().to_string())).await?;
+    ssr::start_session(&session, account.id, epoch).await?;
     Ok(Json(account))
 }
 
+/// Ends the session and deletes it on the server.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204)))]
 pub async fn logout(session: Session) -> Result<StatusCode, AppError> {
     ssr::end_session(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The signed-in account.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = AccountView), (status = 401, body = AppError)))]
 pub async fn me(State(state): State<AppState>, session: Session) -> Result<Json<AccountView>, AppError> {
     Ok(Json(ssr::require_account(&state, &session).await?))
 }

@@ -1,18 +1,81 @@
-//! The REST API under `/api/v1`: JSON in, JSON out, errors with stable codes.
+//! The REST API under `/api/v1`: JSON in, JSON out, errors with stable codes, and an OpenAPI
+//! document built from the same route declarations, so the two cannot drift apart.
+mod account;
+mod admin;
+mod audit;
 mod auth;
 mod json;
+mod servers;
+mod signing_keys;
+mod tokens;
 
-use axum::{Router, routing::{get, post}};
+use axum::{Json, Router, routing::get};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use app::state::AppState;
 
 pub use json::ApiJson;
 
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gatehouse API", description = "Manage MCP servers, signing keys and tokens. Authenticate with the session cookie from `POST /auth/login`."),
+    servers((url = "/api/v1")),
+    modifiers(&SessionCookie),
+    security(("session" = [])),
+    tags(
+        (name = "auth", description = "Sign up, log in, log out"),
+        (name = "servers", description = "Upstream MCP servers and their hosted endpoints"),
+        (name = "tokens", description = "Bearer tokens for MCP clients"),
+        (name = "signing-keys", description = "The account's HS256 signing keys"),
+        (name = "audit", description = "Who changed what"),
+        (name = "account", description = "The signed-in account"),
+        (name = "admin", description = "Every account (admins only)"),
+    )
+)]
+struct ApiDoc;
+
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::startup::SESSION_COOKIE))),
+        );
+    }
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(servers::list, servers::create))
+        .routes(routes!(servers::get_one, servers::update, servers::delete))
+        .routes(routes!(servers::tokens))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::get_one))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(tokens::associate, tokens::dissociate))
+        .routes(routes!(signing_keys::list))
+        .routes(routes!(signing_keys::rotate))
+        .routes(routes!(signing_keys::revoke))
+        .routes(routes!(audit::list))
+        .routes(routes!(account::change_password))
+        .routes(routes!(admin::list))
+        .routes(routes!(admin::update))
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route("/openapi.json", get(move || {
+            let openapi = openapi.clone();
+            async move { Json(openapi.as_ref().clone()) }
+        }))
         .fallback(json::not_found)
 }

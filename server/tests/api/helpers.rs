@@ -37,11 +37,13 @@ pub struct TestApp {
 
 pub struct Options {
     pub session_idle_seconds: u64,
+    /// `None` keeps the engine's default (allowed on SQLite, refused on PostgreSQL).
+    pub upstream_allow_loopback: Option<bool>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { session_idle_seconds: 3600 }
+        Self { session_idle_seconds: 3600, upstream_allow_loopback: Some(true) }
     }
 }
 
@@ -58,6 +60,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         database_url: database.url.clone(),
         data_dir: dir.path().join("data"),
         session_idle_seconds: options.session_idle_seconds,
+        upstream_allow_loopback: options.upstream_allow_loopback,
         max_concurrent_hashes: 4,
         database_max_connections: 5,
         ..Config::default()
@@ -112,6 +115,20 @@ impl TestApp {
 
     pub async fn me(&self) -> Response {
         self.get("/api/v1/auth/me").await
+    }
+
+    /// Signs up `email` on a client of its own and returns that client, logged in.
+    pub async fn user(&self, email: &str) -> User {
+        let client = client();
+        let response = client
+            .post(self.url("/api/v1/auth/register"))
+            .json(&json!({ "email": email, "password": "correct horse battery" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED, "sign up {email}");
+        let id = json_body(response).await["id"].as_str().unwrap().to_string();
+        User { client, base: self.address.clone(), id }
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -200,4 +217,57 @@ fn init_logging() {
             gatehouse::telemetry::init(gatehouse::config::LogFormat::Text, "debug");
         }
     });
+}
+
+/// A signed-in account with its own cookie jar.
+pub struct User {
+    pub client: Client,
+    pub base: String,
+    pub id: String,
+}
+
+impl User {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.client.put(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.client.patch(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// Creates a server pointing at `upstream` and returns its JSON.
+    pub async fn server(&self, name: &str, upstream: &str) -> Value {
+        let response = self
+            .post("/servers", &json!({ "name": name, "upstream_url": upstream, "transport": "streamable_http" }))
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED, "create server {name}");
+        json_body(response).await
+    }
+
+    /// Creates a token and returns `(token string, details)`.
+    pub async fn token(&self, description: &str, expires: &str, servers: &[&Value]) -> (String, Value) {
+        let ids: Vec<&Value> = servers.iter().map(|s| &s["id"]).collect();
+        let response = self
+            .post("/tokens", &json!({ "description": description, "expires": expires, "server_ids": ids }))
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::CREATED, "create token {description}");
+        let body = json_body(response).await;
+        (body["token"].as_str().unwrap().to_string(), body["details"].clone())
+    }
 }

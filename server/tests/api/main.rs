@@ -3,6 +3,12 @@
 mod helpers;
 
 mod accounts;
+mod admin;
+mod audit;
+mod openapi;
+mod servers;
+mod signing_keys;
+mod tokens;
 mod dashboard;
 mod operations;
 mod sessions;

@@ -66,7 +66,7 @@ async fn me_without_a_session_is_401(backend: Backend) {
 }
 
 async fn sessions_end_after_idle_time(backend: Backend) {
-    let app = spawn_app_with(backend, Options { session_idle_seconds: 2 }).await;
+    let app = spawn_app_with(backend, Options { session_idle_seconds: 2, ..Options::default() }).await;
     let registered = app.register("ada@example.com", "analytical engine").await;
     let cookie = cookie_value(&session_cookie(&registered).unwrap());
     let client = reqwest::Client::new();

@@ -11,6 +11,7 @@ pub struct Model {
     pub role: String,
     pub status: String,
     pub created_at: DateTimeUtc,
+    pub session_epoch: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

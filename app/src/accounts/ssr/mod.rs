@@ -12,12 +12,17 @@ use sea_orm::{
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::domain::{AccountId, AccountStatus, AccountView, Email, Role};
+use super::domain::{AccountId, AccountStatus, AccountView, Email, Password, Role};
 use super::NewAccount;
+use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
-use crate::state::AppState;
+use crate::events::{ChangeKind, record_change};
+use crate::state::{Actor, AppState};
 
 const SESSION_ACCOUNT_KEY: &str = "account_id";
+/// The account's session epoch when the session logged in; a password change bumps the
+/// account's epoch and so ends every older session.
+const SESSION_EPOCH_KEY: &str = "session_epoch";
 const FIRST_ADMIN_CLAIM: &str = "first_admin";
 
 impl TryFrom<entity::Model> for AccountView {
@@ -36,7 +41,7 @@ impl TryFrom<entity::Model> for AccountView {
 
 /// Creates an account. The first account of an installation becomes its admin.
 #[tracing::instrument(skip_all, fields(email = %new.email))]
-pub async fn register(state: &AppState, new: NewAccount) -> Result<AccountView, AppError> {
+pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> Result<AccountView, AppError> {
     // Hash before touching the database, so a taken email costs the same time as a free one.
     let password_hash = state.passwords.hash(new.password.expose()).await?;
     let id = Uuid::now_v7();
@@ -49,6 +54,7 @@ pub async fn register(state: &AppState, new: NewAccount) -> Result<AccountView, 
         role: Set(Role::User.as_str().into()),
         status: Set(AccountStatus::Active.as_str().into()),
         created_at: Set(now),
+        session_epoch: Set(0),
     })
     .exec_without_returning(&txn)
     .await;
@@ -62,7 +68,8 @@ pub async fn register(state: &AppState, new: NewAccount) -> Result<AccountView, 
             _ => AppError::internal(err),
         });
     }
-    if claim_first_admin(&txn, id).await? {
+    let first = claim_first_admin(&txn, id).await?;
+    if first {
         entity::Entity::update(entity::ActiveModel {
             id: Set(id),
             role: Set(Role::Admin.as_str().into()),
@@ -71,6 +78,10 @@ pub async fn register(state: &AppState, new: NewAccount) -> Result<AccountView, 
         .exec(&txn)
         .await?;
     }
+    audit(&txn, AuditRecord::anonymous(Some(AccountId(id)), ip, "account.signed_up").actor(AccountId(id)).detail(
+        serde_json::json!({ "email": new.email.as_str(), "role": if first { "admin" } else { "user" } }),
+    ))
+    .await?;
     txn.commit().await?;
     let account = find_account(&state.db, AccountId(id)).await?.ok_or_else(|| AppError::internal("new account vanished"))?;
     tracing::info!(account = %account.id, role = account.role.as_str(), "account registered");
@@ -94,19 +105,33 @@ async fn claim_first_admin(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, 
 /// Checks an email and password. Unknown emails and wrong passwords take the same time and
 /// get the same answer.
 #[tracing::instrument(skip_all)]
-pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<AccountView, AppError> {
-    let account = match Email::parse(email) {
-        Ok(email) => entity::Entity::find()
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    ip: Option<String>,
+) -> Result<(AccountView, i32), AppError> {
+    let email = Email::parse(email).ok();
+    let account = match &email {
+        Some(email) => entity::Entity::find()
             .filter(entity::Column::Email.eq(email.as_str()))
             .one(&state.db)
             .await?,
-        Err(_) => None,
+        None => None,
     };
     let matched = state.passwords.verify(password, account.as_ref().map(|a| a.password_hash.as_str())).await?;
-    let account = match account {
-        Some(account) if matched => AccountView::try_from(account)?,
-        _ => {
+    let (account, epoch) = match account {
+        Some(account) if matched => {
+            let epoch = account.session_epoch;
+            (AccountView::try_from(account)?, epoch)
+        }
+        other => {
             tracing::info!("login refused: bad credentials");
+            let known = other.map(|a| AccountId(a.id));
+            audit(&state.db, AuditRecord::anonymous(known, ip, "account.login_failed").detail(serde_json::json!({
+                "email": email.as_ref().map(Email::as_str),
+            })))
+            .await?;
             return Err(AppError::new(ErrorCode::InvalidCredentials, "Incorrect email or password."));
         }
     };
@@ -116,7 +141,8 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
             "This account has been disabled. Contact your Gatehouse administrator.",
         ));
     }
-    Ok(account)
+    audit(&state.db, AuditRecord::anonymous(Some(account.id), ip, "account.logged_in").actor(account.id)).await?;
+    Ok((account, epoch))
 }
 
 pub async fn find_account(db: &DatabaseConnection, id: AccountId) -> Result<Option<AccountView>, AppError> {
@@ -134,9 +160,10 @@ pub async fn list_accounts(db: &DatabaseConnection) -> Result<Vec<AccountView>, 
 }
 
 /// Starts a login session under a fresh id, so an id planted before login is worthless.
-pub async fn start_session(session: &Session, id: AccountId) -> Result<(), AppError> {
+pub async fn start_session(session: &Session, id: AccountId, epoch: i32) -> Result<(), AppError> {
     session.cycle_id().await.map_err(AppError::internal)?;
-    session.insert(SESSION_ACCOUNT_KEY, id).await.map_err(AppError::internal)
+    session.insert(SESSION_ACCOUNT_KEY, id).await.map_err(AppError::internal)?;
+    session.insert(SESSION_EPOCH_KEY, epoch).await.map_err(AppError::internal)
 }
 
 /// Ends the session and deletes it from the store.
@@ -149,7 +176,101 @@ pub async fn session_account(state: &AppState, session: &Session) -> Result<Opti
     let Some(id) = session.get::<AccountId>(SESSION_ACCOUNT_KEY).await.map_err(AppError::internal)? else {
         return Ok(None);
     };
-    Ok(find_account(&state.db, id).await?.filter(|a| a.status == AccountStatus::Active))
+    let epoch = session.get::<i32>(SESSION_EPOCH_KEY).await.map_err(AppError::internal)?.unwrap_or(-1);
+    let Some(model) = entity::Entity::find_by_id(id.0).one(&state.db).await? else {
+        return Ok(None);
+    };
+    if model.session_epoch != epoch {
+        return Ok(None);
+    }
+    Ok(Some(AccountView::try_from(model)?).filter(|a| a.status == AccountStatus::Active))
+}
+
+/// Changes the actor's password after checking the current one, ends every other session of
+/// the account, and keeps this one.
+#[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
+pub async fn change_password(
+    state: &AppState,
+    actor: &Actor,
+    session: &Session,
+    current: &str,
+    new: String,
+) -> Result<(), AppError> {
+    let model = entity::Entity::find_by_id(actor.account_id().0).one(&state.db).await?.ok_or_else(AppError::unauthenticated)?;
+    let new = Password::parse(new).map_err(|e| AppError::invalid_fields([("new_password".to_string(), e.to_string())].into()))?;
+    if !state.passwords.verify(current, Some(&model.password_hash)).await? {
+        return Err(AppError::new(ErrorCode::InvalidCredentials, "Your current password is not right.")
+            .with_field("current_password", "This is not your current password."));
+    }
+    let hash = state.passwords.hash(new.expose()).await?;
+    let epoch = model.session_epoch.wrapping_add(1);
+    let txn = state.db.begin().await?;
+    entity::Entity::update(entity::ActiveModel {
+        id: Set(model.id),
+        password_hash: Set(hash),
+        session_epoch: Set(epoch),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    audit(&txn, AuditRecord::by(actor, "account.password_changed", "account", model.id)).await?;
+    txn.commit().await?;
+    start_session(session, actor.account_id(), epoch).await
+}
+
+/// An admin disables or enables an account. A disabled account cannot log in and every token
+/// of it stops working.
+#[tracing::instrument(skip_all, fields(admin = %admin.account_id(), target = %target))]
+pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, status: AccountStatus) -> Result<AccountView, AppError> {
+    if target == admin.account_id() && status == AccountStatus::Disabled {
+        return Err(AppError::new(ErrorCode::Conflict, "You cannot disable your own account."));
+    }
+    let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
+    if account.status != status {
+        let txn = state.db.begin().await?;
+        entity::Entity::update(entity::ActiveModel {
+            id: Set(target.0),
+            status: Set(status.as_str().into()),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        record_change(&txn, ChangeKind::Account, target).await?;
+        let action = match status {
+            AccountStatus::Disabled => "account.disabled",
+            AccountStatus::Active => "account.enabled",
+        };
+        audit(&txn, AuditRecord::by(admin, action, "account", target).in_account(target).detail(serde_json::json!({
+            "email": account.email.as_str(),
+        })))
+        .await?;
+        txn.commit().await?;
+    }
+    find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
+}
+
+#[tracing::instrument(skip_all, fields(admin = %admin.account_id(), target = %target))]
+pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: Role) -> Result<AccountView, AppError> {
+    if target == admin.account_id() && role != Role::Admin {
+        return Err(AppError::new(ErrorCode::Conflict, "You cannot remove your own admin role; ask another admin."));
+    }
+    let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
+    if account.role != role {
+        let txn = state.db.begin().await?;
+        entity::Entity::update(entity::ActiveModel {
+            id: Set(target.0),
+            role: Set(role.as_str().into()),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        audit(&txn, AuditRecord::by(admin, "account.role_changed", "account", target).in_account(target).detail(
+            serde_json::json!({ "email": account.email.as_str(), "from": account.role.as_str(), "to": role.as_str() }),
+        ))
+        .await?;
+        txn.commit().await?;
+    }
+    find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
 }
 
 /// Opens every handler that needs a login: the account, or 401.

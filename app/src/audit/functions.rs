@@ -1,0 +1,14 @@
+use leptos::prelude::*;
+
+use super::domain::AuditPage;
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::state::{require_actor, with_status};
+
+#[server(prefix = "/rpc", endpoint = "audit_log")]
+pub async fn audit_log(page: u64, everything: bool) -> Result<AuditPage, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::list(&state.db, &actor.account, everything, page, super::DEFAULT_PER_PAGE).await
+    }.await)
+}

@@ -1,0 +1,163 @@
+//! Writing and reading the audit log. Records are written in the same transaction as the
+//! change they describe, so the log never claims a change that did not happen.
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::domain::{AuditEntryView, AuditPage, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::accounts::{AccountId, AccountView, ssr::entity as accounts};
+use crate::error::AppError;
+use crate::state::Actor;
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub account_id: Option<Uuid>,
+        pub actor_id: Option<Uuid>,
+        pub action: String,
+        pub object_type: String,
+        pub object_id: Option<String>,
+        pub detail: String,
+        pub ip: Option<String>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    account_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    action: &'static str,
+    object_type: &'static str,
+    object_id: Option<String>,
+    detail: serde_json::Value,
+    ip: Option<String>,
+}
+
+impl AuditRecord {
+    /// `actor` did `action` to an object of its own account.
+    pub fn by(actor: &Actor, action: &'static str, object_type: &'static str, object_id: impl ToString) -> Self {
+        Self {
+            account_id: Some(actor.account.id.0),
+            actor_id: Some(actor.account.id.0),
+            action,
+            object_type,
+            object_id: Some(object_id.to_string()),
+            detail: serde_json::Value::Object(Default::default()),
+            ip: actor.ip.clone(),
+        }
+    }
+
+    /// Something happened to `account` with no signed-in actor (sign-up, login, failed login).
+    pub fn anonymous(account: Option<AccountId>, ip: Option<String>, action: &'static str) -> Self {
+        Self {
+            account_id: account.map(|a| a.0),
+            actor_id: None,
+            action,
+            object_type: "account",
+            object_id: account.map(|a| a.to_string()),
+            detail: serde_json::Value::Object(Default::default()),
+            ip,
+        }
+    }
+
+    /// The record belongs in `account`'s log (an admin acting on another account).
+    pub fn in_account(mut self, account: AccountId) -> Self {
+        self.account_id = Some(account.0);
+        self
+    }
+
+    pub fn actor(mut self, actor: AccountId) -> Self {
+        self.actor_id = Some(actor.0);
+        self
+    }
+
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+}
+
+pub async fn record(db: &impl ConnectionTrait, r: AuditRecord) -> Result<(), AppError> {
+    entity::Entity::insert(entity::ActiveModel {
+        account_id: Set(r.account_id),
+        actor_id: Set(r.actor_id),
+        action: Set(r.action.into()),
+        object_type: Set(r.object_type.into()),
+        object_id: Set(r.object_id),
+        detail: Set(r.detail.to_string()),
+        ip: Set(r.ip),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// A page of the log, newest first: what happened in `viewer`'s account or was done by it;
+/// an admin may ask for everything.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    viewer: &AccountView,
+    everything: bool,
+    page: u64,
+    per_page: u64,
+) -> Result<AuditPage, AppError> {
+    let per_page = per_page.clamp(1, MAX_PER_PAGE);
+    let page = page.max(1);
+    let mut query = entity::Entity::find();
+    if !(everything && viewer.is_admin()) {
+        query = query.filter(
+            Condition::any()
+                .add(entity::Column::AccountId.eq(viewer.id.0))
+                .add(entity::Column::ActorId.eq(viewer.id.0)),
+        );
+    }
+    let paginator = query.order_by_desc(entity::Column::Id).paginate(db, per_page);
+    let total = paginator.num_items().await?;
+    let rows = paginator.fetch_page(page - 1).await?;
+
+    let actor_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.actor_id).collect();
+    let emails: BTreeMap<Uuid, String> = if actor_ids.is_empty() {
+        BTreeMap::new()
+    } else {
+        accounts::Entity::find()
+            .filter(accounts::Column::Id.is_in(actor_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.email))
+            .collect()
+    };
+    let entries = rows
+        .into_iter()
+        .map(|r| AuditEntryView {
+            id: r.id,
+            actor_email: r.actor_id.and_then(|id| emails.get(&id).cloned()),
+            action: r.action,
+            object_type: r.object_type,
+            object_id: r.object_id,
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
+            ip: r.ip,
+            created_at: r.created_at,
+        })
+        .collect();
+    Ok(AuditPage { entries, page, per_page, total })
+}
+
+pub fn default_per_page() -> u64 {
+    DEFAULT_PER_PAGE
+}

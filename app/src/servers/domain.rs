@@ -1,0 +1,373 @@
+//! Server types shared by the browser and the server.
+use std::{
+    fmt,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ServerId(pub Uuid);
+
+impl fmt::Display for ServerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A server's name: 1 to 64 characters, no control characters, unique within an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerName(String);
+
+impl ServerName {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("Give the server a name.");
+        }
+        if name.chars().count() > 64 {
+            return Err("Use at most 64 characters.");
+        }
+        if name.chars().any(char::is_control) {
+            return Err("A name cannot contain control characters.");
+        }
+        Ok(Self(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum Transport {
+    /// The 2024-11-05 HTTP+SSE transport: `GET /sse` plus a message endpoint.
+    Sse,
+    /// Streamable HTTP: one endpoint, POST (and GET/DELETE where the server uses them).
+    StreamableHttp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::StreamableHttp => "streamable_http",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "sse" => Some(Transport::Sse),
+            "streamable_http" => Some(Transport::StreamableHttp),
+            _ => None,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Sse => "SSE",
+            Transport::StreamableHttp => "Streamable HTTP",
+        }
+    }
+}
+
+/// Which upstream addresses the operator allows (DESIGN.md, Gateway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamPolicy {
+    pub allow_loopback: bool,
+    pub allow_private: bool,
+}
+
+impl UpstreamPolicy {
+    /// Why `ip` may not be an upstream, if it may not.
+    pub fn refuses(&self, ip: IpAddr) -> Option<&'static str> {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+            v4 => v4,
+        };
+        if ip.is_loopback() {
+            return (!self.allow_loopback).then_some("loopback addresses are not allowed as upstreams here");
+        }
+        let special = match ip {
+            IpAddr::V4(v4) => v4_is_special(v4),
+            IpAddr::V6(v6) => v6_is_special(v6),
+        };
+        if ip.is_unspecified() || ip.is_multicast() {
+            return Some("that address cannot be an upstream");
+        }
+        if special {
+            return (!self.allow_private).then_some("private, link-local and metadata addresses are not allowed as upstreams");
+        }
+        None
+    }
+}
+
+fn v4_is_special(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_private()
+        || ip.is_link_local() // includes 169.254.169.254, the cloud metadata address
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..=127).contains(&b)) // shared address space (CGNAT)
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (18..=19).contains(&b)) // benchmarking
+        || a >= 240 // reserved
+}
+
+fn v6_is_special(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    (first & 0xfe00) == 0xfc00 // unique local (fc00::/7), includes fd00:ec2::254
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated)
+        || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
+        || first == 0x0064 && ip.segments()[1] == 0xff9b // NAT64 to anything
+}
+
+/// An upstream URL that passed the syntax rules: http(s), a host, no credentials, no fragment.
+/// Address rules (private, loopback, …) are checked against the resolved addresses on save and
+/// again at connect time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamUrl(String);
+
+impl UpstreamUrl {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("Enter the upstream URL of your MCP server.");
+        }
+        if raw.len() > 2048 {
+            return Err("That URL is too long (2048 characters at most).");
+        }
+        let lower = raw.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err("Use an http:// or https:// URL.");
+        }
+        let after_scheme = &raw[raw.find("://").map(|i| i + 3).unwrap_or(0)..];
+        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+        if authority.contains('@') {
+            return Err("Put credentials in upstream headers, not in the URL.");
+        }
+        if raw.contains('#') {
+            return Err("An upstream URL cannot have a #fragment.");
+        }
+        if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("A URL cannot contain spaces.");
+        }
+        let host = host_of(authority);
+        if host.is_empty() {
+            return Err("The URL needs a host name.");
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The host as written (brackets removed from IPv6 literals).
+    pub fn host(&self) -> &str {
+        let after_scheme = &self.0[self.0.find("://").map(|i| i + 3).unwrap_or(0)..];
+        host_of(after_scheme.split(['/', '?', '#']).next().unwrap_or(""))
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> u16 {
+        let after_scheme = &self.0[self.0.find("://").map(|i| i + 3).unwrap_or(0)..];
+        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+        let port = match authority.rfind(']') {
+            Some(end) => authority[end..].split_once(':').map(|(_, p)| p),
+            None => authority.split_once(':').map(|(_, p)| p),
+        };
+        port.and_then(|p| p.parse().ok())
+            .unwrap_or(if self.0.to_ascii_lowercase().starts_with("https") { 443 } else { 80 })
+    }
+}
+
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// Headers Gatehouse never lets an owner set upstream: they belong to the connection or are
+/// set by the gateway itself.
+const RESERVED_HEADERS: &[&str] = &[
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+    "trailer", "proxy-authorization", "proxy-authenticate", "proxy-connection", "content-type",
+    "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "cookie",
+];
+
+pub const MAX_UPSTREAM_HEADERS: usize = 20;
+
+/// An upstream header name: an HTTP token, not one the gateway manages. Stored lower-case.
+pub fn parse_header_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_ascii_lowercase();
+    if name.is_empty() {
+        return Err("Header names cannot be empty.".into());
+    }
+    if name.len() > 100 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+        return Err(format!("\"{}\" is not a valid header name.", raw.trim()));
+    }
+    if RESERVED_HEADERS.contains(&name.as_str()) {
+        return Err(format!("Gatehouse sets \"{name}\" itself; choose another header."));
+    }
+    Ok(name)
+}
+
+pub fn check_header_value(name: &str, value: &str) -> Result<(), String> {
+    if value.len() > 4096 {
+        return Err(format!("The value of \"{name}\" is too long (4096 bytes at most)."));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!("The value of \"{name}\" cannot contain line breaks."));
+    }
+    Ok(())
+}
+
+/// One upstream header in a create or edit request. On edit, a missing value keeps the value
+/// already saved under that name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HeaderInput {
+    pub name: String,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A request to create or change a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ServerInput {
+    pub name: String,
+    pub upstream_url: String,
+    pub transport: Transport,
+    #[serde(default = "yes")]
+    pub require_token: bool,
+    /// Replaces the upstream headers when present; absent leaves them as they are.
+    #[serde(default)]
+    pub upstream_headers: Option<Vec<HeaderInput>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A token's place on a server's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ServerRef {
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
+    pub id: ServerId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ServerView {
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
+    pub id: ServerId,
+    pub name: String,
+    pub upstream_url: String,
+    pub transport: Transport,
+    pub require_token: bool,
+    /// Only the names: values are never shown after saving.
+    pub upstream_header_names: Vec<String>,
+    /// The hosted endpoints clients connect to.
+    pub sse_endpoint: String,
+    pub mcp_endpoint: String,
+    pub token_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const DEFAULT: UpstreamPolicy = UpstreamPolicy { allow_loopback: false, allow_private: false };
+
+    #[test]
+    fn urls_must_be_http_with_a_host_and_no_credentials() {
+        assert!(UpstreamUrl::parse("https://mcp.example.com/sse").is_ok());
+        assert!(UpstreamUrl::parse("http://127.0.0.1:8080/mcp").is_ok());
+        assert!(UpstreamUrl::parse("http://[::1]:8080/mcp").is_ok());
+        for bad in ["", "ftp://x.example", "file:///etc/passwd", "https://", "https://user:pw@x.example/",
+            "https://x.example/#frag", "https://x.example/a b", "javascript:alert(1)", "//x.example"] {
+            assert!(UpstreamUrl::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn host_and_port_are_found() {
+        let u = UpstreamUrl::parse("http://[::1]:8080/mcp").unwrap();
+        assert_eq!((u.host(), u.port()), ("::1", 8080));
+        let u = UpstreamUrl::parse("https://mcp.example.com/sse?x=1").unwrap();
+        assert_eq!((u.host(), u.port()), ("mcp.example.com", 443));
+    }
+
+    #[test]
+    fn private_loopback_link_local_and_metadata_are_refused_by_default() {
+        for ip in ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+            "0.0.0.0", "::1", "fd00:ec2::254", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "224.0.0.1"] {
+            assert!(DEFAULT.refuses(ip.parse().unwrap()).is_some(), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "1.1.1.1"] {
+            assert!(DEFAULT.refuses(ip.parse().unwrap()).is_none(), "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_operator_can_allow_loopback_or_private() {
+        let loopback = UpstreamPolicy { allow_loopback: true, allow_private: false };
+        assert!(loopback.refuses("127.0.0.1".parse().unwrap()).is_none());
+        assert!(loopback.refuses("10.0.0.1".parse().unwrap()).is_some());
+        let private = UpstreamPolicy { allow_loopback: false, allow_private: true };
+        assert!(private.refuses("10.0.0.1".parse().unwrap()).is_none());
+        assert!(private.refuses("127.0.0.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn header_names_are_tokens_and_not_reserved() {
+        assert_eq!(parse_header_name(" X-Api-Key ").unwrap(), "x-api-key");
+        assert!(parse_header_name("Authorization").is_ok(), "an upstream credential is the point");
+        for bad in ["", "Host", "content-length", "X Api", "x:y", "mcp-session-id"] {
+            assert!(parse_header_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_header_value("x", "a\r\nInjected: 1").is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(ServerName::parse("  Docs  ").unwrap().as_str(), "Docs");
+        assert!(ServerName::parse("").is_err());
+        assert!(ServerName::parse(&"n".repeat(65)).is_err());
+        assert!(ServerName::parse("a\u{7}b").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn url_parse_never_panics(raw in "\\PC{0,200}") {
+            if let Ok(url) = UpstreamUrl::parse(&raw) {
+                prop_assert!(url.as_str().to_ascii_lowercase().starts_with("http"));
+                prop_assert!(!url.host().is_empty());
+                let _ = url.port();
+            }
+        }
+
+        #[test]
+        fn every_private_v4_is_refused(a in 0u8..=255, b in 0u8..=255, c in 0u8..=255, d in 0u8..=255) {
+            let ip = Ipv4Addr::new(a, b, c, d);
+            if ip.is_private() || ip.is_loopback() || ip.is_link_local() {
+                prop_assert!(DEFAULT.refuses(IpAddr::V4(ip)).is_some());
+            }
+        }
+    }
+}

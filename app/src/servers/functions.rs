@@ -1,0 +1,124 @@
+//! Server functions behind the server pages.
+use leptos::prelude::*;
+
+use super::domain::{HeaderInput, ServerId, ServerInput, ServerView, Transport};
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::state::{require_actor, with_status};
+
+/// Reads the header box: one `Name: value` a line; a name alone keeps its saved value.
+pub fn parse_header_lines(text: &str) -> Vec<HeaderInput> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) if !value.trim().is_empty() => {
+                HeaderInput { name: name.trim().into(), value: Some(value.trim().into()) }
+            }
+            Some((name, _)) => HeaderInput { name: name.trim().into(), value: None },
+            None => HeaderInput { name: line.into(), value: None },
+        })
+        .collect()
+}
+
+/// The form's fields, as a browser posts them.
+#[cfg(feature = "ssr")]
+fn form_input(
+    name: String,
+    upstream_url: String,
+    transport: String,
+    require_token: Option<String>,
+    confirm_open: Option<String>,
+    headers: String,
+) -> Result<ServerInput, AppError> {
+    let require_token = require_token.is_some();
+    if !require_token && confirm_open.is_none() {
+        return Err(AppError::invalid_fields(
+            [("confirm_open".to_string(), "Confirm that anyone who knows the URL may use this server.".to_string())].into(),
+        ));
+    }
+    Ok(ServerInput {
+        name,
+        upstream_url,
+        transport: Transport::parse(&transport).unwrap_or(Transport::StreamableHttp),
+        require_token,
+        upstream_headers: Some(parse_header_lines(&headers)),
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "list_servers")]
+pub async fn list_servers() -> Result<Vec<ServerView>, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::list_servers(&state, actor.account_id()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_server")]
+pub async fn get_server(id: ServerId) -> Result<ServerView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::get_server(&state, actor.account_id(), id).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "create_server")]
+pub async fn create_server(
+    name: String,
+    upstream_url: String,
+    transport: String,
+    require_token: Option<String>,
+    confirm_open: Option<String>,
+    #[server(default)] headers: String,
+) -> Result<ServerView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
+        let server = super::ssr::create_server(&state, &actor, input).await?;
+        leptos_axum::redirect(&format!("/servers/{}", server.id));
+        Ok(server)
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "update_server")]
+pub async fn update_server(
+    id: ServerId,
+    name: String,
+    upstream_url: String,
+    transport: String,
+    require_token: Option<String>,
+    confirm_open: Option<String>,
+    #[server(default)] headers: String,
+) -> Result<ServerView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
+        super::ssr::update_server(&state, &actor, id, input).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "delete_server")]
+pub async fn delete_server(id: ServerId) -> Result<(), AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::delete_server(&state, &actor, id).await?;
+        leptos_axum::redirect("/servers");
+        Ok(())
+    }.await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_parse_names_and_values() {
+        let parsed = parse_header_lines("Authorization: Bearer abc:def\n\n  x-team :blue \nx-keep:\nx-also-keep");
+        assert_eq!(parsed, vec![
+            HeaderInput { name: "Authorization".into(), value: Some("Bearer abc:def".into()) },
+            HeaderInput { name: "x-team".into(), value: Some("blue".into()) },
+            HeaderInput { name: "x-keep".into(), value: None },
+            HeaderInput { name: "x-also-keep".into(), value: None },
+        ]);
+    }
+}

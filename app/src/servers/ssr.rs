@@ -1,0 +1,350 @@
+//! Server-only server logic: queries, validation against the operator's address policy, and
+//! encrypted upstream headers. Every query takes the account id: tenant isolation is in the
+//! signature.
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use super::domain::*;
+use crate::accounts::AccountId;
+use crate::audit::ssr::{AuditRecord, record as audit};
+use crate::error::{AppError, ErrorCode};
+use crate::events::{ChangeKind, record_change};
+use crate::state::{Actor, AppState};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "servers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub account_id: Uuid,
+        pub name: String,
+        pub upstream_url: String,
+        pub transport: String,
+        pub require_token: bool,
+        pub upstream_header_names: String,
+        pub upstream_headers_ciphertext: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod token_servers {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "token_servers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub server_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A server input that passed every rule, headers resolved against what was saved before.
+struct ValidServer {
+    name: ServerName,
+    url: UpstreamUrl,
+    transport: Transport,
+    require_token: bool,
+    headers: BTreeMap<String, String>,
+}
+
+fn headers_context(id: Uuid) -> String {
+    format!("server_headers:{id}")
+}
+
+/// The saved upstream headers, decrypted. Only the gateway and edits need the values.
+pub fn upstream_headers(state: &AppState, server: &entity::Model) -> Result<BTreeMap<String, String>, AppError> {
+    match &server.upstream_headers_ciphertext {
+        None => Ok(BTreeMap::new()),
+        Some(sealed) => {
+            let plain = state.cipher.open(sealed, &headers_context(server.id))?;
+            serde_json::from_slice(plain.expose_secret()).map_err(AppError::internal)
+        }
+    }
+}
+
+async fn validate(
+    state: &AppState,
+    input: ServerInput,
+    saved_headers: BTreeMap<String, String>,
+) -> Result<ValidServer, AppError> {
+    let mut fields = BTreeMap::new();
+    let name = ServerName::parse(&input.name).map_err(|e| fields.insert("name".into(), e.into())).ok();
+    let url = match UpstreamUrl::parse(&input.upstream_url) {
+        Ok(url) => match check_upstream_address(&url, state.settings.upstream_policy).await {
+            Ok(()) => Some(url),
+            Err(e) => {
+                fields.insert("upstream_url".into(), e);
+                None
+            }
+        },
+        Err(e) => {
+            fields.insert("upstream_url".into(), e.into());
+            None
+        }
+    };
+    let headers = match input.upstream_headers {
+        None => saved_headers,
+        Some(list) => {
+            let mut headers = BTreeMap::new();
+            if list.len() > MAX_UPSTREAM_HEADERS {
+                fields.insert("upstream_headers".into(), format!("At most {MAX_UPSTREAM_HEADERS} headers."));
+            }
+            for header in list {
+                let result = parse_header_name(&header.name).and_then(|name| {
+                    let value = match header.value {
+                        Some(value) => value,
+                        None => saved_headers
+                            .get(&name)
+                            .cloned()
+                            .ok_or_else(|| format!("Give a value for \"{name}\"."))?,
+                    };
+                    check_header_value(&name, &value)?;
+                    if headers.insert(name.clone(), value).is_some() {
+                        return Err(format!("\"{name}\" is listed twice."));
+                    }
+                    Ok(())
+                });
+                if let Err(e) = result {
+                    fields.entry("upstream_headers".into()).or_insert(e);
+                }
+            }
+            headers
+        }
+    };
+    match (name, url, fields.is_empty()) {
+        (Some(name), Some(url), true) => Ok(ValidServer {
+            name,
+            url,
+            transport: input.transport,
+            require_token: input.require_token,
+            headers,
+        }),
+        _ => Err(AppError::invalid_fields(fields)),
+    }
+}
+
+/// Resolves the upstream's host and checks every address against the operator's policy.
+pub async fn check_upstream_address(url: &UpstreamUrl, policy: UpstreamPolicy) -> Result<(), String> {
+    let host = url.host();
+    let addresses: Vec<std::net::IpAddr> = match host.parse() {
+        Ok(ip) => vec![ip],
+        Err(_) => {
+            let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host, url.port()))).await;
+            match lookup {
+                Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
+                Ok(Err(_)) => return Err(format!("Could not find the host \"{host}\". Check the URL.")),
+                Err(_) => return Err(format!("Looking up \"{host}\" took too long. Try again.")),
+            }
+        }
+    };
+    if addresses.is_empty() {
+        return Err(format!("\"{host}\" has no addresses."));
+    }
+    for ip in addresses {
+        if let Some(reason) = policy.refuses(ip) {
+            return Err(format!("{host} resolves to {ip}: {reason}."));
+        }
+    }
+    Ok(())
+}
+
+fn name_taken(err: &sea_orm::DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn name_conflict() -> AppError {
+    AppError::new(ErrorCode::Conflict, "You already have a server with this name.")
+        .with_field("name", "You already have a server with this name.")
+}
+
+#[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
+pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) -> Result<ServerView, AppError> {
+    let valid = validate(state, input, BTreeMap::new()).await?;
+    let id = Uuid::now_v7();
+    let now = Utc::now();
+    let txn = state.db.begin().await?;
+    let inserted = entity::Entity::insert(entity::ActiveModel {
+        id: Set(id),
+        account_id: Set(actor.account_id().0),
+        name: Set(valid.name.as_str().into()),
+        upstream_url: Set(valid.url.as_str().into()),
+        transport: Set(valid.transport.as_str().into()),
+        require_token: Set(valid.require_token),
+        upstream_header_names: Set(header_names_json(&valid.headers)),
+        upstream_headers_ciphertext: Set(seal_headers(state, id, &valid.headers)?),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(&txn)
+    .await;
+    match inserted {
+        Err(e) if name_taken(&e) => return Err(name_conflict()),
+        other => other?,
+    };
+    record_change(&txn, ChangeKind::Server, id).await?;
+    audit(&txn, AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
+        "name": valid.name.as_str(), "upstream_url": valid.url.as_str(), "transport": valid.transport.as_str(),
+        "require_token": valid.require_token, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
+    })))
+    .await?;
+    txn.commit().await?;
+    get_server(state, actor.account_id(), ServerId(id)).await
+}
+
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
+pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input: ServerInput) -> Result<ServerView, AppError> {
+    let existing = find_model(&state.db, actor.account_id(), id).await?;
+    let saved_headers = upstream_headers(state, &existing)?;
+    let valid = validate(state, input, saved_headers).await?;
+    let txn = state.db.begin().await?;
+    let updated = entity::Entity::update_many()
+        .set(entity::ActiveModel {
+        name: Set(valid.name.as_str().into()),
+        upstream_url: Set(valid.url.as_str().into()),
+        transport: Set(valid.transport.as_str().into()),
+        require_token: Set(valid.require_token),
+        upstream_header_names: Set(header_names_json(&valid.headers)),
+        upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .filter(entity::Column::Id.eq(existing.id))
+    .filter(entity::Column::AccountId.eq(actor.account_id().0))
+    .exec(&txn)
+    .await;
+    match updated {
+        Err(e) if name_taken(&e) => return Err(name_conflict()),
+        other => other?,
+    };
+    record_change(&txn, ChangeKind::Server, existing.id).await?;
+    let mut changed = serde_json::Map::new();
+    for (key, before, after) in [
+        ("name", existing.name.as_str(), valid.name.as_str()),
+        ("upstream_url", existing.upstream_url.as_str(), valid.url.as_str()),
+        ("transport", existing.transport.as_str(), valid.transport.as_str()),
+    ] {
+        if before != after {
+            changed.insert(key.into(), serde_json::json!({ "from": before, "to": after }));
+        }
+    }
+    if existing.require_token != valid.require_token {
+        changed.insert("require_token".into(), serde_json::json!({ "from": existing.require_token, "to": valid.require_token }));
+    }
+    changed.insert("upstream_headers".into(), serde_json::json!(valid.headers.keys().collect::<Vec<_>>()));
+    audit(&txn, AuditRecord::by(actor, "server.edited", "server", existing.id).detail(changed.into())).await?;
+    txn.commit().await?;
+    get_server(state, actor.account_id(), id).await
+}
+
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
+pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<(), AppError> {
+    let existing = find_model(&state.db, actor.account_id(), id).await?;
+    let txn = state.db.begin().await?;
+    token_servers::Entity::delete_many()
+        .filter(token_servers::Column::ServerId.eq(existing.id))
+        .exec(&txn)
+        .await?;
+    entity::Entity::delete_by_id(existing.id)
+        .filter(entity::Column::AccountId.eq(actor.account_id().0))
+        .exec(&txn)
+        .await?;
+    record_change(&txn, ChangeKind::Server, existing.id).await?;
+    audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name }))).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn find_model(db: &impl ConnectionTrait, account: AccountId, id: ServerId) -> Result<entity::Model, AppError> {
+    entity::Entity::find_by_id(id.0)
+        .filter(entity::Column::AccountId.eq(account.0))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("server"))
+}
+
+pub async fn get_server(state: &AppState, account: AccountId, id: ServerId) -> Result<ServerView, AppError> {
+    let model = find_model(&state.db, account, id).await?;
+    let count = token_servers::Entity::find()
+        .filter(token_servers::Column::ServerId.eq(model.id))
+        .count(&state.db)
+        .await?;
+    view(state, model, count)
+}
+
+pub async fn list_servers(state: &AppState, account: AccountId) -> Result<Vec<ServerView>, AppError> {
+    let models = entity::Entity::find()
+        .filter(entity::Column::AccountId.eq(account.0))
+        .order_by_asc(entity::Column::Name)
+        .all(&state.db)
+        .await?;
+    let counts = association_counts(&state.db, models.iter().map(|m| m.id).collect()).await?;
+    models.into_iter().map(|m| {
+        let count = counts.get(&m.id).copied().unwrap_or(0);
+        view(state, m, count)
+    }).collect()
+}
+
+async fn association_counts(db: &DatabaseConnection, ids: Vec<Uuid>) -> Result<BTreeMap<Uuid, u64>, AppError> {
+    let mut counts = BTreeMap::new();
+    if ids.is_empty() {
+        return Ok(counts);
+    }
+    for row in token_servers::Entity::find().filter(token_servers::Column::ServerId.is_in(ids)).all(db).await? {
+        *counts.entry(row.server_id).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
+
+fn view(state: &AppState, m: entity::Model, token_count: u64) -> Result<ServerView, AppError> {
+    let base = &state.settings.public_url;
+    Ok(ServerView {
+        id: ServerId(m.id),
+        sse_endpoint: format!("{base}/s/{}/sse", m.id),
+        mcp_endpoint: format!("{base}/s/{}/mcp", m.id),
+        name: m.name,
+        upstream_url: m.upstream_url,
+        transport: Transport::parse(&m.transport).ok_or_else(|| AppError::internal(format!("bad transport {}", m.transport)))?,
+        require_token: m.require_token,
+        upstream_header_names: serde_json::from_str(&m.upstream_header_names).map_err(AppError::internal)?,
+        token_count,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    })
+}
+
+fn header_names_json(headers: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(&headers.keys().collect::<Vec<_>>()).expect("names serialise")
+}
+
+fn seal_headers(state: &AppState, id: Uuid, headers: &BTreeMap<String, String>) -> Result<Option<String>, AppError> {
+    if headers.is_empty() {
+        return Ok(None);
+    }
+    let plain = serde_json::to_vec(headers).map_err(AppError::internal)?;
+    state.cipher.seal(&plain, &headers_context(id)).map(Some)
+}

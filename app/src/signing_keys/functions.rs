@@ -1,0 +1,32 @@
+//! Server functions behind the signing key page.
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use super::domain::SigningKeyView;
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::state::{require_actor, with_status};
+
+#[server(prefix = "/rpc", endpoint = "list_signing_keys")]
+pub async fn list_signing_keys() -> Result<Vec<SigningKeyView>, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::list(&state, actor.account_id()).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "rotate_signing_key")]
+pub async fn rotate_signing_key() -> Result<SigningKeyView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::rotate(&state, &actor).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_signing_key")]
+pub async fn revoke_signing_key(id: Uuid) -> Result<SigningKeyView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::revoke(&state, &actor, id).await
+    }.await)
+}

@@ -1,0 +1,318 @@
+//! Token types shared by the browser and the server.
+use std::fmt;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::servers::{ServerId, ServerRef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TokenId(pub Uuid);
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a token is for, in the owner's words: 1 to 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDescription(String);
+
+impl TokenDescription {
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err("Describe what this token is for, e.g. \"Claude Desktop on my laptop\".");
+        }
+        if text.chars().count() > 200 {
+            return Err("Use at most 200 characters.");
+        }
+        if text.chars().any(char::is_control) {
+            return Err("A description cannot contain control characters.");
+        }
+        Ok(Self(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// When a token stops working: never, after a duration (`30m 12h 7d 2w 90d 1y`), or at a date
+/// (`2027-01-31`, the end of that day UTC) or an RFC 3339 time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    After(Duration),
+    At(DateTime<Utc>),
+}
+
+/// The presets the dashboard offers, as (value, label).
+pub const EXPIRY_PRESETS: &[(&str, &str)] = &[
+    ("never", "Never"),
+    ("1h", "1 hour"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("30d", "30 days"),
+    ("90d", "90 days"),
+    ("1y", "1 year"),
+];
+
+impl Expiry {
+    const MAX_YEARS: i64 = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim().to_ascii_lowercase();
+        if text.is_empty() {
+            return Err("Choose when the token expires.".into());
+        }
+        if text == "never" {
+            return Ok(Expiry::Never);
+        }
+        if let Some(duration) = parse_duration(&text) {
+            return duration;
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            let end_of_day = date.and_hms_opt(23, 59, 59).expect("valid time").and_utc();
+            return Ok(Expiry::At(end_of_day));
+        }
+        if let Ok(at) = DateTime::parse_from_rfc3339(raw.trim()) {
+            return Ok(Expiry::At(at.with_timezone(&Utc)));
+        }
+        Err(format!("\"{}\" is not an expiry. Use never, a duration like 30m, 12h, 7d, 2w, 90d or 1y, or a date like 2027-01-31.", raw.trim()))
+    }
+
+    /// The moment the token expires, counted from `now`; `None` for never.
+    pub fn resolve(self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, String> {
+        let at = match self {
+            Expiry::Never => return Ok(None),
+            Expiry::After(d) => now + d,
+            Expiry::At(at) => at,
+        };
+        if at <= now {
+            return Err("That expiry is in the past. Choose a later date.".into());
+        }
+        if at > now + Duration::days(365 * Self::MAX_YEARS) {
+            return Err("That expiry is too far away; choose \"never\" instead.".into());
+        }
+        Ok(Some(at))
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Result<Expiry, String>> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    if digits.is_empty() {
+        return None;
+    }
+    let count: i64 = match digits.parse() {
+        Ok(n) if n > 0 => n,
+        _ => return Some(Err("A duration must be a positive whole number, like 7d.".into())),
+    };
+    let minutes_per_unit = match unit {
+        "m" | "min" | "minutes" => 1,
+        "h" | "hours" => 60,
+        "d" | "days" => 60 * 24,
+        "w" | "weeks" => 60 * 24 * 7,
+        "y" | "years" => 60 * 24 * 365,
+        _ => return None,
+    };
+    Some(
+        count
+            .checked_mul(minutes_per_unit)
+            .filter(|m| *m <= Expiry::MAX_YEARS * 365 * 24 * 60)
+            .map(|m| Expiry::After(Duration::minutes(m)))
+            .ok_or_else(|| "That duration is too long; choose \"never\" instead.".to_string()),
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    /// Computed, never stored: revoked (by the owner, or through its key) wins over expired.
+    pub fn of(revoked: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        if revoked {
+            TokenStatus::Revoked
+        } else if expires_at.is_some_and(|at| at <= now) {
+            TokenStatus::Expired
+        } else {
+            TokenStatus::Active
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "active" => Some(TokenStatus::Active),
+            "expired" => Some(TokenStatus::Expired),
+            "revoked" => Some(TokenStatus::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// The short form of a token kept after creation: a prefix and a suffix.
+pub fn display_form(token: &str) -> String {
+    let chars: Vec<char> = token.chars().collect();
+    if chars.len() <= 12 {
+        return "…".into();
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TokenView {
+    /// The JWT `jti`.
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
+    pub id: TokenId,
+    pub description: String,
+    /// A prefix and suffix of the token string, e.g. `eyJhbGci…x9Qk`.
+    pub display: String,
+    pub status: TokenStatus,
+    /// Why it is revoked: `owner` or `signing_key`.
+    pub revoked_by: Option<String>,
+    pub signing_key_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub use_count: i64,
+    pub servers: Vec<ServerRef>,
+}
+
+/// A request to create a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NewTokenInput {
+    pub description: String,
+    /// `never`, a duration (`30m 12h 7d 2w 90d 1y`), a date (`2027-01-31`) or an RFC 3339 time.
+    pub expires: String,
+    /// Servers the token may reach right away.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Vec<uuid::Uuid>))]
+    pub server_ids: Vec<ServerId>,
+}
+
+/// A token just made: the only time the token string is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedToken {
+    /// The bearer token. Shown once; Gatehouse keeps only its display form.
+    pub token: String,
+    pub details: TokenView,
+}
+
+/// The claims Gatehouse puts in every token (DESIGN.md, Tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub nbf: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    pub jti: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn presets_and_cli_durations_parse() {
+        let n = now();
+        assert_eq!(Expiry::parse("never").unwrap().resolve(n).unwrap(), None);
+        for (text, minutes) in [("30m", 30), ("1h", 60), ("12h", 720), ("24h", 1440), ("7d", 10080), ("2w", 20160),
+            ("90d", 129600), ("1y", 525600)] {
+            let at = Expiry::parse(text).unwrap().resolve(n).unwrap().unwrap();
+            assert_eq!(at - n, Duration::minutes(minutes), "{text}");
+        }
+        for (value, _) in EXPIRY_PRESETS {
+            assert!(Expiry::parse(value).is_ok(), "{value}");
+        }
+    }
+
+    #[test]
+    fn dates_mean_the_end_of_that_day_utc() {
+        let at = Expiry::parse("2027-01-31").unwrap().resolve(now()).unwrap().unwrap();
+        assert_eq!(at.to_rfc3339(), "2027-01-31T23:59:59+00:00");
+        let at = Expiry::parse("2026-12-01T08:00:00+02:00").unwrap().resolve(now()).unwrap().unwrap();
+        assert_eq!(at.to_rfc3339(), "2026-12-01T06:00:00+00:00");
+    }
+
+    #[test]
+    fn past_zero_and_nonsense_expiries_are_refused() {
+        assert!(Expiry::parse("2020-01-01").unwrap().resolve(now()).is_err());
+        for bad in ["", "0d", "-1d", "7x", "soon", "d", "99999999999999999999d", "1000y"] {
+            let result = Expiry::parse(bad).and_then(|e| e.resolve(now()));
+            assert!(result.is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn status_is_computed_revoked_first() {
+        let n = now();
+        let past = Some(n - Duration::hours(1));
+        let future = Some(n + Duration::hours(1));
+        assert_eq!(TokenStatus::of(false, None, n), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(false, future, n), TokenStatus::Active);
+        assert_eq!(TokenStatus::of(false, past, n), TokenStatus::Expired);
+        assert_eq!(TokenStatus::of(true, past, n), TokenStatus::Revoked);
+        assert_eq!(TokenStatus::of(false, Some(n), n), TokenStatus::Expired, "expired at the exact second");
+    }
+
+    #[test]
+    fn display_form_keeps_only_ends() {
+        assert_eq!(display_form("eyJhbGciOiJIUzI1NiJ9.abc.defx9Qk"), "eyJhbGci…x9Qk");
+        assert_eq!(display_form("short"), "…");
+    }
+
+    #[test]
+    fn descriptions_are_required_and_bounded() {
+        assert_eq!(TokenDescription::parse("  CI  ").unwrap().as_str(), "CI");
+        assert!(TokenDescription::parse(" ").is_err());
+        assert!(TokenDescription::parse(&"d".repeat(201)).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn expiry_parse_never_panics(raw in "\\PC{0,40}") {
+            if let Ok(expiry) = Expiry::parse(&raw) {
+                let _ = expiry.resolve(now());
+            }
+        }
+
+        #[test]
+        fn any_positive_day_count_up_to_a_century_works(days in 1i64..36500) {
+            let at = Expiry::parse(&format!("{days}d")).unwrap().resolve(now()).unwrap().unwrap();
+            prop_assert_eq!(at - now(), Duration::days(days));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Server functions behind the token pages.
+use leptos::prelude::*;
+
+use super::domain::{CreatedToken, NewTokenInput, TokenId, TokenStatus, TokenView};
+use crate::error::AppError;
+use crate::servers::ServerId;
+#[cfg(feature = "ssr")]
+use crate::state::{require_actor, with_status};
+
+#[server(prefix = "/rpc", endpoint = "list_tokens")]
+pub async fn list_tokens(status: Option<String>, sort: Option<String>) -> Result<Vec<TokenView>, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        let query = super::ssr::TokenQuery {
+            status: status.as_deref().and_then(TokenStatus::parse),
+            sort_by_last_used: sort.as_deref() == Some("last_used"),
+        };
+        super::ssr::list_tokens(&state, actor.account_id(), &query).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "get_token")]
+pub async fn get_token(id: TokenId) -> Result<TokenView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::get_token(&state, actor.account_id(), id).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "server_tokens")]
+pub async fn server_tokens(server: ServerId) -> Result<Vec<TokenView>, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::tokens_of_server(&state, actor.account_id(), server).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "create_token")]
+pub async fn create_token(
+    description: String,
+    expires: String,
+    #[server(default)] expires_on: String,
+    #[server(default)] servers: Vec<ServerId>,
+) -> Result<CreatedToken, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        // The date picker only counts when "on a date" is chosen.
+        let expires = if expires == "date" { expires_on } else { expires };
+        super::ssr::create_token(&state, &actor, NewTokenInput { description, expires, server_ids: servers }).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_token")]
+pub async fn revoke_token(id: TokenId) -> Result<TokenView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::revoke_token(&state, &actor, id).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "associate_server")]
+pub async fn associate_server(id: TokenId, server: ServerId) -> Result<TokenView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::associate(&state, &actor, id, server).await
+    }.await)
+}
+
+#[server(prefix = "/rpc", endpoint = "dissociate_server")]
+pub async fn dissociate_server(id: TokenId, server: ServerId) -> Result<TokenView, AppError> {
+    with_status(async move {
+        let (state, actor) = require_actor().await?;
+        super::ssr::dissociate(&state, &actor, id, server).await
+    }.await)
+}

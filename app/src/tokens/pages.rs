@@ -1,0 +1,369 @@
+//! The token pages: list, create (with the shown-once dialog), detail.
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
+
+use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenId, TokenStatus, TokenView};
+use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens};
+use super::snippets::snippets;
+use crate::components::*;
+use crate::error::AppError;
+use crate::servers::{ServerView, functions::list_servers, pages::Loading};
+
+fn status_badge(status: TokenStatus) -> impl IntoView {
+    let tone = match status {
+        TokenStatus::Active => Tone::Good,
+        TokenStatus::Expired => Tone::Muted,
+        TokenStatus::Revoked => Tone::Bad,
+    };
+    view! { <Badge text=status.as_str() tone/> }
+}
+
+/// Tokens as a table; revoked and expired ones greyed.
+#[component]
+pub fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="min-w-full divide-y divide-slate-200 text-left text-sm dark:divide-slate-800">
+                <thead class="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
+                    <tr>
+                        <th scope="col" class="px-4 py-3 font-medium">"Description"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Token"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Status"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Created"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Expires"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Last used"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Servers"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {tokens.into_iter().map(|t| {
+                        let dim = if t.status == TokenStatus::Active { "" } else { "opacity-60" };
+                        let servers = if t.servers.is_empty() { "—".to_string() } else { t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ") };
+                        view! {
+                            <tr class=dim data-token-row=t.id.to_string()>
+                                <td class="px-4 py-3"><A href=format!("/tokens/{}", t.id) attr:class=LINK>{t.description.clone()}</A></td>
+                                <td class="whitespace-nowrap px-4 py-3 font-mono text-xs">{t.display.clone()}</td>
+                                <td class="px-4 py-3">{status_badge(t.status)}</td>
+                                <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=Some(t.created_at)/></td>
+                                <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=t.expires_at/></td>
+                                <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=t.last_used_at/></td>
+                                <td class="px-4 py-3 text-slate-600 dark:text-slate-400">{servers}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let query = use_query_map();
+    let status = move || query.read().get("status");
+    let sort = move || query.read().get("sort");
+    let tokens = Resource::new(move || (status(), sort()), |(status, sort)| list_tokens(status, sort));
+    let filters = [("", "All"), ("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")];
+    view! {
+        <Title text="Tokens · Gatehouse"/>
+        <PageHeader title="Tokens" description="Bearer tokens your MCP clients present to your servers.">
+            <a href="/tokens/new" class=PRIMARY_BUTTON>"New token"</a>
+        </PageHeader>
+        <nav aria-label="Filter tokens" class="mb-4 flex flex-wrap items-center gap-2 text-sm">
+            {filters.into_iter().map(|(value, label)| {
+                let href = move || {
+                    let mut q = Vec::new();
+                    if !value.is_empty() { q.push(format!("status={value}")); }
+                    if let Some(s) = sort() { q.push(format!("sort={}", encode_query_value(&s))); }
+                    if q.is_empty() { "/tokens".to_string() } else { format!("/tokens?{}", q.join("&")) }
+                };
+                let current = move || status().unwrap_or_default() == value;
+                view! {
+                    <a href=href aria-current=move || current().then_some("page")
+                        class=move || if current() { "rounded-full bg-indigo-600 px-3 py-1 font-medium text-white" } else { "rounded-full px-3 py-1 font-medium text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800" }>
+                        {label}
+                    </a>
+                }
+            }).collect_view()}
+            <span class="ml-auto"></span>
+            <a class=LINK href=move || {
+                let by_use = sort().as_deref() == Some("last_used");
+                let mut q = Vec::new();
+                if let Some(s) = status() { q.push(format!("status={}", encode_query_value(&s))); }
+                if !by_use { q.push("sort=last_used".into()); }
+                if q.is_empty() { "/tokens".to_string() } else { format!("/tokens?{}", q.join("&")) }
+            }>
+                {move || if sort().as_deref() == Some("last_used") { "Sort by created" } else { "Sort by last used" }}
+            </a>
+        </nav>
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                match tokens.await {
+                    Ok(list) if list.is_empty() && status().is_none() => view! {
+                        <EmptyState title="No tokens yet" body="Create a token for each client app, so you can see where it is used and revoke it on its own.">
+                            <a href="/tokens/new" class=PRIMARY_BUTTON>"Create your first token"</a>
+                        </EmptyState>
+                    }.into_any(),
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="rounded-lg border border-dashed border-slate-300 p-6 text-center text-sm text-slate-600 dark:border-slate-700">"No tokens match this filter."</p>
+                    }.into_any(),
+                    Ok(list) => view! { <TokenList tokens=list/> }.into_any(),
+                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+pub fn NewTokenPage() -> impl IntoView {
+    let action = ServerAction::<CreateToken>::new();
+    let error = action_error(action);
+    let query = use_query_map();
+    let preselected = move || query.read().get("server");
+    let servers = Resource::new(|| (), |_| list_servers());
+    let created = move || action.value().get().and_then(Result::ok);
+    view! {
+        <Title text="New token · Gatehouse"/>
+        <PageHeader title="New token" description="Each client app should get its own token, so you can revoke it alone."/>
+        <ActionForm action=action attr:class="max-w-2xl space-y-5" attr:novalidate="">
+            <FormAlert error/>
+            <Field label="Description" name="description" autocomplete="off" hint="What uses it, e.g. \"Cursor on my laptop\"." error=field_error(error, "description")/>
+            <div class="grid gap-4 sm:grid-cols-2">
+                <div class="space-y-1.5">
+                    <label for="field-expires" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Expires"</label>
+                    <select id="field-expires" name="expires" class=INPUT>
+                        {EXPIRY_PRESETS.iter().map(|(value, label)| view! { <option value=*value selected=*value == "30d">{*label}</option> }).collect_view()}
+                        <option value="date">"On a date…"</option>
+                    </select>
+                </div>
+                <div class="space-y-1.5">
+                    <label for="field-expires_on" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Date (if “On a date…”)"</label>
+                    <input id="field-expires_on" type="date" name="expires_on" class=INPUT/>
+                </div>
+            </div>
+            <Show when=move || field_error(error, "expires").get().is_some()>
+                <p class="text-sm text-rose-600 dark:text-rose-400" data-field-error="expires">{move || field_error(error, "expires").get()}</p>
+            </Show>
+            <fieldset class="space-y-2">
+                <legend class="text-sm font-medium text-slate-700 dark:text-slate-200">"Servers it may reach"</legend>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match servers.await {
+                            Ok(list) if list.is_empty() => view! {
+                                <p class="text-sm text-slate-500">"You have no servers yet; you can add this token to servers later."</p>
+                            }.into_any(),
+                            Ok(list) => list.into_iter().enumerate().map(|(i, s)| {
+                                let checked = preselected().as_deref() == Some(s.id.to_string().as_str());
+                                view! {
+                                    <label class="flex items-center gap-2 text-sm">
+                                        <input type="checkbox" name=format!("servers[{i}]") value=s.id.to_string() checked=checked/>
+                                        {s.name.clone()}
+                                    </label>
+                                }
+                            }).collect_view().into_any(),
+                            Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </fieldset>
+            <button type="submit" class=PRIMARY_BUTTON disabled=move || action.pending().get()>
+                {move || if action.pending().get() { "Creating…" } else { "Create token" }}
+            </button>
+        </ActionForm>
+        {move || created().map(|c| view! { <CreatedDialog created=c servers/> })}
+    }
+}
+
+/// The one time a token is shown: copy it now, with examples filled in.
+#[component]
+fn CreatedDialog(created: CreatedToken, servers: Resource<Result<Vec<ServerView>, AppError>>) -> impl IntoView {
+    let first = created.details.servers.first().cloned();
+    let (name, endpoint) = match &first {
+        Some(server) => {
+            let endpoint = servers
+                .get()
+                .and_then(Result::ok)
+                .and_then(|list| list.into_iter().find(|s| s.id == server.id).map(|s| s.mcp_endpoint))
+                .unwrap_or_else(|| format!("/s/{}/mcp", server.id));
+            (server.name.clone(), endpoint)
+        }
+        None => ("gatehouse".to_string(), "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp".to_string()),
+    };
+    let examples = snippets(&name, &endpoint, &created.token);
+    let tab = RwSignal::new(0usize);
+    let token = created.token.clone();
+    view! {
+        <div class="fixed inset-0 z-50 flex items-end justify-center bg-slate-900/50 p-0 sm:items-center sm:p-4">
+            <div role="dialog" aria-modal="true" aria-labelledby="created-title"
+                class="max-h-[95vh] w-full max-w-2xl overflow-y-auto rounded-t-2xl bg-white p-6 shadow-xl sm:rounded-2xl dark:bg-slate-900">
+                <h2 id="created-title" class="text-lg font-semibold text-slate-900 dark:text-white">"Your new token"</h2>
+                <p class="mt-1 text-sm text-amber-800 dark:text-amber-300" role="note">
+                    "Copy it now. Gatehouse keeps only its first and last characters; it will not be shown again."
+                </p>
+                <div class="mt-4 flex items-start gap-2">
+                    <textarea readonly rows="3" aria-label="Token" data-testid="new-token"
+                        class="min-w-0 flex-1 resize-none break-all rounded-lg border border-slate-300 bg-slate-50 p-3 font-mono text-xs text-slate-900 dark:border-slate-600 dark:bg-slate-800 dark:text-slate-100">{token.clone()}</textarea>
+                    <CopyButton text=Signal::derive(move || token.clone()) label="Copy token"/>
+                </div>
+                <div class="mt-6">
+                    <div role="tablist" aria-label="Examples" class="flex flex-wrap gap-1 border-b border-slate-200 dark:border-slate-700">
+                        {examples.iter().enumerate().map(|(i, (label, _, _))| view! {
+                            <button type="button" role="tab" aria-selected=move || (tab.get() == i).to_string() on:click=move |_| tab.set(i)
+                                class=move || if tab.get() == i { "-mb-px border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700 dark:text-indigo-300" } else { "px-3 py-2 text-sm text-slate-600 hover:text-slate-900 dark:text-slate-400" }>
+                                {*label}
+                            </button>
+                        }).collect_view()}
+                    </div>
+                    {examples.into_iter().enumerate().map(|(i, (label, language, code))| {
+                        let text = code.clone();
+                        view! {
+                            <div role="tabpanel" aria-label=label hidden=move || tab.get() != i class="relative mt-3">
+                                <pre class="overflow-x-auto rounded-lg bg-slate-950 p-4 text-xs text-slate-100" data-language=language><code>{code}</code></pre>
+                                <div class="absolute right-2 top-2"><CopyButton text=Signal::derive(move || text.clone())/></div>
+                            </div>
+                        }
+                    }).collect_view()}
+                </div>
+                <div class="mt-6 flex justify-end gap-2">
+                    <a href=format!("/tokens/{}", created.details.id) class=PRIMARY_BUTTON>"I have copied it"</a>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+pub fn TokenDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|s| s.parse().ok()).map(TokenId);
+    let revoke = ServerAction::<RevokeToken>::new();
+    let associate = ServerAction::<AssociateServer>::new();
+    let dissociate = ServerAction::<DissociateServer>::new();
+    let token = Resource::new(
+        move || (id(), revoke.version().get(), associate.version().get(), dissociate.version().get()),
+        |(id, ..)| async move {
+            match id {
+                Some(id) => get_token(id).await,
+                None => Err(AppError::not_found("token")),
+            }
+        },
+    );
+    let servers = Resource::new(|| (), |_| list_servers());
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let all_servers = servers.await.unwrap_or_default();
+                match token.await {
+                    Ok(t) => view! { <TokenDetail token=t all_servers revoke associate dissociate/> }.into_any(),
+                    Err(error) => view! { <Title text="Token · Gatehouse"/><ErrorPanel error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn TokenDetail(
+    token: TokenView,
+    all_servers: Vec<ServerView>,
+    revoke: ServerAction<RevokeToken>,
+    associate: ServerAction<AssociateServer>,
+    dissociate: ServerAction<DissociateServer>,
+) -> impl IntoView {
+    let id = token.id.to_string();
+    let (id_for_add, id_for_revoke) = (id.clone(), id.clone());
+    let active = token.status == TokenStatus::Active;
+    let linked = token.servers.clone();
+    let revoke_summary = format!("Revoke “{}”…", token.description);
+    let revoke_warning = format!("“{}” ({}) stops working at once, on every server, and cannot be restored.", token.description, token.display);
+    let revoke_label = format!("Revoke “{}”", token.description);
+    let others: Vec<ServerView> = all_servers.iter().filter(|s| !token.servers.iter().any(|t| t.id == s.id)).cloned().collect();
+    let example_endpoint = token
+        .servers
+        .first()
+        .and_then(|s| all_servers.iter().find(|a| a.id == s.id))
+        .map(|s| s.mcp_endpoint.clone())
+        .unwrap_or_else(|| "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp".into());
+    let assoc_error = action_error(associate);
+    let revoked_note = match (token.revoked_by.as_deref(), token.revoked_at) {
+        (Some("signing_key"), Some(at)) => Some(format!("Revoked {} with its signing key.", format_time(at))),
+        (Some(_), Some(at)) => Some(format!("Revoked {}.", format_time(at))),
+        _ => None,
+    };
+    view! {
+        <Title text=format!("{} · Tokens · Gatehouse", token.description)/>
+        <PageHeader title=token.description.clone() description=format!("Token {}", token.display)>
+            {status_badge(token.status)}
+        </PageHeader>
+        {revoked_note.map(|note| view! { <p class="mb-6 rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-800 dark:bg-rose-950 dark:text-rose-200">{note}</p> })}
+        <dl class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+            <Stat label="Created"><RelativeTime at=Some(token.created_at)/></Stat>
+            <Stat label="Expires"><RelativeTime at=token.expires_at none="never"/></Stat>
+            <Stat label="Last used"><RelativeTime at=token.last_used_at/></Stat>
+            <Stat label="Requests">{token.use_count}</Stat>
+        </dl>
+        {token.last_used_ip.clone().map(|ip| view! { <p class="mt-2 text-xs text-slate-500">"Last used from " {ip}</p> })}
+
+        <section class="mt-10" aria-labelledby="servers">
+            <h2 id="servers" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Servers it may reach"</h2>
+            <ul class="divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
+                {token.servers.is_empty().then(|| view! { <li class="px-4 py-3 text-sm text-slate-500">"None yet: this token cannot reach any server."</li> })}
+                {linked.into_iter().map(|s| {
+                    let id = id.clone();
+                    let remove_label = format!("Remove {}", s.name);
+                    view! {
+                    <li class="flex items-center justify-between gap-3 px-4 py-3 text-sm">
+                        <A href=format!("/servers/{}", s.id) attr:class=LINK>{s.name.clone()}</A>
+                        <ActionForm action=dissociate>
+                            <input type="hidden" name="id" value=id/>
+                            <input type="hidden" name="server" value=s.id.to_string()/>
+                            <button type="submit" class=SECONDARY_BUTTON>{remove_label}</button>
+                        </ActionForm>
+                    </li>
+                }}).collect_view()}
+            </ul>
+            {(active && !others.is_empty()).then(|| view! {
+                <ActionForm action=associate attr:class="mt-3 flex flex-wrap items-end gap-2">
+                    <input type="hidden" name="id" value=id_for_add/>
+                    <div class="space-y-1.5">
+                        <label for="field-server" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Add a server"</label>
+                        <select id="field-server" name="server" class=INPUT>
+                            {others.iter().map(|s| view! { <option value=s.id.to_string()>{s.name.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="submit" class=SECONDARY_BUTTON disabled=move || associate.pending().get()>"Add"</button>
+                </ActionForm>
+                <FormAlert error=assoc_error/>
+            })}
+        </section>
+
+        <section class="mt-10" aria-labelledby="usage">
+            <h2 id="usage" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Usage"</h2>
+            <pre class="overflow-x-auto rounded-lg bg-slate-950 p-4 text-xs text-slate-100"><code>{snippets("gatehouse", &example_endpoint, "YOUR-TOKEN").remove(0).2}</code></pre>
+        </section>
+
+        {active.then(|| view! {
+            <section class="mt-10 max-w-2xl" aria-labelledby="revoke">
+                <h2 id="revoke" class="mb-3 text-sm font-semibold uppercase tracking-wide text-rose-600">"Revoke"</h2>
+                <Confirm summary=revoke_summary warning=revoke_warning>
+                    <ActionForm action=revoke>
+                        <input type="hidden" name="id" value=id_for_revoke/>
+                        <button type="submit" class=DANGER_BUTTON disabled=move || revoke.pending().get()>{revoke_label}</button>
+                    </ActionForm>
+                </Confirm>
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn Stat(label: &'static str, children: Children) -> impl IntoView {
+    view! {
+        <div class=CARD>
+            <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</dt>
+            <dd class="mt-1 text-sm font-semibold text-slate-900 dark:text-white">{children()}</dd>
+        </div>
+    }
+}

@@ -1,0 +1,328 @@
+//! Server-only token logic: minting JWTs, listing with computed status, revocation and
+//! server associations. Every query takes the account id.
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    sea_query::OnConflict,
+};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+use super::domain::*;
+use crate::accounts::AccountId;
+use crate::audit::ssr::{AuditRecord, record as audit};
+use crate::error::{AppError, ErrorCode};
+use crate::events::{ChangeKind, record_change};
+use crate::servers::{ServerId, ServerRef, ssr::{entity as servers, token_servers}};
+use crate::signing_keys::{KeyState, ssr as signing_keys};
+use crate::state::{Actor, AppState};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub account_id: Uuid,
+        pub signing_key_id: Uuid,
+        pub description: String,
+        pub display: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+        pub last_used_at: Option<DateTimeUtc>,
+        pub last_used_ip: Option<String>,
+        pub use_count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Filters and order for the token list.
+#[derive(Debug, Clone, Default)]
+pub struct TokenQuery {
+    pub status: Option<TokenStatus>,
+    pub sort_by_last_used: bool,
+}
+
+#[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
+pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput) -> Result<CreatedToken, AppError> {
+    let account = actor.account_id();
+    let now = Utc::now();
+    let mut fields = BTreeMap::new();
+    let description = TokenDescription::parse(&input.description)
+        .map_err(|e| fields.insert("description".to_string(), e.to_string()))
+        .ok();
+    let expires_at = Expiry::parse(&input.expires)
+        .and_then(|e| e.resolve(now))
+        .map_err(|e| fields.insert("expires".to_string(), e))
+        .ok();
+    let server_ids: BTreeSet<Uuid> = input.server_ids.iter().map(|s| s.0).collect();
+    let owned = owned_servers(&state.db, account, &server_ids).await?;
+    if owned.len() != server_ids.len() {
+        fields.insert("server_ids".into(), "One of the chosen servers does not exist.".into());
+    }
+    let (Some(description), Some(expires_at), true) = (description, expires_at, fields.is_empty()) else {
+        return Err(AppError::invalid_fields(fields));
+    };
+
+    let id = Uuid::now_v7();
+    let txn = state.db.begin().await?;
+    let key = signing_keys::active_key(&txn, state, account).await?;
+    let claims = TokenClaims {
+        iss: state.settings.issuer.clone(),
+        sub: account.to_string(),
+        aud: state.settings.audience.clone(),
+        iat: now.timestamp(),
+        nbf: now.timestamp(),
+        exp: expires_at.map(|at| at.timestamp()),
+        jti: id.to_string(),
+    };
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(key.id.to_string());
+    let secret = signing_keys::secret(state, &key)?;
+    let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.expose_secret()))
+        .map_err(AppError::internal)?;
+
+    entity::Entity::insert(entity::ActiveModel {
+        id: Set(id),
+        account_id: Set(account.0),
+        signing_key_id: Set(key.id),
+        description: Set(description.as_str().into()),
+        display: Set(display_form(&token)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        last_used_at: Set(None),
+        last_used_ip: Set(None),
+        use_count: Set(0),
+    })
+    .exec_without_returning(&txn)
+    .await?;
+    for server in &server_ids {
+        insert_association(&txn, id, *server).await?;
+    }
+    record_change(&txn, ChangeKind::Token, id).await?;
+    audit(&txn, AuditRecord::by(actor, "token.created", "token", id).detail(serde_json::json!({
+        "description": description.as_str(),
+        "expires_at": expires_at,
+        "servers": server_ids,
+        "signing_key": key.id,
+    })))
+    .await?;
+    txn.commit().await?;
+    Ok(CreatedToken { token, details: get_token(state, account, TokenId(id)).await? })
+}
+
+async fn owned_servers(db: &impl ConnectionTrait, account: AccountId, ids: &BTreeSet<Uuid>) -> Result<Vec<servers::Model>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(servers::Entity::find()
+        .filter(servers::Column::AccountId.eq(account.0))
+        .filter(servers::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
+async fn insert_association(db: &impl ConnectionTrait, token: Uuid, server: Uuid) -> Result<(), AppError> {
+    token_servers::Entity::insert(token_servers::ActiveModel {
+        token_id: Set(token),
+        server_id: Set(server),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict(
+        OnConflict::columns([token_servers::Column::TokenId, token_servers::Column::ServerId]).do_nothing().to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn find_model(db: &impl ConnectionTrait, account: AccountId, id: TokenId) -> Result<entity::Model, AppError> {
+    entity::Entity::find_by_id(id.0)
+        .filter(entity::Column::AccountId.eq(account.0))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("token"))
+}
+
+pub async fn get_token(state: &AppState, account: AccountId, id: TokenId) -> Result<TokenView, AppError> {
+    let model = find_model(&state.db, account, id).await?;
+    Ok(views(&state.db, account, vec![model]).await?.remove(0))
+}
+
+pub async fn list_tokens(state: &AppState, account: AccountId, query: &TokenQuery) -> Result<Vec<TokenView>, AppError> {
+    let models = entity::Entity::find()
+        .filter(entity::Column::AccountId.eq(account.0))
+        .order_by_desc(entity::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    let mut list = views(&state.db, account, models).await?;
+    if let Some(status) = query.status {
+        list.retain(|t| t.status == status);
+    }
+    if query.sort_by_last_used {
+        // Most recently used first; never-used tokens last.
+        list.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+    }
+    Ok(list)
+}
+
+/// Builds the views of `models`, all of `account`: status, key state, servers.
+async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity::Model>) -> Result<Vec<TokenView>, AppError> {
+    let token_ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let keys: BTreeMap<Uuid, signing_keys::entity::Model> = signing_keys::entity::Entity::find()
+        .filter(signing_keys::entity::Column::AccountId.eq(account.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| (k.id, k))
+        .collect();
+    let links = if token_ids.is_empty() {
+        Vec::new()
+    } else {
+        token_servers::Entity::find().filter(token_servers::Column::TokenId.is_in(token_ids)).all(db).await?
+    };
+    let names: BTreeMap<Uuid, String> = servers::Entity::find()
+        .filter(servers::Column::AccountId.eq(account.0))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mut servers_of: BTreeMap<Uuid, Vec<ServerRef>> = BTreeMap::new();
+    for link in links {
+        if let Some(name) = names.get(&link.server_id) {
+            servers_of.entry(link.token_id).or_default().push(ServerRef { id: ServerId(link.server_id), name: name.clone() });
+        }
+    }
+    let now = Utc::now();
+    Ok(models
+        .into_iter()
+        .map(|m| {
+            let key = keys.get(&m.signing_key_id);
+            let key_revoked_at = key.filter(|k| k.state == KeyState::Revoked.as_str()).and_then(|k| k.revoked_at);
+            let (revoked_at, revoked_by) = match (m.revoked_at, key_revoked_at) {
+                (Some(at), _) => (Some(at), Some("owner".to_string())),
+                (None, Some(at)) => (Some(at), Some("signing_key".to_string())),
+                (None, None) => (None, None),
+            };
+            let mut servers = servers_of.remove(&m.id).unwrap_or_default();
+            servers.sort_by(|a, b| a.name.cmp(&b.name));
+            TokenView {
+                id: TokenId(m.id),
+                status: TokenStatus::of(revoked_at.is_some(), m.expires_at, now),
+                revoked_by,
+                description: m.description,
+                display: m.display,
+                signing_key_id: m.signing_key_id,
+                created_at: m.created_at,
+                expires_at: m.expires_at,
+                revoked_at,
+                last_used_at: m.last_used_at,
+                last_used_ip: m.last_used_ip,
+                use_count: m.use_count,
+                servers,
+            }
+        })
+        .collect())
+}
+
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %id))]
+pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Result<TokenView, AppError> {
+    let account = actor.account_id();
+    let token = find_model(&state.db, account, id).await?;
+    if token.revoked_at.is_none() {
+        let txn = state.db.begin().await?;
+        // Only the first revocation counts: a concurrent second one changes nothing.
+        let changed = entity::Entity::update_many()
+            .col_expr(entity::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+            .filter(entity::Column::Id.eq(token.id))
+            .filter(entity::Column::AccountId.eq(account.0))
+            .filter(entity::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected > 0 {
+            record_change(&txn, ChangeKind::Token, token.id).await?;
+            audit(&txn, AuditRecord::by(actor, "token.revoked", "token", token.id).detail(serde_json::json!({
+                "description": token.description, "display": token.display,
+            })))
+            .await?;
+        }
+        txn.commit().await?;
+    }
+    get_token(state, account, id).await
+}
+
+/// Lets `token` reach `server`; both must be the actor's. Idempotent.
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %token_id, server = %server_id))]
+pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, server_id: ServerId) -> Result<TokenView, AppError> {
+    let account = actor.account_id();
+    let token = find_model(&state.db, account, token_id).await?;
+    let server = crate::servers::ssr::find_model(&state.db, account, server_id).await?;
+    if TokenStatus::of(token.revoked_at.is_some(), token.expires_at, Utc::now()) == TokenStatus::Revoked {
+        return Err(AppError::new(ErrorCode::Conflict, "This token is revoked; create a new one instead."));
+    }
+    let txn = state.db.begin().await?;
+    insert_association(&txn, token.id, server.id).await?;
+    record_change(&txn, ChangeKind::Token, token.id).await?;
+    audit(&txn, AuditRecord::by(actor, "token.associated", "token", token.id).detail(serde_json::json!({
+        "server": server.id, "server_name": server.name,
+    })))
+    .await?;
+    txn.commit().await?;
+    get_token(state, account, token_id).await
+}
+
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %token_id, server = %server_id))]
+pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, server_id: ServerId) -> Result<TokenView, AppError> {
+    let account = actor.account_id();
+    let token = find_model(&state.db, account, token_id).await?;
+    let server = crate::servers::ssr::find_model(&state.db, account, server_id).await?;
+    let txn = state.db.begin().await?;
+    let removed = token_servers::Entity::delete_many()
+        .filter(token_servers::Column::TokenId.eq(token.id))
+        .filter(token_servers::Column::ServerId.eq(server.id))
+        .exec(&txn)
+        .await?;
+    if removed.rows_affected > 0 {
+        record_change(&txn, ChangeKind::Token, token.id).await?;
+        audit(&txn, AuditRecord::by(actor, "token.dissociated", "token", token.id).detail(serde_json::json!({
+            "server": server.id, "server_name": server.name,
+        })))
+        .await?;
+    }
+    txn.commit().await?;
+    get_token(state, account, token_id).await
+}
+
+/// Tokens that may reach a server, for its detail page.
+pub async fn tokens_of_server(state: &AppState, account: AccountId, server: ServerId) -> Result<Vec<TokenView>, AppError> {
+    crate::servers::ssr::find_model(&state.db, account, server).await?;
+    let ids: Vec<Uuid> = token_servers::Entity::find()
+        .filter(token_servers::Column::ServerId.eq(server.0))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|l| l.token_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let models = entity::Entity::find()
+        .filter(entity::Column::AccountId.eq(account.0))
+        .filter(entity::Column::Id.is_in(ids))
+        .order_by_desc(entity::Column::CreatedAt)
+        .all(&state.db)
+        .await?;
+    views(&state.db, account, models).await
+}

@@ -1,0 +1,47 @@
+//! `/admin/accounts`: every account, for admins.
+use axum::{Json, extract::{Path, State}};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use app::{
+    accounts::{AccountId, AccountStatus, AccountView, Role, ssr},
+    error::AppError,
+    state::{AdminActor, AppState},
+};
+
+use super::ApiJson;
+
+#[utoipa::path(get, path = "/admin/accounts", tag = "admin", responses((status = 200, body = Vec<AccountView>), (status = 403, body = AppError)))]
+pub async fn list(State(state): State<AppState>, _admin: AdminActor) -> Result<Json<Vec<AccountView>>, AppError> {
+    Ok(Json(ssr::list_accounts(&state.db).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AccountUpdate {
+    /// Disable (no login, every token stops working) or enable.
+    status: Option<AccountStatus>,
+    role: Option<Role>,
+}
+
+#[utoipa::path(patch, path = "/admin/accounts/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = AccountUpdate,
+    responses((status = 200, body = AccountView), (status = 403, body = AppError), (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn update(
+    State(state): State<AppState>,
+    AdminActor(admin): AdminActor,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<AccountUpdate>,
+) -> Result<Json<AccountView>, AppError> {
+    let target = AccountId(id);
+    let mut account = None;
+    if let Some(status) = body.status {
+        account = Some(ssr::set_status(&state, &admin, target, status).await?);
+    }
+    if let Some(role) = body.role {
+        account = Some(ssr::set_role(&state, &admin, target, role).await?);
+    }
+    match account {
+        Some(account) => Ok(Json(account)),
+        None => Ok(Json(ssr::find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?)),
+    }
+}

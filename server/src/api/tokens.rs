@@ -1,0 +1,86 @@
+//! `/tokens`: bearer tokens, their status, revocation and server associations.
+use axum::{Json, extract::{Path, Query, State}, http::StatusCode};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use app::{
+    error::{AppError, ErrorCode},
+    servers::ServerId,
+    state::{Actor, AppState},
+    tokens::{CreatedToken, NewTokenInput, TokenId, TokenStatus, TokenView, ssr},
+};
+
+use super::ApiJson;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// `active`, `expired` or `revoked`.
+    status: Option<String>,
+    /// `created` (newest first, the default) or `last_used` (most recently used first).
+    sort: Option<String>,
+}
+
+#[utoipa::path(get, path = "/tokens", tag = "tokens", params(ListQuery),
+    responses((status = 200, body = Vec<TokenView>), (status = 422, body = AppError)))]
+pub async fn list(State(state): State<AppState>, actor: Actor, Query(q): Query<ListQuery>) -> Result<Json<Vec<TokenView>>, AppError> {
+    let status = match q.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some(s) => Some(TokenStatus::parse(s).ok_or_else(|| {
+            AppError::new(ErrorCode::InvalidInput, "status must be active, expired or revoked").with_field("status", "Unknown status.")
+        })?),
+    };
+    let sort_by_last_used = match q.sort.as_deref() {
+        None | Some("") | Some("created") => false,
+        Some("last_used") => true,
+        Some(_) => return Err(AppError::new(ErrorCode::InvalidInput, "sort must be created or last_used").with_field("sort", "Unknown order.")),
+    };
+    Ok(Json(ssr::list_tokens(&state, actor.account_id(), &ssr::TokenQuery { status, sort_by_last_used }).await?))
+}
+
+/// Creates a token. The response is the only time the token string is shown.
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = NewTokenInput,
+    responses((status = 201, body = CreatedToken), (status = 422, body = AppError)))]
+pub async fn create(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<NewTokenInput>,
+) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
+    Ok((StatusCode::CREATED, Json(ssr::create_token(&state, &actor, input).await?)))
+}
+
+#[utoipa::path(get, path = "/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
+    responses((status = 200, body = TokenView), (status = 404, body = AppError)))]
+pub async fn get_one(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(ssr::get_token(&state, actor.account_id(), TokenId(id)).await?))
+}
+
+/// Revokes a token; it stops working at once. Revoking twice is harmless.
+#[utoipa::path(post, path = "/tokens/{id}/revoke", tag = "tokens", params(("id" = Uuid, Path)),
+    responses((status = 200, body = TokenView), (status = 404, body = AppError)))]
+pub async fn revoke(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(ssr::revoke_token(&state, &actor, TokenId(id)).await?))
+}
+
+/// Lets the token reach the server (both must be yours). No new token is needed.
+#[utoipa::path(put, path = "/tokens/{id}/servers/{server_id}", tag = "tokens",
+    params(("id" = Uuid, Path), ("server_id" = Uuid, Path)),
+    responses((status = 200, body = TokenView), (status = 404, body = AppError), (status = 409, body = AppError)))]
+pub async fn associate(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((id, server_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(ssr::associate(&state, &actor, TokenId(id), ServerId(server_id)).await?))
+}
+
+#[utoipa::path(delete, path = "/tokens/{id}/servers/{server_id}", tag = "tokens",
+    params(("id" = Uuid, Path), ("server_id" = Uuid, Path)),
+    responses((status = 200, body = TokenView), (status = 404, body = AppError)))]
+pub async fn dissociate(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((id, server_id)): Path<(Uuid, Uuid)>,
+) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(ssr::dissociate(&state, &actor, TokenId(id), ServerId(server_id)).await?))
+}
