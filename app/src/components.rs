@@ -193,7 +193,7 @@ pub fn CopyField(#[prop(into)] value: String, #[prop(optional)] label: &'static 
     let text = value.clone();
     view! {
         <div class="flex items-center gap-2 rounded-lg border border-slate-200 bg-slate-50 px-3 py-2 dark:border-slate-700 dark:bg-slate-800/50">
-            <code class="min-w-0 flex-1 truncate font-mono text-xs text-slate-800 dark:text-slate-200" aria-label=label>{value}</code>
+            <code class="min-w-0 flex-1 break-all font-mono text-xs text-slate-800 dark:text-slate-200" aria-label=label>{value}</code>
             <CopyButton text=Signal::derive(move || text.clone())/>
         </div>
     }

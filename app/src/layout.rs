@@ -58,7 +58,7 @@ fn Frame(account: AccountView) -> impl IntoView {
         nav_items
             .iter()
             .copied()
-            .map(|(href, label): (&'static str, &'static str)| view! { <A href=href attr:class=class exact=true>{label}</A> })
+            .map(|(href, label): (&'static str, &'static str)| view! { <A href=href attr:class=class exact=href == "/">{label}</A> })
             .collect_view()
     };
     view! {

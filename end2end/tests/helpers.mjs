@@ -12,7 +12,7 @@ export const screenshotDir = new URL('../screenshots/', import.meta.url).pathnam
 mkdirSync(screenshotDir, { recursive: true });
 
 /** Runs `gatehouse serve` on a free port with its own data dir and database. */
-export async function startGatehouse(backend) {
+export async function startGatehouse(backend, extraEnv = {}) {
   const bin = process.env.GATEHOUSE_BIN;
   if (!bin) throw new Error('GATEHOUSE_BIN must name the gatehouse binary (./dev test sets it)');
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
@@ -31,6 +31,7 @@ export async function startGatehouse(backend) {
       GATEHOUSE_LOG_FORMAT: 'json',
       DATABASE_URL: databaseUrl,
       NO_COLOR: '1',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

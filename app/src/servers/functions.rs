@@ -1,7 +1,9 @@
 //! Server functions behind the server pages.
 use leptos::prelude::*;
 
-use super::domain::{HeaderInput, ServerId, ServerInput, ServerView, Transport};
+use super::domain::{HeaderInput, ServerId, ServerView};
+#[cfg(feature = "ssr")]
+use super::domain::{ServerInput, Transport};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::state::{require_actor, with_status};

@@ -1,7 +1,9 @@
 //! Server functions behind the token pages.
 use leptos::prelude::*;
 
-use super::domain::{CreatedToken, NewTokenInput, TokenId, TokenStatus, TokenView};
+use super::domain::{CreatedToken, TokenId, TokenView};
+#[cfg(feature = "ssr")]
+use super::domain::{NewTokenInput, TokenStatus};
 use crate::error::AppError;
 use crate::servers::ServerId;
 #[cfg(feature = "ssr")]
