@@ -109,19 +109,24 @@ pub async fn require_admin_actor() -> Result<(AppState, Actor), AppError> {
     if actor.account.is_admin() { Ok((state, actor)) } else { Err(AppError::forbidden()) }
 }
 
+/// Is this server function call a plain HTML form post (no JavaScript)? Such a caller gets a
+/// redirect, never the function's return value.
+pub fn is_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    })
+}
+
 /// Gives a server function's failure its real HTTP status (server functions answer 500 by
 /// default). A plain form post (no JavaScript) is left alone: it must stay a redirect back to
 /// the form, which carries the error.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result {
-        let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
-            parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
-        });
-        if let (false, Some(response)) = (form_post, use_context::<leptos_axum::ResponseOptions>()) {
+        if let (false, Some(response)) = (is_form_post(), use_context::<leptos_axum::ResponseOptions>()) {
             response.set_status(
                 http::StatusCode::from_u16(error.code.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
             );

@@ -42,7 +42,7 @@ for (const backend of ['sqlite', 'postgres']) {
       // The first account is the admin: it sees the Users page, listing itself.
       await page.getByRole('navigation', { name: 'Sidebar' }).getByRole('link', { name: 'Users' }).click();
       await page.waitForURL(`${base}/admin/users`);
-      await page.getByRole('cell', { name: 'ada@example.com' }).waitFor();
+      await page.getByRole('cell', { name: 'ada@example.com', exact: true }).waitFor();
 
       await page.getByRole('navigation', { name: 'Sidebar' }).getByRole('link', { name: 'Overview' }).click();
       await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();

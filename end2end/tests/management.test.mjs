@@ -108,5 +108,27 @@ for (const backend of ['sqlite', 'postgres']) {
       assert.deepEqual(page.errors, [], 'no console errors or failed requests');
       await page.context().close();
     });
+
+    test('without JavaScript a new token is still shown, once', async () => {
+      const context = await browser.newContext({ javaScriptEnabled: false });
+      const page = await context.newPage();
+      const base = gatehouse.url;
+      await page.goto(`${base}/login`);
+      await page.getByLabel('Email').fill('owner@example.com');
+      await page.getByLabel('Password').fill('correct horse battery');
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+      await page.goto(`${base}/tokens/new`);
+      await page.getByLabel('Description').fill('cron job');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.waitForURL(/\/tokens\/[0-9a-f-]{36}$/);
+      const token = (await page.getByTestId('new-token').inputValue()).trim();
+      assert.match(token, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+      await page.reload();
+      await page.getByRole('heading', { name: 'cron job', level: 1 }).waitFor();
+      assert.equal(await page.getByTestId('new-token').count(), 0, 'shown once, then gone');
+      assert.ok(!(await page.content()).includes(token));
+      await context.close();
+    });
   });
 }

@@ -7,7 +7,13 @@ use super::domain::{NewTokenInput, TokenStatus};
 use crate::error::AppError;
 use crate::servers::ServerId;
 #[cfg(feature = "ssr")]
-use crate::state::{require_actor, with_status};
+use crate::state::{is_form_post, request_session, require_actor, with_status};
+
+/// Where a token made by a plain form post waits, in the maker's session, to be shown once.
+#[cfg(feature = "ssr")]
+fn shown_once_key(id: TokenId) -> String {
+    format!("created_token:{id}")
+}
 
 #[server(prefix = "/rpc", endpoint = "list_tokens")]
 pub async fn list_tokens(status: Option<String>, sort: Option<String>) -> Result<Vec<TokenView>, AppError> {
@@ -48,7 +54,23 @@ pub async fn create_token(
         let (state, actor) = require_actor().await?;
         // The date picker only counts when "on a date" is chosen.
         let expires = if expires == "date" { expires_on } else { expires };
-        super::ssr::create_token(&state, &actor, NewTokenInput { description, expires, server_ids: servers }).await
+        let created = super::ssr::create_token(&state, &actor, NewTokenInput { description, expires, server_ids: servers }).await?;
+        if is_form_post() {
+            // Without JavaScript the answer is a redirect, so the token page shows it, once.
+            let key = shown_once_key(created.details.id);
+            request_session().await?.insert(&key, &created.token).await.map_err(AppError::internal)?;
+            leptos_axum::redirect(&format!("/tokens/{}", created.details.id));
+        }
+        Ok(created)
+    }.await)
+}
+
+/// The token string made by a plain form post, the first time it is asked for; then never.
+#[server(prefix = "/rpc", endpoint = "take_created_token")]
+pub async fn take_created_token(id: TokenId) -> Result<Option<String>, AppError> {
+    with_status(async move {
+        require_actor().await?;
+        request_session().await?.remove::<String>(&shown_once_key(id)).await.map_err(AppError::internal)
     }.await)
 }
 

@@ -4,7 +4,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
 
 use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenId, TokenStatus, TokenView};
-use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens};
+use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens, take_created_token};
 use super::snippets::snippets;
 use crate::components::*;
 use crate::error::AppError;
@@ -172,20 +172,20 @@ pub fn NewTokenPage() -> impl IntoView {
                 {move || if action.pending().get() { "Creating…" } else { "Create token" }}
             </button>
         </ActionForm>
-        {move || created().map(|c| view! { <CreatedDialog created=c servers/> })}
+        {move || created().map(|c| view! { <CreatedDialog created=c servers=servers.get().and_then(Result::ok).unwrap_or_default()/> })}
     }
 }
 
 /// The one time a token is shown: copy it now, with examples filled in.
 #[component]
-fn CreatedDialog(created: CreatedToken, servers: Resource<Result<Vec<ServerView>, AppError>>) -> impl IntoView {
+fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoView {
     let first = created.details.servers.first().cloned();
     let (name, endpoint) = match &first {
         Some(server) => {
             let endpoint = servers
-                .get()
-                .and_then(Result::ok)
-                .and_then(|list| list.into_iter().find(|s| s.id == server.id).map(|s| s.mcp_endpoint))
+                .into_iter()
+                .find(|s| s.id == server.id)
+                .map(|s| s.mcp_endpoint)
                 .unwrap_or_else(|| format!("/s/{}/mcp", server.id));
             (server.name.clone(), endpoint)
         }
@@ -251,12 +251,24 @@ pub fn TokenDetailPage() -> impl IntoView {
         },
     );
     let servers = Resource::new(|| (), |_| list_servers());
+    let shown_once = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => take_created_token(id).await.ok().flatten(),
+            None => None,
+        }
+    });
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 let all_servers = servers.await.unwrap_or_default();
+                let fresh = shown_once.await;
                 match token.await {
-                    Ok(t) => view! { <TokenDetail token=t all_servers revoke associate dissociate/> }.into_any(),
+                    Ok(t) => {
+                        let dialog = fresh.map(|token| view! {
+                            <CreatedDialog created=CreatedToken { token, details: t.clone() } servers=all_servers.clone()/>
+                        });
+                        view! { <TokenDetail token=t all_servers revoke associate dissociate/> {dialog} }.into_any()
+                    }
                     Err(error) => view! { <Title text="Token · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
             })}
