@@ -34,6 +34,16 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "account" => Some(ChangeKind::Account),
+            "signing_key" => Some(ChangeKind::SigningKey),
+            "server" => Some(ChangeKind::Server),
+            "token" => Some(ChangeKind::Token),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Account => "account",
@@ -53,5 +63,12 @@ pub async fn record_change(db: &impl ConnectionTrait, kind: ChangeKind, object_i
     })
     .exec_without_returning(db)
     .await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // Delivered at commit: wakes every process listening, at once.
+        db.execute_unprepared(&format!("NOTIFY {NOTIFY_CHANNEL}")).await?;
+    }
     Ok(())
 }
+
+/// The PostgreSQL channel change events are announced on.
+pub const NOTIFY_CHANNEL: &str = "gatehouse_events";

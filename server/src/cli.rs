@@ -20,4 +20,10 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run a small demo MCP server (echo, slow_echo, ticker) to put behind Gatehouse.
+    DemoMcp {
+        /// Where it listens.
+        #[arg(long, default_value = "127.0.0.1:8931")]
+        bind: std::net::SocketAddr,
+    },
 }

@@ -44,6 +44,16 @@ pub struct Config {
     pub upstream_allow_loopback: Option<bool>,
     /// May upstream URLs point at private, link-local or metadata addresses?
     pub upstream_allow_private: bool,
+    /// Connecting to an upstream gives up after this long (→ 502).
+    pub upstream_connect_timeout_ms: u64,
+    /// An upstream must answer with headers within this long (→ 504).
+    pub upstream_response_timeout_ms: u64,
+    /// Largest request body the gateway forwards (→ 413).
+    pub gateway_max_body_bytes: usize,
+    /// How often change events are polled (PostgreSQL NOTIFY also wakes the poll at once).
+    pub events_poll_ms: u64,
+    /// The gateway refuses with 503 after failing to read change events for this long.
+    pub events_max_staleness_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +80,11 @@ impl Default for Config {
             token_audience: None,
             upstream_allow_loopback: None,
             upstream_allow_private: false,
+            upstream_connect_timeout_ms: 5_000,
+            upstream_response_timeout_ms: 30_000,
+            gateway_max_body_bytes: 4 * 1024 * 1024,
+            events_poll_ms: 50,
+            events_max_staleness_ms: 3_000,
         }
     }
 }

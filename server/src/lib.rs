@@ -3,6 +3,8 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo_mcp;
+pub mod gateway;
 pub mod master_key;
 pub mod ops;
 pub mod origin_check;

@@ -17,6 +17,7 @@ async fn main() -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
+        Command::DemoMcp { bind } => gatehouse::demo_mcp::serve(bind).await,
         Command::Migrate => {
             let db = db::connect(&config.database_url, 1).await?;
             db::migrate(&db).await?;

@@ -18,7 +18,9 @@ use url::Url;
 use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{AppState, Settings}};
 
 use crate::{
-    api, config::Config, db, master_key::MasterKey, ops,
+    api, config::Config, db,
+    gateway::{Gateway, GatewaySettings, follower::Follower, streams::StreamRegistry, view::TokenView},
+    master_key::MasterKey, ops,
     origin_check::{TrustedOrigin, refuse_cross_site},
     sessions::DbSessionStore,
 };
@@ -31,6 +33,9 @@ pub struct Application {
     router: Router,
     public_url: Url,
     state: AppState,
+    follower: Follower,
+    events_poll: Duration,
+    streams: Arc<StreamRegistry>,
 }
 
 impl Application {
@@ -66,8 +71,25 @@ impl Application {
             settings: Arc::new(settings),
             leptos_options,
         };
-        let router = router(state.clone(), &config, &public_url);
-        Ok(Self { listener, router, public_url, state })
+        let view = Arc::new(TokenView::empty());
+        let streams = Arc::new(StreamRegistry::default());
+        let (follower, freshness) = Follower::start(state.clone(), view.clone(), streams.clone()).await?;
+        let gateway = Gateway::new(state.clone(), view, streams.clone(), freshness, GatewaySettings {
+            connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
+            response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
+            max_body_bytes: config.gateway_max_body_bytes,
+            max_staleness: Duration::from_millis(config.events_max_staleness_ms),
+        })?;
+        let router = router(state.clone(), &config, &public_url, gateway);
+        Ok(Self {
+            listener,
+            router,
+            public_url,
+            state,
+            follower,
+            events_poll: Duration::from_millis(config.events_poll_ms.max(1)),
+            streams,
+        })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -84,7 +106,9 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let store = DbSessionStore::new(self.state.db.clone());
+        let address = self.address();
+        let Application { listener, router, public_url, state, follower, events_poll, streams } = self;
+        let store = DbSessionStore::new(state.db.clone());
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
@@ -94,18 +118,24 @@ impl Application {
                 }
             }
         });
-        tracing::info!(address = %self.address(), public_url = %self.public_url, "Gatehouse is listening");
-        let served = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
+        let follower = tokio::spawn(follower.run(events_poll));
+        tracing::info!(%address, %public_url, "Gatehouse is listening");
+        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Open streams would hold the shutdown forever; end them so requests drain.
+                streams.end_all();
+            })
             .await;
         sweeper.abort();
-        self.state.db.close_by_ref().await.ok();
+        follower.abort();
+        state.db.close_by_ref().await.ok();
         tracing::info!("Gatehouse stopped");
         Ok(served?)
     }
 }
 
-fn router(state: AppState, config: &Config, public_url: &Url) -> Router {
+fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -115,7 +145,8 @@ fn router(state: AppState, config: &Config, public_url: &Url) -> Router {
 
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
-    Router::new()
+    // The dashboard and API: sessions, CSRF checks and a small body limit.
+    let dashboard: Router = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .nest("/api/v1", api::router())
@@ -124,13 +155,16 @@ fn router(state: AppState, config: &Config, public_url: &Url) -> Router {
         .layer(middleware::from_fn_with_state(TrustedOrigin(public_url.clone()), refuse_cross_site))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .with_state(state);
+    // The gateway: Bearer tokens only, no sessions or cookies.
+    dashboard
+        .nest_service("/s", gateway.router())
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .with_state(state)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -1,0 +1,348 @@
+//! The gateway: `/s/{server}/sse`, `/s/{server}/messages` and `/s/{server}/mcp`. Every request
+//! is checked against the in-memory token view, then streamed to and from the upstream.
+pub mod follower;
+pub mod sse;
+pub mod streams;
+pub mod verify;
+pub mod view;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{any, get, post},
+};
+use futures::TryStreamExt;
+use serde_json::json;
+use url::Url;
+use uuid::Uuid;
+
+use app::{servers::Transport, state::AppState};
+
+use self::{
+    follower::Freshness,
+    sse::{EndpointRewriting, SessionBindings},
+    streams::{Guarded, StreamRegistry},
+    verify::{Grant, Refusal},
+    view::{ServerEntry, TokenView},
+};
+
+/// Gateway limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    pub connect_timeout: Duration,
+    /// How long the upstream may take to answer with headers.
+    pub response_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Refuse (503) when the change events could not be read for this long.
+    pub max_staleness: Duration,
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    app: AppState,
+    view: Arc<TokenView>,
+    streams: Arc<StreamRegistry>,
+    freshness: Arc<Freshness>,
+    sessions: Arc<SessionBindings>,
+    client: reqwest::Client,
+    settings: GatewaySettings,
+}
+
+/// Request headers a client may pass to the upstream; everything else (its `Authorization`,
+/// cookies, hop-by-hop headers) stays here.
+const FORWARD_REQUEST: &[&str] = &[
+    "accept", "content-type", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
+];
+/// Response headers passed back to the client.
+const FORWARD_RESPONSE: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "cache-control", "retry-after"];
+
+impl Gateway {
+    pub fn new(
+        app: AppState,
+        view: Arc<TokenView>,
+        streams: Arc<StreamRegistry>,
+        freshness: Arc<Freshness>,
+        settings: GatewaySettings,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Self {
+            inner: Arc::new(Inner { app, view, streams, freshness, sessions: Arc::default(), client, settings }),
+        })
+    }
+
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/{server}/mcp", any(streamable_http))
+            .route("/{server}/sse", get(sse_stream))
+            .route("/{server}/messages", post(sse_message))
+            .with_state(self)
+    }
+
+    /// The server and the grant for this request, or the answer refusing it.
+    fn admit(&self, server: &str, headers: &HeaderMap) -> Result<(Arc<ServerEntry>, Grant), Response> {
+        if !self.inner.freshness.is_fresh(self.inner.settings.max_staleness) {
+            return Err(failure(StatusCode::SERVICE_UNAVAILABLE, "unavailable",
+                "Gatehouse cannot confirm that this token is still valid right now. Try again shortly."));
+        }
+        let view = self.inner.view.read();
+        let server = server.parse::<Uuid>().ok().and_then(|id| view.servers.get(&id).cloned());
+        let authorization = headers.get(header::AUTHORIZATION);
+        let Some(server) = server else {
+            // An unknown server is refused like a foreign one: nothing says whether it exists.
+            let refusal = verify::bearer(authorization).map(|_| Refusal::NotForThisServer).unwrap_or_else(|r| r);
+            return Err(refuse(&refusal));
+        };
+        let settings = &self.inner.app.settings;
+        match verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now()) {
+            Ok(grant) => Ok((server, grant)),
+            Err(refusal) => {
+                tracing::info!(server = %server.id, reason = refusal.reason(), "gateway refused a request");
+                Err(refuse(&refusal))
+            }
+        }
+    }
+
+    fn upstream_request(&self, method: Method, url: &str, server: &ServerEntry, headers: &HeaderMap) -> reqwest::RequestBuilder {
+        let mut forwarded = reqwest::header::HeaderMap::new();
+        for name in FORWARD_REQUEST {
+            if let Some(value) = headers.get(*name) {
+                forwarded.insert(*name, value.clone());
+            }
+        }
+        for (name, value) in &server.headers {
+            forwarded.insert(name.clone(), value.clone());
+        }
+        self.inner.client.request(method, url).headers(forwarded)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, server: Uuid) -> Result<reqwest::Response, Response> {
+        match tokio::time::timeout(self.inner.settings.response_timeout, request.send()).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) if err.is_timeout() => Err(upstream_timeout(server)),
+            Ok(Err(err)) => {
+                tracing::warn!(%server, error = %err, "upstream unreachable");
+                Err(failure(StatusCode::BAD_GATEWAY, "upstream_unreachable",
+                    "The MCP server behind this endpoint could not be reached. Its owner should check that it is running."))
+            }
+            Err(_) => Err(upstream_timeout(server)),
+        }
+    }
+
+    async fn read_body(&self, body: Body) -> Result<bytes::Bytes, Response> {
+        axum::body::to_bytes(body, self.inner.settings.max_body_bytes).await.map_err(|_| {
+            failure(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
+                &format!("The request body is larger than {} bytes.", self.inner.settings.max_body_bytes))
+        })
+    }
+
+    fn guarded_body<S>(&self, stream: S, server: Uuid, grant: &Grant) -> Body
+    where
+        S: futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin + 'static,
+    {
+        let guard = self.inner.streams.register(grant.token, server);
+        Body::from_stream(Guarded::new(stream, guard, grant.expires_at))
+    }
+}
+
+trait TapLog {
+    fn tap_log(self, server: Uuid, grant: &Grant) -> Self;
+}
+
+impl TapLog for Response {
+    fn tap_log(self, server: Uuid, grant: &Grant) -> Self {
+        tracing::debug!(%server, token = ?grant.token, status = %self.status(), "proxied");
+        self
+    }
+}
+
+fn io_error(err: reqwest::Error) -> std::io::Error {
+    std::io::Error::other(err)
+}
+
+/// `/s/{server}/mcp`: Streamable HTTP, passed through (POST, and GET/DELETE where used).
+async fn streamable_http(
+    State(gateway): State<Gateway>,
+    Path(server): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (server, grant) = match gateway.admit(&server, &headers) {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    if server.transport != Transport::StreamableHttp {
+        return wrong_transport(server.id, "sse");
+    }
+    if !matches!(method, Method::POST | Method::GET | Method::DELETE) {
+        return failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST, GET or DELETE.");
+    }
+    let bytes = match gateway.read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let request = gateway.upstream_request(method, &server.upstream_url, &server, &headers).body(bytes);
+    let upstream = match gateway.send(request, server.id).await {
+        Ok(upstream) => upstream,
+        Err(response) => return response,
+    };
+    let head = upstream_head(&upstream);
+    let body = gateway.guarded_body(Box::pin(upstream.bytes_stream().map_err(io_error)), server.id, &grant);
+    gateway.stream_back(head, server.id, &grant, body)
+}
+
+/// `/s/{server}/sse`: the upstream's event stream, with its endpoint rewritten.
+async fn sse_stream(State(gateway): State<Gateway>, Path(server): Path<String>, headers: HeaderMap) -> Response {
+    let (server, grant) = match gateway.admit(&server, &headers) {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    if server.transport != Transport::Sse {
+        return wrong_transport(server.id, "mcp");
+    }
+    let Ok(upstream_url) = Url::parse(&server.upstream_url) else {
+        return failure(StatusCode::BAD_GATEWAY, "upstream_unreachable", "The server's upstream URL is not valid.");
+    };
+    let request = gateway
+        .upstream_request(Method::GET, &server.upstream_url, &server, &headers)
+        .header(header::ACCEPT, "text/event-stream");
+    let upstream = match gateway.send(request, server.id).await {
+        Ok(upstream) => upstream,
+        Err(response) => return response,
+    };
+    let head = upstream_head(&upstream);
+    let rewritten = EndpointRewriting::new(
+        Box::pin(upstream.bytes_stream().map_err(io_error)),
+        upstream_url,
+        server.id,
+        grant.token,
+        gateway.inner.sessions.clone(),
+    );
+    let body = gateway.guarded_body(rewritten, server.id, &grant);
+    gateway.stream_back(head, server.id, &grant, body)
+}
+
+/// `/s/{server}/messages?…`: a message into an SSE session, from the token that opened it.
+async fn sse_message(
+    State(gateway): State<Gateway>,
+    Path(server): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (server, grant) = match gateway.admit(&server, &headers) {
+        Ok(admitted) => admitted,
+        Err(response) => return response,
+    };
+    let Some(binding) = gateway.inner.sessions.get(server.id, query.as_deref().unwrap_or("")) else {
+        return failure(StatusCode::NOT_FOUND, "unknown_session",
+            "No open SSE session has this message URL. Open /sse first and use the endpoint it sends.");
+    };
+    if binding.token != grant.token {
+        return refuse_with(true, "session_token_mismatch", "This session was opened with a different token; use that token.");
+    }
+    let bytes = match gateway.read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let request = gateway.upstream_request(Method::POST, binding.upstream.as_str(), &server, &headers).body(bytes);
+    let upstream = match gateway.send(request, server.id).await {
+        Ok(upstream) => upstream,
+        Err(response) => return response,
+    };
+    let head = upstream_head(&upstream);
+    let body = gateway.guarded_body(Box::pin(upstream.bytes_stream().map_err(io_error)), server.id, &grant);
+    gateway.stream_back(head, server.id, &grant, body)
+}
+
+struct Head {
+    status: StatusCode,
+    headers: HeaderMap,
+}
+
+fn upstream_head(upstream: &reqwest::Response) -> Head {
+    Head { status: upstream.status(), headers: upstream.headers().clone() }
+}
+
+impl Gateway {
+    /// Streams the upstream's answer back, ended by revocation or by the token's expiry.
+    fn stream_back(&self, head: Head, server: Uuid, grant: &Grant, body: Body) -> Response {
+        let mut response = Response::builder().status(head.status);
+        for name in FORWARD_RESPONSE {
+            if let Some(value) = head.headers.get(*name) {
+                response = response.header(*name, value);
+            }
+        }
+        let is_stream = head
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_stream {
+            response = response.header("x-accel-buffering", "no");
+        }
+        response
+            .body(body)
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+            .tap_log(server, grant)
+    }
+}
+
+fn upstream_timeout(server: Uuid) -> Response {
+    tracing::warn!(%server, "upstream too slow");
+    failure(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The MCP server behind this endpoint did not answer in time.")
+}
+
+fn wrong_transport(server: Uuid, use_instead: &str) -> Response {
+    failure(StatusCode::NOT_FOUND, "wrong_transport",
+        &format!("This server uses the other MCP transport; connect to /s/{server}/{use_instead}."))
+}
+
+fn failure(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "code": code, "message": message }))).into_response()
+}
+
+/// 401 with `WWW-Authenticate` (RFC 6750).
+fn refuse(refusal: &Refusal) -> Response {
+    let code = if refusal.token_sent() { "invalid_token" } else { "token_required" };
+    refuse_with(refusal.token_sent(), code, &refusal.message())
+        .tap_reason(refusal.reason())
+}
+
+fn refuse_with(token_sent: bool, code: &str, message: &str) -> Response {
+    let challenge = if token_sent {
+        let description = message.replace('"', "'");
+        format!("Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"{description}\"")
+    } else {
+        "Bearer realm=\"gatehouse\"".to_string()
+    };
+    let mut response = failure(StatusCode::UNAUTHORIZED, code, message);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+trait TapReason {
+    fn tap_reason(self, reason: &'static str) -> Self;
+}
+
+impl TapReason for Response {
+    fn tap_reason(mut self, reason: &'static str) -> Self {
+        self.headers_mut().insert("x-gatehouse-refusal", HeaderValue::from_static(reason));
+        self
+    }
+}

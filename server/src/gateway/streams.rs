@@ -1,0 +1,124 @@
+//! Live gateway responses, registered under the token and server they were granted for, so a
+//! change (revocation, key revoked, account disabled, server deleted, association removed)
+//! ends them at once, and a token's `exp` ends them on time.
+use std::{
+    collections::HashMap,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use uuid::Uuid;
+
+#[derive(Clone)]
+struct Entry {
+    token: Option<Uuid>,
+    server: Uuid,
+    cancel: CancellationToken,
+}
+
+#[derive(Default)]
+pub struct StreamRegistry {
+    next: AtomicU64,
+    live: Mutex<HashMap<u64, Entry>>,
+}
+
+impl StreamRegistry {
+    /// Registers a stream; dropping the returned guard unregisters it.
+    pub fn register(self: &Arc<Self>, token: Option<Uuid>, server: Uuid) -> StreamGuard {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let cancel = CancellationToken::new();
+        self.lock().insert(id, Entry { token, server, cancel: cancel.clone() });
+        StreamGuard { id, registry: self.clone(), cancel }
+    }
+
+    /// Ends every stream for which `still_allowed(token, server)` is false.
+    pub fn end_where_refused(&self, still_allowed: impl Fn(Option<Uuid>, Uuid) -> bool) -> usize {
+        let live = self.lock();
+        let mut ended = 0;
+        for entry in live.values() {
+            if !entry.cancel.is_cancelled() && !still_allowed(entry.token, entry.server) {
+                entry.cancel.cancel();
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    /// Ends every stream (shutdown).
+    pub fn end_all(&self) {
+        for entry in self.lock().values() {
+            entry.cancel.cancel();
+        }
+    }
+
+    pub fn open(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn open_for_token(&self, token: Uuid) -> usize {
+        self.lock().values().filter(|e| e.token == Some(token)).count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+pub struct StreamGuard {
+    id: u64,
+    registry: Arc<StreamRegistry>,
+    cancel: CancellationToken,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+/// A body stream that ends when its guard is cancelled or its deadline passes.
+pub struct Guarded<S> {
+    inner: S,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    _guard: StreamGuard,
+    done: bool,
+}
+
+impl<S> Guarded<S> {
+    pub fn new(inner: S, guard: StreamGuard, expires_at: Option<DateTime<Utc>>) -> Self {
+        let deadline = expires_at.map(|at| {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            Box::pin(tokio::time::sleep(wait))
+        });
+        Self { inner, cancelled: Box::pin(guard.cancel.clone().cancelled_owned()), deadline, _guard: guard, done: false }
+    }
+}
+
+impl<S, E> Stream for Guarded<S>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    type Item = Result<Bytes, E>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.cancelled.as_mut().poll(cx).is_ready() || self.deadline.as_mut().is_some_and(|d| d.as_mut().poll(cx).is_ready()) {
+            self.done = true;
+            return Poll::Ready(None);
+        }
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}
+
+use std::future::Future;
