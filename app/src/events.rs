@@ -1,10 +1,19 @@
 //! Change events: every change that matters to a gateway's in-memory token view also writes a
 //! row here, in the same transaction, so other processes (and this one) can catch up by
 //! sequence number.
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect,
+};
+use tokio::sync::{Notify, watch};
 
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -72,3 +81,63 @@ pub async fn record_change(db: &impl ConnectionTrait, kind: ChangeKind, object_i
 
 /// The PostgreSQL channel change events are announced on.
 pub const NOTIFY_CHANNEL: &str = "gatehouse_events";
+
+/// How this process's change follower and the code making changes meet: a change made here is
+/// visible to this process's gateway by the time the request that made it answers.
+#[derive(Debug)]
+pub struct ChangeFeed {
+    wake: Notify,
+    applied: watch::Sender<i64>,
+    following: AtomicBool,
+}
+
+impl Default for ChangeFeed {
+    fn default() -> Self {
+        Self { wake: Notify::new(), applied: watch::Sender::new(0), following: AtomicBool::new(false) }
+    }
+}
+
+impl ChangeFeed {
+    /// The follower waits on this between polls.
+    pub fn wake(&self) -> &Notify {
+        &self.wake
+    }
+
+    /// The follower says it runs, and how far it has applied.
+    pub fn applied_up_to(&self, seq: i64) {
+        self.following.store(true, Ordering::Relaxed);
+        self.applied.send_if_modified(|current| {
+            let newer = seq > *current;
+            if newer {
+                *current = seq;
+            }
+            newer
+        });
+    }
+
+    /// Wakes the follower and waits (briefly) until it has applied every change committed so far.
+    pub async fn settle(&self, db: &DatabaseConnection) {
+        if !self.following.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(Some(Some(latest))) = entity::Entity::find()
+            .select_only()
+            .column_as(entity::Column::Seq.max(), "max")
+            .into_tuple::<Option<i64>>()
+            .one(db)
+            .await
+        else {
+            return;
+        };
+        self.wake.notify_one();
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(1), applied.wait_for(|seq| *seq >= latest)).await;
+    }
+}
+
+/// Commits, then waits until this process's gateway has seen the change.
+pub async fn commit(state: &AppState, txn: DatabaseTransaction) -> Result<(), AppError> {
+    txn.commit().await?;
+    state.changes.settle(&state.db).await;
+    Ok(())
+}

@@ -18,6 +18,7 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub cipher: Cipher,
     pub settings: Arc<Settings>,
+    pub changes: Arc<crate::events::ChangeFeed>,
     pub leptos_options: LeptosOptions,
 }
 

@@ -69,6 +69,7 @@ impl Application {
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
             cipher: Cipher::new(master_key.bytes()),
             settings: Arc::new(settings),
+            changes: Arc::default(),
             leptos_options,
         };
         let view = Arc::new(TokenView::empty());

@@ -212,7 +212,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         "require_token": valid.require_token, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
     })))
     .await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     get_server(state, actor.account_id(), ServerId(id)).await
 }
 
@@ -257,7 +257,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     }
     changed.insert("upstream_headers".into(), serde_json::json!(valid.headers.keys().collect::<Vec<_>>()));
     audit(&txn, AuditRecord::by(actor, "server.edited", "server", existing.id).detail(changed.into())).await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     get_server(state, actor.account_id(), id).await
 }
 
@@ -275,7 +275,7 @@ pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Res
         .await?;
     record_change(&txn, ChangeKind::Server, existing.id).await?;
     audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name }))).await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     Ok(())
 }
 

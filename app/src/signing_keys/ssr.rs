@@ -124,7 +124,7 @@ pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, A
         "retired_key": retired.as_ref().map(|k| k.id),
     })))
     .await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     get(state, account, new.id).await
 }
 
@@ -159,7 +159,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<Signing
         "tokens_ended": ended,
     })))
     .await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     get(state, account, key.id).await
 }
 

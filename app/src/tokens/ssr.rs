@@ -118,7 +118,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         "signing_key": key.id,
     })))
     .await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     Ok(CreatedToken { token, details: get_token(state, account, TokenId(id)).await? })
 }
 
@@ -258,7 +258,7 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Resul
             })))
             .await?;
         }
-        txn.commit().await?;
+        crate::events::commit(state, txn).await?;
     }
     get_token(state, account, id).await
 }
@@ -279,7 +279,7 @@ pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, serve
         "server": server.id, "server_name": server.name,
     })))
     .await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     get_token(state, account, token_id).await
 }
 
@@ -301,7 +301,7 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
         })))
         .await?;
     }
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     get_token(state, account, token_id).await
 }
 

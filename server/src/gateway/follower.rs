@@ -11,7 +11,6 @@ use std::{
 };
 
 use sea_orm::{ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use app::{
@@ -53,7 +52,6 @@ pub struct Follower {
     view: Arc<TokenView>,
     streams: Arc<StreamRegistry>,
     freshness: Arc<Freshness>,
-    wake: Arc<Notify>,
     /// Every event up to here is applied.
     low: i64,
     /// Applied events above `low` (there is a gap below them).
@@ -86,7 +84,6 @@ impl Follower {
             view,
             streams,
             freshness: freshness.clone(),
-            wake: Arc::new(Notify::new()),
             low,
             seen: BTreeSet::new(),
             gap_since: None,
@@ -96,8 +93,9 @@ impl Follower {
 
     pub async fn run(mut self, poll: Duration) {
         if self.state.db.get_database_backend() == DbBackend::Postgres {
-            tokio::spawn(listen(self.state.clone(), self.wake.clone()));
+            tokio::spawn(listen(self.state.clone()));
         }
+        let changes = self.state.changes.clone();
         loop {
             match self.poll_once().await {
                 Ok(_) => self.freshness.mark(),
@@ -105,7 +103,7 @@ impl Follower {
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
-                _ = self.wake.notified() => {}
+                _ = changes.wake().notified() => {}
             }
         }
     }
@@ -119,7 +117,9 @@ impl Follower {
             .all(&self.state.db)
             .await?;
         let mut applied = 0;
+        let mut highest = self.low;
         for row in rows {
+            highest = highest.max(row.seq);
             if self.seen.contains(&row.seq) {
                 continue;
             }
@@ -130,6 +130,7 @@ impl Follower {
             applied += 1;
         }
         self.advance();
+        self.state.changes.applied_up_to(highest.max(self.low));
         if applied > 0 {
             let now = chrono::Utc::now();
             let view = self.view.read();
@@ -172,7 +173,8 @@ pub fn still_allowed(view: &ViewData, token: Option<Uuid>, server: Uuid, now: ch
 }
 
 /// Wakes the follower on every NOTIFY; reconnects after losing the connection.
-async fn listen(state: AppState, wake: Arc<Notify>) {
+async fn listen(state: AppState) {
+    let wake = || state.changes.wake().notify_one();
     use sea_orm::sqlx::postgres::PgListener;
     loop {
         let pool = state.db.get_postgres_connection_pool();
@@ -182,10 +184,10 @@ async fn listen(state: AppState, wake: Arc<Notify>) {
                     tracing::warn!(%err, "cannot LISTEN for change events");
                 } else {
                     // Anything that happened while not listening is caught by this poll.
-                    wake.notify_one();
+                    wake();
                     loop {
                         match listener.recv().await {
-                            Ok(_) => wake.notify_one(),
+                            Ok(_) => wake(),
                             Err(err) => {
                                 tracing::warn!(%err, "lost the NOTIFY connection; reconnecting");
                                 break;

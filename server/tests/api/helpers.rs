@@ -31,19 +31,29 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub state: AppState,
-    _database: TestDatabase,
-    _dir: TempDir,
+    config: Config,
+    _database: Option<TestDatabase>,
+    _dir: Option<TempDir>,
 }
 
 pub struct Options {
     pub session_idle_seconds: u64,
     /// `None` keeps the engine's default (allowed on SQLite, refused on PostgreSQL).
     pub upstream_allow_loopback: Option<bool>,
+    pub upstream_response_timeout_ms: u64,
+    pub events_max_staleness_ms: u64,
+    pub gateway_max_body_bytes: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { session_idle_seconds: 3600, upstream_allow_loopback: Some(true) }
+        Self {
+            session_idle_seconds: 3600,
+            upstream_allow_loopback: Some(true),
+            upstream_response_timeout_ms: 10_000,
+            events_max_staleness_ms: 3_000,
+            gateway_max_body_bytes: 4 * 1024 * 1024,
+        }
     }
 }
 
@@ -61,15 +71,41 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         data_dir: dir.path().join("data"),
         session_idle_seconds: options.session_idle_seconds,
         upstream_allow_loopback: options.upstream_allow_loopback,
+        upstream_response_timeout_ms: options.upstream_response_timeout_ms,
+        events_max_staleness_ms: options.events_max_staleness_ms,
+        gateway_max_body_bytes: options.gateway_max_body_bytes,
         max_concurrent_hashes: 4,
         database_max_connections: 5,
         ..Config::default()
     };
-    let app = Application::build(config).await.expect("app builds");
+    start(config, Some(database), Some(dir)).await
+}
+
+async fn start(config: Config, database: Option<TestDatabase>, dir: Option<TempDir>) -> TestApp {
+    let app = Application::build(config.clone()).await.expect("app builds");
     let address = format!("http://{}", app.address());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    TestApp { address, client: client(), state, _database: database, _dir: dir }
+    TestApp { address, client: client(), state, config, _database: database, _dir: dir }
+}
+
+/// A second Gatehouse process on the same database and master key, serving the same public URL
+/// (as instances behind one load balancer do). It must not outlive `app`.
+pub async fn spawn_second_process(app: &TestApp) -> TestApp {
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        public_url: Some(url::Url::parse(&app.address).unwrap()),
+        ..app.config.clone()
+    };
+    start(config, None, None).await
+}
+
+/// The demo MCP server on a port of its own; returns its base URL.
+pub async fn spawn_demo_mcp() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, gatehouse::demo_mcp::router()).await });
+    format!("http://{address}")
 }
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).

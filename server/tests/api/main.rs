@@ -5,6 +5,7 @@ mod helpers;
 mod accounts;
 mod admin;
 mod audit;
+mod gateway;
 mod openapi;
 mod servers;
 mod signing_keys;

@@ -78,11 +78,12 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
         .exec(&txn)
         .await?;
     }
+    record_change(&txn, ChangeKind::Account, id).await?;
     audit(&txn, AuditRecord::anonymous(Some(AccountId(id)), ip, "account.signed_up").actor(AccountId(id)).detail(
         serde_json::json!({ "email": new.email.as_str(), "role": if first { "admin" } else { "user" } }),
     ))
     .await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     let account = find_account(&state.db, AccountId(id)).await?.ok_or_else(|| AppError::internal("new account vanished"))?;
     tracing::info!(account = %account.id, role = account.role.as_str(), "account registered");
     Ok(account)
@@ -214,7 +215,7 @@ pub async fn change_password(
     .exec(&txn)
     .await?;
     audit(&txn, AuditRecord::by(actor, "account.password_changed", "account", model.id)).await?;
-    txn.commit().await?;
+    crate::events::commit(state, txn).await?;
     start_session(session, actor.account_id(), epoch).await
 }
 
@@ -244,7 +245,7 @@ pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, stat
             "email": account.email.as_str(),
         })))
         .await?;
-        txn.commit().await?;
+        crate::events::commit(state, txn).await?;
     }
     find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
 }
@@ -268,7 +269,7 @@ pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: 
             serde_json::json!({ "email": account.email.as_str(), "from": account.role.as_str(), "to": role.as_str() }),
         ))
         .await?;
-        txn.commit().await?;
+        crate::events::commit(state, txn).await?;
     }
     find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
 }

@@ -1,0 +1,328 @@
+//! The gateway with real parts: the demo MCP server upstream, rmcp as the client, raw HTTP
+//! where the wire itself is the point.
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::{StatusCode, header};
+use rmcp::{
+    ServiceExt,
+    model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation},
+    transport::{StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig},
+};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Options, User, json_body, spawn_app, spawn_app_with, spawn_demo_mcp, spawn_second_process};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_real_mcp_client_works_through_the_gateway,
+    missing_and_bad_tokens_are_refused_with_401,
+    sse_endpoint_is_rewritten_and_bound_to_its_token,
+    revocation_ends_live_streams,
+    upstream_faults_are_answered_not_hung,
+    client_credentials_never_reach_the_upstream,
+    oversized_bodies_are_refused,
+    changes_made_by_another_process_reach_the_gateway,
+);
+
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A server of `user` in front of the demo upstream, and a token that may reach it.
+async fn served(user: &User, demo: &str, transport: &str) -> (Value, String) {
+    let path = if transport == "sse" { "/sse" } else { "/mcp" };
+    let response = user
+        .post("/servers", &json!({ "name": format!("demo {transport}"), "upstream_url": format!("{demo}{path}"), "transport": transport }))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let server = json_body(response).await;
+    let (token, _) = user.token("client", "1h", &[&server]).await;
+    (server, token)
+}
+
+async fn mcp_client(endpoint: &str, token: &str) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ClientConfig>, String> {
+    install_crypto();
+    let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(endpoint).auth_header(token));
+    ClientConfig::new(ClientCapabilities::default(), Implementation::new("gatehouse-tests", "1.0"))
+        .serve(transport)
+        .await
+        .map_err(|e| format!("{e:?}"))
+}
+
+async fn a_real_mcp_client_works_through_the_gateway(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let client = mcp_client(server["mcp_endpoint"].as_str().unwrap(), &token).await.expect("connects through the gateway");
+    let tools = client.list_tools(Default::default()).await.unwrap();
+    let names: Vec<String> = tools.tools.iter().map(|t| t.name.to_string()).collect();
+    assert!(names.contains(&"echo".to_string()), "{names:?}");
+    let result = client
+        .call_tool(CallToolRequestParams::new("echo").with_arguments(json!({ "text": "hello through Gatehouse" }).as_object().cloned().unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(&result).unwrap()["content"][0]["text"], "hello through Gatehouse");
+    client.cancel().await.ok();
+
+    assert!(mcp_client(server["mcp_endpoint"].as_str().unwrap(), "not-a-token").await.is_err(), "a bad token cannot connect");
+}
+
+async fn post_mcp(url: &str, authorization: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } }));
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    request.send().await.unwrap()
+}
+
+async fn refused(response: reqwest::Response) -> (String, Value) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers().get(header::WWW_AUTHENTICATE).expect("a challenge").to_str().unwrap().to_string();
+    (challenge, json_body(response).await)
+}
+
+async fn missing_and_bad_tokens_are_refused_with_401(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap();
+    assert_eq!(post_mcp(endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::OK, "the right token passes");
+
+    let (challenge, body) = refused(post_mcp(endpoint, None).await).await;
+    assert_eq!(challenge, "Bearer realm=\"gatehouse\"");
+    assert_eq!(body["code"], "token_required");
+
+    let (challenge, body) = refused(post_mcp(endpoint, Some("Bearer eyJ.garbage.here")).await).await;
+    assert!(challenge.starts_with("Bearer realm=\"gatehouse\", error=\"invalid_token\""), "{challenge}");
+    assert_eq!(body["code"], "invalid_token");
+
+    // A valid token of another account, on this server: refused without saying more.
+    let (bob_server, bob_token) = served(&bob, &demo, "streamable_http").await;
+    let (_, body) = refused(post_mcp(endpoint, Some(&format!("Bearer {bob_token}"))).await).await;
+    assert!(body["message"].as_str().unwrap().contains("not issued for this server"), "{body}");
+    let (_, body) = refused(post_mcp(bob_server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await).await;
+    assert!(body["message"].as_str().unwrap().contains("not issued for this server"));
+
+    // A token of this account that is not associated with the server.
+    let (loose, _) = ada.token("loose", "never", &[]).await;
+    let (_, body) = refused(post_mcp(endpoint, Some(&format!("Bearer {loose}"))).await).await;
+    assert!(body["message"].as_str().unwrap().contains("not associated with this server"), "{body}");
+
+    // An unknown server answers like a foreign one.
+    let unknown = format!("{}/s/{}/mcp", app.address, uuid::Uuid::new_v4());
+    let (_, body) = refused(post_mcp(&unknown, Some(&format!("Bearer {token}"))).await).await;
+    assert!(body["message"].as_str().unwrap().contains("not issued for this server"));
+
+    // Revoked: refused on the very next request.
+    let token_id = ada_token_id(&ada, "client").await;
+    ada.post(&format!("/tokens/{token_id}/revoke"), &json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let response = post_mcp(endpoint, Some(&format!("Bearer {token}"))).await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let (_, body) = refused(response).await;
+            assert!(body["message"].as_str().unwrap().contains("revoked"), "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "revocation did not reach the gateway");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn ada_token_id(user: &User, description: &str) -> String {
+    let list = json_body(user.get("/tokens").await).await;
+    list.as_array().unwrap().iter().find(|t| t["description"] == description).unwrap()["id"].as_str().unwrap().to_string()
+}
+
+/// Reads SSE bytes until one whole event has arrived; returns it.
+async fn next_event(stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), buffer: &mut String) -> Option<String> {
+    loop {
+        if let Some(end) = buffer.find("\n\n") {
+            let event = buffer[..end].to_string();
+            buffer.drain(..end + 2);
+            return Some(event);
+        }
+        match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
+            Ok(Some(Ok(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n")),
+            _ => return None,
+        }
+    }
+}
+
+async fn open_sse(url: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).header(header::AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap()
+}
+
+async fn sse_endpoint_is_rewritten_and_bound_to_its_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "sse").await;
+    let (other, _) = ada.token("other", "never", &[&server]).await;
+    let id = server["id"].as_str().unwrap();
+
+    let response = open_sse(server["sse_endpoint"].as_str().unwrap(), &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers().get("x-accel-buffering").unwrap(), "no");
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
+    let path = endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap().to_string();
+    assert!(path.starts_with(&format!("/s/{id}/messages?sessionId=")), "{endpoint}");
+
+    let message = json!({ "jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
+        "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } });
+    let post = |bearer: String| {
+        reqwest::Client::new().post(format!("{}{path}", app.address)).header(header::AUTHORIZATION, format!("Bearer {bearer}")).json(&message).send()
+    };
+    let stolen = post(other.clone()).await.unwrap();
+    assert_eq!(stolen.status(), StatusCode::UNAUTHORIZED, "another token cannot post into this session");
+    let accepted = post(token.clone()).await.unwrap();
+    assert_eq!(accepted.status(), StatusCode::ACCEPTED);
+    let reply = next_event(&mut stream, &mut buffer).await.expect("the reply arrives on the stream");
+    assert!(reply.contains("\"id\":7") && reply.contains("serverInfo"), "{reply}");
+}
+
+async fn revocation_ends_live_streams(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "sse").await;
+    let response = open_sse(server["sse_endpoint"].as_str().unwrap(), &token).await;
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    next_event(&mut stream, &mut buffer).await.expect("the stream is open");
+
+    let token_id = ada_token_id(&ada, "client").await;
+    let revoked_at = Instant::now();
+    ada.post(&format!("/tokens/{token_id}/revoke"), &json!({})).await;
+    let ended = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the SSE stream was not ended by the revocation");
+    let took = revoked_at.elapsed();
+    eprintln!("stream ended {took:?} after the revoke request was sent");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+
+async fn upstream_faults_are_answered_not_hung(backend: Backend) {
+    let app = spawn_app_with(backend, Options { upstream_response_timeout_ms: 500, ..Options::default() }).await;
+    let ada = app.user("ada@example.com").await;
+
+    // Nothing listens: 502.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/mcp", closed.local_addr().unwrap());
+    drop(closed);
+    let server = json_body(ada.post("/servers", &json!({ "name": "dead", "upstream_url": dead, "transport": "streamable_http" })).await).await;
+    let (token, _) = ada.token("t1", "never", &[&server]).await;
+    let response = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await;
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(json_body(response).await["code"], "upstream_unreachable");
+
+    // Accepts and never answers: 504 after the configured timeout.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/mcp", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let server = json_body(ada.post("/servers", &json!({ "name": "silent", "upstream_url": silent_url, "transport": "streamable_http" })).await).await;
+    let (token, _) = ada.token("t2", "never", &[&server]).await;
+    let started = Instant::now();
+    let response = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await;
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(json_body(response).await["code"], "upstream_timeout");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered, not hung");
+}
+
+async fn client_credentials_never_reach_the_upstream(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ada = app.user("ada@example.com").await;
+    // An upstream that answers with the headers it received.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let echo = axum::Router::new().route("/mcp", axum::routing::post(|headers: axum::http::HeaderMap| async move {
+        let seen: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), Value::String(v.to_str().unwrap_or("").to_string())))
+            .collect();
+        axum::Json(Value::Object(seen))
+    }));
+    tokio::spawn(async move { axum::serve(listener, echo).await });
+    let server = json_body(ada.post("/servers", &json!({ "name": "echo", "upstream_url": upstream, "transport": "streamable_http",
+        "upstream_headers": [{ "name": "X-Api-Key", "value": "upstream-secret" }] })).await).await;
+    let (token, _) = ada.token("t", "never", &[&server]).await;
+    let response = reqwest::Client::new()
+        .post(server["mcp_endpoint"].as_str().unwrap())
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::COOKIE, "gatehouse_session=abc; other=1")
+        .header("mcp-session-id", "s-1")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("x-forwarded-for", "1.2.3.4")
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .json(&json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = json_body(response).await;
+    assert_eq!(seen["x-api-key"], "upstream-secret", "the server's own upstream header is sent");
+    assert_eq!(seen["mcp-session-id"], "s-1");
+    assert_eq!(seen["mcp-protocol-version"], "2026-07-28");
+    assert_eq!(seen["accept"], "application/json, text/event-stream");
+    for private in ["authorization", "cookie", "x-forwarded-for"] {
+        assert!(seen.get(private).is_none(), "{private} leaked upstream: {seen}");
+    }
+}
+
+async fn oversized_bodies_are_refused(backend: Backend) {
+    let app = spawn_app_with(backend, Options { gateway_max_body_bytes: 1024, ..Options::default() }).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let response = reqwest::Client::new()
+        .post(server["mcp_endpoint"].as_str().unwrap())
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(format!("{{\"pad\":\"{}\"}}", "x".repeat(4096)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+async fn changes_made_by_another_process_reach_the_gateway(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let second = spawn_second_process(&app).await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let on_second = server["mcp_endpoint"].as_str().unwrap().replace(&app.address, &second.address);
+
+    // Made in the first process, usable through the second.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while post_mcp(&on_second, Some(&format!("Bearer {token}"))).await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "the new token never reached the second process");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Revoked in the first process, refused by the second.
+    let token_id = ada_token_id(&ada, "client").await;
+    let started = Instant::now();
+    ada.post(&format!("/tokens/{token_id}/revoke"), &json!({})).await;
+    while post_mcp(&on_second, Some(&format!("Bearer {token}"))).await.status() != StatusCode::UNAUTHORIZED {
+        assert!(started.elapsed() < Duration::from_secs(3), "the revocation never reached the second process");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("revocation reached the other process within {:?}", started.elapsed());
+}
