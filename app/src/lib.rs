@@ -17,6 +17,7 @@ pub mod signing_keys;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod tokens;
+pub mod usage;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_accounts_and_sessions;
 mod m20261122_000002_management;
+mod m20261122_000003_usage;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_accounts_and_sessions::Migration),
             Box::new(m20261122_000002_management::Migration),
+            Box::new(m20261122_000003_usage::Migration),
         ]
     }
 }

@@ -54,6 +54,8 @@ pub struct Config {
     pub events_poll_ms: u64,
     /// The gateway refuses with 503 after failing to read change events for this long.
     pub events_max_staleness_ms: u64,
+    /// Last-used times and usage counts are written in one batch this often (and at shutdown).
+    pub usage_flush_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +87,7 @@ impl Default for Config {
             gateway_max_body_bytes: 4 * 1024 * 1024,
             events_poll_ms: 50,
             events_max_staleness_ms: 3_000,
+            usage_flush_ms: 5_000,
         }
     }
 }

@@ -19,7 +19,10 @@ use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{Ap
 
 use crate::{
     api, config::Config, db,
-    gateway::{Gateway, GatewaySettings, follower::Follower, streams::StreamRegistry, view::TokenView},
+    gateway::{
+        Gateway, GatewaySettings, follower::Follower, streams::StreamRegistry,
+        usage::{UsageRecorder, run_flusher}, view::TokenView,
+    },
     master_key::MasterKey, ops,
     origin_check::{TrustedOrigin, refuse_cross_site},
     sessions::DbSessionStore,
@@ -36,6 +39,8 @@ pub struct Application {
     follower: Follower,
     events_poll: Duration,
     streams: Arc<StreamRegistry>,
+    usage: Arc<UsageRecorder>,
+    usage_flush: Duration,
 }
 
 impl Application {
@@ -75,7 +80,8 @@ impl Application {
         let view = Arc::new(TokenView::empty());
         let streams = Arc::new(StreamRegistry::default());
         let (follower, freshness) = Follower::start(state.clone(), view.clone(), streams.clone()).await?;
-        let gateway = Gateway::new(state.clone(), view, streams.clone(), freshness, GatewaySettings {
+        let usage = Arc::new(UsageRecorder::default());
+        let gateway = Gateway::new(state.clone(), view, streams.clone(), freshness, usage.clone(), GatewaySettings {
             connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
             response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
             max_body_bytes: config.gateway_max_body_bytes,
@@ -90,11 +96,18 @@ impl Application {
             follower,
             events_poll: Duration::from_millis(config.events_poll_ms.max(1)),
             streams,
+            usage,
+            usage_flush: Duration::from_millis(config.usage_flush_ms.max(10)),
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The gateway's usage recorder (tests flush it on demand).
+    pub fn usage(&self) -> Arc<UsageRecorder> {
+        self.usage.clone()
     }
 
     pub fn state(&self) -> &AppState {
@@ -108,7 +121,7 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let address = self.address();
-        let Application { listener, router, public_url, state, follower, events_poll, streams } = self;
+        let Application { listener, router, public_url, state, follower, events_poll, streams, usage, usage_flush } = self;
         let store = DbSessionStore::new(state.db.clone());
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
@@ -120,6 +133,7 @@ impl Application {
             }
         });
         let follower = tokio::spawn(follower.run(events_poll));
+        let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         tracing::info!(%address, %public_url, "Gatehouse is listening");
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
@@ -130,6 +144,10 @@ impl Application {
             .await;
         sweeper.abort();
         follower.abort();
+        flusher.abort();
+        if let Err(err) = usage.flush(&state.db).await {
+            tracing::warn!(%err, "could not write the last usage counts");
+        }
         state.db.close_by_ref().await.ok();
         tracing::info!("Gatehouse stopped");
         Ok(served?)

@@ -3,15 +3,16 @@
 pub mod follower;
 pub mod sse;
 pub mod streams;
+pub mod usage;
 pub mod verify;
 pub mod view;
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
     body::Body,
-    extract::{Path, RawQuery, State},
+    extract::{ConnectInfo, Path, RawQuery, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{any, get, post},
@@ -27,6 +28,7 @@ use self::{
     follower::Freshness,
     sse::{EndpointRewriting, SessionBindings},
     streams::{Guarded, StreamRegistry},
+    usage::UsageRecorder,
     verify::{Grant, Refusal},
     view::{ServerEntry, TokenView},
 };
@@ -53,6 +55,7 @@ struct Inner {
     streams: Arc<StreamRegistry>,
     freshness: Arc<Freshness>,
     sessions: Arc<SessionBindings>,
+    usage: Arc<UsageRecorder>,
     client: reqwest::Client,
     settings: GatewaySettings,
 }
@@ -71,6 +74,7 @@ impl Gateway {
         view: Arc<TokenView>,
         streams: Arc<StreamRegistry>,
         freshness: Arc<Freshness>,
+        usage: Arc<UsageRecorder>,
         settings: GatewaySettings,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
@@ -79,7 +83,7 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
         Ok(Self {
-            inner: Arc::new(Inner { app, view, streams, freshness, sessions: Arc::default(), client, settings }),
+            inner: Arc::new(Inner { app, view, streams, freshness, sessions: Arc::default(), usage, client, settings }),
         })
     }
 
@@ -92,7 +96,7 @@ impl Gateway {
     }
 
     /// The server and the grant for this request, or the answer refusing it.
-    fn admit(&self, server: &str, headers: &HeaderMap) -> Result<(Arc<ServerEntry>, Grant), Response> {
+    fn admit(&self, server: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(Arc<ServerEntry>, Grant), Response> {
         if !self.inner.freshness.is_fresh(self.inner.settings.max_staleness) {
             return Err(failure(StatusCode::SERVICE_UNAVAILABLE, "unavailable",
                 "Gatehouse cannot confirm that this token is still valid right now. Try again shortly."));
@@ -107,9 +111,16 @@ impl Gateway {
         };
         let settings = &self.inner.app.settings;
         match verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now()) {
-            Ok(grant) => Ok((server, grant)),
+            Ok(grant) => {
+                if let Some(token) = grant.token {
+                    self.inner.usage.admitted(token, server.id, Some(peer.ip().to_string()));
+                }
+                Ok((server, grant))
+            }
             Err(refusal) => {
                 tracing::info!(server = %server.id, reason = refusal.reason(), "gateway refused a request");
+                let token = refusal.signature_verified().then(|| verify::bearer(authorization).ok().and_then(verify::claimed_id)).flatten();
+                self.inner.usage.refused(token, server.id, refusal.reason());
                 Err(refuse(&refusal))
             }
         }
@@ -175,12 +186,13 @@ fn io_error(err: reqwest::Error) -> std::io::Error {
 /// `/s/{server}/mcp`: Streamable HTTP, passed through (POST, and GET/DELETE where used).
 async fn streamable_http(
     State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(server): Path<String>,
     method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (server, grant) = match gateway.admit(&server, &headers) {
+    let (server, grant) = match gateway.admit(&server, &headers, peer) {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
@@ -205,8 +217,13 @@ async fn streamable_http(
 }
 
 /// `/s/{server}/sse`: the upstream's event stream, with its endpoint rewritten.
-async fn sse_stream(State(gateway): State<Gateway>, Path(server): Path<String>, headers: HeaderMap) -> Response {
-    let (server, grant) = match gateway.admit(&server, &headers) {
+async fn sse_stream(
+    State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(server): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (server, grant) = match gateway.admit(&server, &headers, peer) {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };
@@ -238,12 +255,13 @@ async fn sse_stream(State(gateway): State<Gateway>, Path(server): Path<String>, 
 /// `/s/{server}/messages?…`: a message into an SSE session, from the token that opened it.
 async fn sse_message(
     State(gateway): State<Gateway>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(server): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (server, grant) = match gateway.admit(&server, &headers) {
+    let (server, grant) = match gateway.admit(&server, &headers, peer) {
         Ok(admitted) => admitted,
         Err(response) => return response,
     };

@@ -70,6 +70,12 @@ impl Refusal {
         }
     }
 
+    /// Refusals decided after the signature verified: the token's `jti` can be trusted for
+    /// counting.
+    pub fn signature_verified(&self) -> bool {
+        matches!(self, Refusal::Expired(_) | Refusal::Revoked | Refusal::AccountDisabled | Refusal::NotAssociated)
+    }
+
     /// Whether a token was presented at all (RFC 6750: only then `error="invalid_token"`).
     pub fn token_sent(&self) -> bool {
         *self != Refusal::Missing
@@ -108,6 +114,13 @@ pub fn bearer(header: Option<&http::HeaderValue>) -> Result<&str, Refusal> {
     }
     let token = token.trim();
     if token.is_empty() || token.len() > MAX_TOKEN_BYTES { Err(Refusal::Malformed) } else { Ok(token) }
+}
+
+/// The `jti` a token claims, unverified: only for attributing refusals made after the
+/// signature checked out.
+pub fn claimed_id(token: &str) -> Option<Uuid> {
+    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get("jti")?.as_str()?.parse().ok()
 }
 
 /// Checks `authorization` for a request to `server`.

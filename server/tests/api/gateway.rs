@@ -23,6 +23,7 @@ on_both_backends!(
     client_credentials_never_reach_the_upstream,
     oversized_bodies_are_refused,
     changes_made_by_another_process_reach_the_gateway,
+    last_used_and_usage_are_written_in_batches,
 );
 
 fn install_crypto() {
@@ -325,4 +326,42 @@ async fn changes_made_by_another_process_reach_the_gateway(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     eprintln!("revocation reached the other process within {:?}", started.elapsed());
+}
+
+async fn last_used_and_usage_are_written_in_batches(backend: Backend) {
+    let app = spawn_app_with(backend, Options { usage_flush_ms: 100, ..Options::default() }).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let token_id = ada_token_id(&ada, "client").await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap();
+    assert!(json_body(ada.get(&format!("/tokens/{token_id}")).await).await["last_used_at"].is_null(), "never used yet");
+    for _ in 0..5 {
+        assert_eq!(post_mcp(endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::OK);
+    }
+    ada.post(&format!("/tokens/{token_id}/revoke"), &json!({})).await;
+    assert_eq!(post_mcp(endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::UNAUTHORIZED);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let detail = loop {
+        let detail = json_body(ada.get(&format!("/tokens/{token_id}")).await).await;
+        if detail["use_count"] == 5 {
+            break detail;
+        }
+        assert!(Instant::now() < deadline, "usage never flushed: {detail}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(detail["last_used_at"].is_string());
+    assert_eq!(detail["last_used_ip"], "127.0.0.1");
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let buckets = crate::servers::stored_text(&app, "SELECT CAST(requests AS TEXT) || '/' || CAST(refusals AS TEXT) AS v FROM usage_buckets").await;
+        let refusals = crate::servers::stored_text(&app, "SELECT reason || '=' || CAST(count AS TEXT) AS v FROM refusal_buckets").await;
+        if buckets == "5/1" && refusals == "revoked=1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "buckets {buckets:?}, refusals {refusals:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

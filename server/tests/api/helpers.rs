@@ -43,6 +43,7 @@ pub struct Options {
     pub upstream_response_timeout_ms: u64,
     pub events_max_staleness_ms: u64,
     pub gateway_max_body_bytes: usize,
+    pub usage_flush_ms: u64,
 }
 
 impl Default for Options {
@@ -53,6 +54,7 @@ impl Default for Options {
             upstream_response_timeout_ms: 10_000,
             events_max_staleness_ms: 3_000,
             gateway_max_body_bytes: 4 * 1024 * 1024,
+            usage_flush_ms: 5_000,
         }
     }
 }
@@ -74,6 +76,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         upstream_response_timeout_ms: options.upstream_response_timeout_ms,
         events_max_staleness_ms: options.events_max_staleness_ms,
         gateway_max_body_bytes: options.gateway_max_body_bytes,
+        usage_flush_ms: options.usage_flush_ms,
         max_concurrent_hashes: 4,
         database_max_connections: 5,
         ..Config::default()

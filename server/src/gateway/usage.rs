@@ -1,0 +1,178 @@
+//! Last used and usage counts: recorded in memory per request, written in one batch per flush
+//! interval (and at shutdown), so the database sees a bounded number of writes whatever the
+//! traffic.
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::Duration,
+};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, OnConflict},
+};
+use uuid::Uuid;
+
+use app::{tokens::ssr::entity as tokens, usage::ssr::{buckets, refusals}};
+
+#[derive(Default)]
+struct Pending {
+    /// token → (last used at, from where, requests)
+    touched: HashMap<Uuid, (DateTime<Utc>, Option<String>, i64)>,
+    /// (token, server, hour) → (requests, refusals)
+    buckets: HashMap<(Uuid, Uuid, i64), (i64, i64)>,
+    /// (server, hour, reason) → refusals
+    refusals: HashMap<(Uuid, i64, &'static str), i64>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.touched.is_empty() && self.buckets.is_empty() && self.refusals.is_empty()
+    }
+}
+
+#[derive(Default)]
+pub struct UsageRecorder {
+    pending: Mutex<Pending>,
+}
+
+fn hour_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp() - at.timestamp().rem_euclid(3600)
+}
+
+impl UsageRecorder {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A request `token` was let through to `server`.
+    pub fn admitted(&self, token: Uuid, server: Uuid, ip: Option<String>) {
+        let now = Utc::now();
+        let mut pending = self.lock();
+        let entry = pending.touched.entry(token).or_insert((now, None, 0));
+        entry.0 = now;
+        entry.1 = ip;
+        entry.2 += 1;
+        pending.buckets.entry((token, server, hour_of(now))).or_default().0 += 1;
+    }
+
+    /// A request to `server` was refused; `token` when it is known which token it was.
+    pub fn refused(&self, token: Option<Uuid>, server: Uuid, reason: &'static str) {
+        let hour = hour_of(Utc::now());
+        let mut pending = self.lock();
+        *pending.refusals.entry((server, hour, reason)).or_default() += 1;
+        if let Some(token) = token {
+            pending.buckets.entry((token, server, hour)).or_default().1 += 1;
+        }
+    }
+
+    /// Writes everything recorded since the last flush in one transaction. Returns whether
+    /// anything was written. On failure the counts are kept for the next try.
+    pub async fn flush(&self, db: &DatabaseConnection) -> Result<bool, DbErr> {
+        let batch = std::mem::take(&mut *self.lock());
+        if batch.is_empty() {
+            return Ok(false);
+        }
+        match write(db, &batch).await {
+            Ok(()) => Ok(true),
+            Err(err) => {
+                self.merge_back(batch);
+                Err(err)
+            }
+        }
+    }
+
+    fn merge_back(&self, batch: Pending) {
+        let mut pending = self.lock();
+        for (token, (at, ip, n)) in batch.touched {
+            let entry = pending.touched.entry(token).or_insert((at, ip.clone(), 0));
+            if at > entry.0 {
+                entry.0 = at;
+                entry.1 = ip;
+            }
+            entry.2 += n;
+        }
+        for (key, (requests, refused)) in batch.buckets {
+            let entry = pending.buckets.entry(key).or_default();
+            entry.0 += requests;
+            entry.1 += refused;
+        }
+        for (key, n) in batch.refusals {
+            *pending.refusals.entry(key).or_default() += n;
+        }
+    }
+}
+
+async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
+    let excluded = Alias::new("excluded");
+    let txn = db.begin().await?;
+    // Tokens deleted since their requests were counted take their counts with them.
+    let mentioned: Vec<Uuid> = batch.buckets.keys().map(|(token, _, _)| *token).collect();
+    let live: std::collections::HashSet<Uuid> = if mentioned.is_empty() {
+        Default::default()
+    } else {
+        tokens::Entity::find()
+            .select_only()
+            .column(tokens::Column::Id)
+            .filter(tokens::Column::Id.is_in(mentioned))
+            .into_tuple::<Uuid>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    for (token, (at, ip, count)) in &batch.touched {
+        tokens::Entity::update_many()
+            .col_expr(tokens::Column::LastUsedAt, Expr::value(*at))
+            .col_expr(tokens::Column::LastUsedIp, Expr::value(ip.clone()))
+            .col_expr(tokens::Column::UseCount, Expr::col(tokens::Column::UseCount).add(*count))
+            .filter(tokens::Column::Id.eq(*token))
+            .exec(&txn)
+            .await?;
+    }
+    for ((token, server, hour), (requests, refused)) in batch.buckets.iter().filter(|((t, _, _), _)| live.contains(t)) {
+        let hour = DateTime::from_timestamp(*hour, 0).unwrap_or_default();
+        buckets::Entity::insert(buckets::ActiveModel {
+            token_id: Set(*token),
+            server_id: Set(*server),
+            hour: Set(hour),
+            requests: Set(*requests),
+            refusals: Set(*refused),
+        })
+        .on_conflict(
+            OnConflict::columns([buckets::Column::TokenId, buckets::Column::ServerId, buckets::Column::Hour])
+                .value(buckets::Column::Requests, Expr::col((buckets::Entity, buckets::Column::Requests)).add(Expr::col((excluded.clone(), buckets::Column::Requests))))
+                .value(buckets::Column::Refusals, Expr::col((buckets::Entity, buckets::Column::Refusals)).add(Expr::col((excluded.clone(), buckets::Column::Refusals))))
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    for ((server, hour, reason), count) in &batch.refusals {
+        refusals::Entity::insert(refusals::ActiveModel {
+            server_id: Set(*server),
+            hour: Set(DateTime::from_timestamp(*hour, 0).unwrap_or_default()),
+            reason: Set((*reason).to_string()),
+            count: Set(*count),
+        })
+        .on_conflict(
+            OnConflict::columns([refusals::Column::ServerId, refusals::Column::Hour, refusals::Column::Reason])
+                .value(refusals::Column::Count, Expr::col((refusals::Entity, refusals::Column::Count)).add(Expr::col((excluded.clone(), refusals::Column::Count))))
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    txn.commit().await
+}
+
+/// Flushes every `interval` until the task is stopped.
+pub async fn run_flusher(recorder: std::sync::Arc<UsageRecorder>, db: DatabaseConnection, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Err(err) = recorder.flush(&db).await {
+            tracing::warn!(%err, "could not write usage; keeping it for the next flush");
+        }
+    }
+}
