@@ -56,6 +56,11 @@ pub struct Config {
     pub events_max_staleness_ms: u64,
     /// Last-used times and usage counts are written in one batch this often (and at shutdown).
     pub usage_flush_ms: u64,
+    /// Requests per second one token may send (0: unlimited), and the burst it may use.
+    pub token_requests_per_second: u32,
+    pub token_burst: u32,
+    /// Requests or streams one token may have open at once (0: unlimited).
+    pub token_max_open: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +93,9 @@ impl Default for Config {
             events_poll_ms: 50,
             events_max_staleness_ms: 3_000,
             usage_flush_ms: 5_000,
+            token_requests_per_second: 50,
+            token_burst: 100,
+            token_max_open: 32,
         }
     }
 }

@@ -86,6 +86,9 @@ impl Application {
             response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
             max_body_bytes: config.gateway_max_body_bytes,
             max_staleness: Duration::from_millis(config.events_max_staleness_ms),
+            requests_per_second: config.token_requests_per_second,
+            burst: config.token_burst,
+            max_open_per_token: config.token_max_open,
         })?;
         let router = router(state.clone(), &config, &public_url, gateway);
         Ok(Self {

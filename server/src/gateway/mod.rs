@@ -1,6 +1,7 @@
 //! The gateway: `/s/{server}/sse`, `/s/{server}/messages` and `/s/{server}/mcp`. Every request
 //! is checked against the in-memory token view, then streamed to and from the upstream.
 pub mod follower;
+pub mod limits;
 pub mod sse;
 pub mod streams;
 pub mod usage;
@@ -26,6 +27,7 @@ use app::{servers::Transport, state::AppState};
 
 use self::{
     follower::Freshness,
+    limits::RateLimiter,
     sse::{EndpointRewriting, SessionBindings},
     streams::{Guarded, StreamRegistry},
     usage::UsageRecorder,
@@ -42,6 +44,11 @@ pub struct GatewaySettings {
     pub max_body_bytes: usize,
     /// Refuse (503) when the change events could not be read for this long.
     pub max_staleness: Duration,
+    /// Requests per second per token (0: unlimited), and the burst allowed.
+    pub requests_per_second: u32,
+    pub burst: u32,
+    /// Responses open at once per token (streams included); 0: unlimited.
+    pub max_open_per_token: usize,
 }
 
 #[derive(Clone)]
@@ -56,6 +63,7 @@ struct Inner {
     freshness: Arc<Freshness>,
     sessions: Arc<SessionBindings>,
     usage: Arc<UsageRecorder>,
+    limiter: RateLimiter,
     client: reqwest::Client,
     settings: GatewaySettings,
 }
@@ -83,7 +91,10 @@ impl Gateway {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
         Ok(Self {
-            inner: Arc::new(Inner { app, view, streams, freshness, sessions: Arc::default(), usage, client, settings }),
+            inner: Arc::new(Inner {
+                limiter: RateLimiter::new(settings.requests_per_second, settings.burst),
+                app, view, streams, freshness, sessions: Arc::default(), usage, client, settings,
+            }),
         })
     }
 
@@ -113,6 +124,7 @@ impl Gateway {
         match verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now()) {
             Ok(grant) => {
                 if let Some(token) = grant.token {
+                    self.within_limits(token, server.id)?;
                     self.inner.usage.admitted(token, server.id, Some(peer.ip().to_string()));
                 }
                 Ok((server, grant))
@@ -124,6 +136,19 @@ impl Gateway {
                 Err(refuse(&refusal))
             }
         }
+    }
+
+    fn within_limits(&self, token: Uuid, server: Uuid) -> Result<(), Response> {
+        if let Err(wait) = self.inner.limiter.check(token) {
+            self.inner.usage.refused(Some(token), server, "rate_limited");
+            return Err(too_many("This token is sending requests too fast; slow down.", wait));
+        }
+        let max = self.inner.settings.max_open_per_token;
+        if max > 0 && self.inner.streams.open_for_token(token) >= max {
+            self.inner.usage.refused(Some(token), server, "too_many_streams");
+            return Err(too_many(&format!("This token already has {max} open requests or streams; close one first."), Duration::from_secs(1)));
+        }
+        Ok(())
     }
 
     fn upstream_request(&self, method: Method, url: &str, server: &ServerEntry, headers: &HeaderMap) -> reqwest::RequestBuilder {
@@ -317,6 +342,13 @@ impl Gateway {
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
             .tap_log(server, grant)
     }
+}
+
+fn too_many(message: &str, wait: Duration) -> Response {
+    let mut response = failure(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 fn upstream_timeout(server: Uuid) -> Response {

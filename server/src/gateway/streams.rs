@@ -28,6 +28,7 @@ struct Entry {
 pub struct StreamRegistry {
     next: AtomicU64,
     live: Mutex<HashMap<u64, Entry>>,
+    per_token: Mutex<HashMap<Uuid, usize>>,
 }
 
 impl StreamRegistry {
@@ -36,7 +37,10 @@ impl StreamRegistry {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let cancel = CancellationToken::new();
         self.lock().insert(id, Entry { token, server, cancel: cancel.clone() });
-        StreamGuard { id, registry: self.clone(), cancel }
+        if let Some(token) = token {
+            *self.counts().entry(token).or_default() += 1;
+        }
+        StreamGuard { id, token, registry: self.clone(), cancel }
     }
 
     /// Ends every stream for which `still_allowed(token, server)` is false.
@@ -64,7 +68,11 @@ impl StreamRegistry {
     }
 
     pub fn open_for_token(&self, token: Uuid) -> usize {
-        self.lock().values().filter(|e| e.token == Some(token)).count()
+        self.counts().get(&token).copied().unwrap_or(0)
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, usize>> {
+        self.per_token.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Entry>> {
@@ -74,6 +82,7 @@ impl StreamRegistry {
 
 pub struct StreamGuard {
     id: u64,
+    token: Option<Uuid>,
     registry: Arc<StreamRegistry>,
     cancel: CancellationToken,
 }
@@ -81,6 +90,15 @@ pub struct StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         self.registry.lock().remove(&self.id);
+        if let Some(token) = self.token {
+            let mut counts = self.registry.counts();
+            if let Some(n) = counts.get_mut(&token) {
+                *n -= 1;
+                if *n == 0 {
+                    counts.remove(&token);
+                }
+            }
+        }
     }
 }
 

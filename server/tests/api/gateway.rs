@@ -24,6 +24,9 @@ on_both_backends!(
     oversized_bodies_are_refused,
     changes_made_by_another_process_reach_the_gateway,
     last_used_and_usage_are_written_in_batches,
+    fast_or_greedy_tokens_get_429_with_retry_after,
+    the_gateway_fails_closed_when_it_cannot_read_changes,
+    streams_end_when_access_ends_in_other_ways,
 );
 
 fn install_crypto() {
@@ -364,4 +367,97 @@ async fn last_used_and_usage_are_written_in_batches(backend: Backend) {
         assert!(Instant::now() < deadline, "buckets {buckets:?}, refusals {refusals:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn fast_or_greedy_tokens_get_429_with_retry_after(backend: Backend) {
+    let app = spawn_app_with(backend, Options { token_requests_per_second: 1, token_burst: 2, token_max_open: 1, ..Options::default() }).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap();
+    let bearer = format!("Bearer {token}");
+    assert_eq!(post_mcp(endpoint, Some(&bearer)).await.status(), StatusCode::OK);
+    assert_eq!(post_mcp(endpoint, Some(&bearer)).await.status(), StatusCode::OK);
+    let limited = post_mcp(endpoint, Some(&bearer)).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers().get(header::RETRY_AFTER).unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    assert_eq!(json_body(limited).await["code"], "rate_limited");
+
+    // One open stream per token: a second one waits.
+    let (sse_server, sse_token) = served(&ada, &demo, "sse").await;
+    let held = open_sse(sse_server["sse_endpoint"].as_str().unwrap(), &sse_token).await;
+    assert_eq!(held.status(), StatusCode::OK);
+    let second = open_sse(sse_server["sse_endpoint"].as_str().unwrap(), &sse_token).await;
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(second.headers().get(header::RETRY_AFTER).is_some());
+    drop(held);
+}
+
+async fn the_gateway_fails_closed_when_it_cannot_read_changes(backend: Backend) {
+    let app = spawn_app_with(backend, Options { events_max_staleness_ms: 300, ..Options::default() }).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap();
+    assert_eq!(post_mcp(endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::OK);
+    // The database goes away: revocations could no longer be seen, so nothing is let through.
+    app.db().close_by_ref().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let response = post_mcp(endpoint, Some(&format!("Bearer {token}"))).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(json_body(response).await["code"], "unavailable");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still answering {} with the database gone", response.status());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Opens an SSE stream through the gateway and returns a future that resolves when it ends.
+async fn held_stream(url: &str, token: &str) -> impl std::future::Future<Output = ()> {
+    let response = open_sse(url, token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    next_event(&mut stream, &mut buffer).await.expect("the stream is open");
+    async move { while let Some(Ok(_)) = stream.next().await {} }
+}
+
+async fn ends_soon(stream_end: impl std::future::Future<Output = ()>, what: &str) {
+    assert!(tokio::time::timeout(Duration::from_secs(2), stream_end).await.is_ok(), "the stream outlived: {what}");
+}
+
+async fn streams_end_when_access_ends_in_other_ways(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let admin = app.user("admin@example.com").await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "sse").await;
+    let sse = server["sse_endpoint"].as_str().unwrap().to_string();
+    let server_id = server["id"].as_str().unwrap().to_string();
+    let token_id = ada_token_id(&ada, "client").await;
+
+    let open = held_stream(&sse, &token).await;
+    ada.delete(&format!("/tokens/{token_id}/servers/{server_id}")).await;
+    ends_soon(open, "the association was removed").await;
+    ada.put(&format!("/tokens/{token_id}/servers/{server_id}"), &json!({})).await;
+
+    let open = held_stream(&sse, &token).await;
+    admin.patch(&format!("/admin/accounts/{}", ada.id), &json!({ "status": "disabled" })).await;
+    ends_soon(open, "the account was disabled").await;
+    admin.patch(&format!("/admin/accounts/{}", ada.id), &json!({ "status": "active" })).await;
+    ada.post("/auth/login", &json!({ "email": "ada@example.com", "password": "correct horse battery" })).await;
+
+    let open = held_stream(&sse, &token).await;
+    ada.post("/signing-keys/rotate", &json!({})).await;
+    let key = json_body(ada.get(&format!("/tokens/{token_id}")).await).await["signing_key_id"].as_str().unwrap().to_string();
+    ada.post(&format!("/signing-keys/{key}/revoke"), &json!({})).await;
+    ends_soon(open, "its signing key was revoked").await;
+
+    let (fresh, _) = ada.token("fresh", "never", &[&server]).await;
+    let open = held_stream(&sse, &fresh).await;
+    ada.delete(&format!("/servers/{server_id}")).await;
+    ends_soon(open, "the server was deleted").await;
 }

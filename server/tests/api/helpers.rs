@@ -44,6 +44,9 @@ pub struct Options {
     pub events_max_staleness_ms: u64,
     pub gateway_max_body_bytes: usize,
     pub usage_flush_ms: u64,
+    pub token_requests_per_second: u32,
+    pub token_burst: u32,
+    pub token_max_open: usize,
 }
 
 impl Default for Options {
@@ -55,6 +58,9 @@ impl Default for Options {
             events_max_staleness_ms: 3_000,
             gateway_max_body_bytes: 4 * 1024 * 1024,
             usage_flush_ms: 5_000,
+            token_requests_per_second: 1000,
+            token_burst: 1000,
+            token_max_open: 100,
         }
     }
 }
@@ -77,6 +83,9 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         events_max_staleness_ms: options.events_max_staleness_ms,
         gateway_max_body_bytes: options.gateway_max_body_bytes,
         usage_flush_ms: options.usage_flush_ms,
+        token_requests_per_second: options.token_requests_per_second,
+        token_burst: options.token_burst,
+        token_max_open: options.token_max_open,
         max_concurrent_hashes: 4,
         database_max_connections: 5,
         ..Config::default()
