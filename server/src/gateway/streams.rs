@@ -140,3 +140,38 @@ where
 }
 
 use std::future::Future;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_stream_ends_at_its_tokens_expiry_and_unregisters() {
+        let registry = Arc::new(StreamRegistry::default());
+        let token = Uuid::new_v4();
+        let guard = registry.register(Some(token), Uuid::new_v4());
+        assert_eq!(registry.open_for_token(token), 1);
+        let never_ending = futures::stream::pending::<Result<Bytes, std::io::Error>>();
+        let mut stream = Guarded::new(never_ending, guard, Some(Utc::now() + chrono::Duration::milliseconds(150)));
+        let started = Instant::now();
+        let end = tokio::time::timeout(Duration::from_secs(3), stream.next()).await.expect("ended by the deadline");
+        assert!(end.is_none());
+        assert!(started.elapsed() >= Duration::from_millis(100), "not before the expiry");
+        drop(stream);
+        assert_eq!((registry.open(), registry.open_for_token(token)), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_refused_stream_is_cancelled_and_others_go_on() {
+        let registry = Arc::new(StreamRegistry::default());
+        let (revoked, kept) = (Uuid::new_v4(), Uuid::new_v4());
+        let server = Uuid::new_v4();
+        let mut ended = Guarded::new(futures::stream::pending::<Result<Bytes, std::io::Error>>(), registry.register(Some(revoked), server), None);
+        let mut going = Guarded::new(futures::stream::pending::<Result<Bytes, std::io::Error>>(), registry.register(Some(kept), server), None);
+        assert_eq!(registry.end_where_refused(|token, _| token != Some(revoked)), 1);
+        assert!(tokio::time::timeout(Duration::from_secs(1), ended.next()).await.unwrap().is_none());
+        assert!(tokio::time::timeout(Duration::from_millis(100), going.next()).await.is_err(), "still open");
+    }
+}
