@@ -40,6 +40,25 @@ impl FromRef<AppState> for LeptosOptions {
     }
 }
 
+/// Values taken out of the session once per request. A page rendered on the server may
+/// build a component (and call its server functions) more than once; every call within one
+/// request sees what the first one took.
+#[derive(Clone, Default)]
+pub struct TakenOnce(Arc<tokio::sync::Mutex<std::collections::HashMap<String, Option<String>>>>);
+
+impl TakenOnce {
+    /// Removes `key` from the session, or repeats what this request already removed.
+    pub async fn take(&self, session: &Session, key: &str) -> Result<Option<String>, AppError> {
+        let mut taken = self.0.lock().await;
+        if let Some(value) = taken.get(key) {
+            return Ok(value.clone());
+        }
+        let value = session.remove::<String>(key).await.map_err(AppError::internal)?;
+        taken.insert(key.to_string(), value.clone());
+        Ok(value)
+    }
+}
+
 /// The state inside a server function or a page rendered on the server.
 pub fn app_state() -> AppState {
     expect_context::<AppState>()

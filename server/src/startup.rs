@@ -15,7 +15,7 @@ use tower_http::{
 use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
 use url::Url;
 
-use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{AppState, Settings}};
+use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{AppState, Settings, TakenOnce}};
 
 use crate::{
     api, config::Config, db,
@@ -172,7 +172,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .nest("/api/v1", api::router())
-        .leptos_routes(&state, routes, move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, || provide_context(TakenOnce::default()), move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(TrustedOrigin(public_url.clone()), refuse_cross_site))
         .layer(sessions)

@@ -70,7 +70,9 @@ pub async fn create_token(
 pub async fn take_created_token(id: TokenId) -> Result<Option<String>, AppError> {
     with_status(async move {
         require_actor().await?;
-        request_session().await?.remove::<String>(&shown_once_key(id)).await.map_err(AppError::internal)
+        let session = request_session().await?;
+        let taken = use_context::<crate::state::TakenOnce>().unwrap_or_default();
+        taken.take(&session, &shown_once_key(id)).await
     }.await)
 }
 
