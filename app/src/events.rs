@@ -131,7 +131,8 @@ impl ChangeFeed {
         };
         self.wake.notify_one();
         let mut applied = self.applied.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(1), applied.wait_for(|seq| *seq >= latest)).await;
+        // Milliseconds normally; the bound only matters on a starved machine.
+        let _ = tokio::time::timeout(Duration::from_secs(5), applied.wait_for(|seq| *seq >= latest)).await;
     }
 }
 

@@ -77,6 +77,9 @@ impl Follower {
             .flatten()
             .unwrap_or(0);
         view.load(&state).await?;
+        // From here on, changes made in this process wait for the follower to apply them (it is
+        // about to run), even before its first poll.
+        state.changes.applied_up_to(low);
         let freshness = Arc::new(Freshness::new());
         freshness.mark();
         let follower = Self {

@@ -184,6 +184,14 @@ impl Gateway {
         })
     }
 
+    /// Sends `request` upstream and streams the answer back.
+    async fn relay(&self, request: reqwest::RequestBuilder, server: Uuid, grant: &Grant) -> Result<Response, Response> {
+        let upstream = self.send(request, server).await?;
+        let head = upstream_head(&upstream);
+        let body = self.guarded_body(Box::pin(upstream.bytes_stream().map_err(io_error)), server, grant);
+        Ok(self.stream_back(head, server, grant, body))
+    }
+
     fn guarded_body<S>(&self, stream: S, server: Uuid, grant: &Grant) -> Body
     where
         S: futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin + 'static,
@@ -216,29 +224,17 @@ async fn streamable_http(
     method: Method,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let (server, grant) = match gateway.admit(&server, &headers, peer) {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (server, grant) = gateway.admit(&server, &headers, peer)?;
     if server.transport != Transport::StreamableHttp {
-        return wrong_transport(server.id, "sse");
+        return Err(wrong_transport(server.id, "sse"));
     }
     if !matches!(method, Method::POST | Method::GET | Method::DELETE) {
-        return failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST, GET or DELETE.");
+        return Err(failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST, GET or DELETE."));
     }
-    let bytes = match gateway.read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
-    };
+    let bytes = gateway.read_body(body).await?;
     let request = gateway.upstream_request(method, &server.upstream_url, &server, &headers).body(bytes);
-    let upstream = match gateway.send(request, server.id).await {
-        Ok(upstream) => upstream,
-        Err(response) => return response,
-    };
-    let head = upstream_head(&upstream);
-    let body = gateway.guarded_body(Box::pin(upstream.bytes_stream().map_err(io_error)), server.id, &grant);
-    gateway.stream_back(head, server.id, &grant, body)
+    gateway.relay(request, server.id, &grant).await
 }
 
 /// `/s/{server}/sse`: the upstream's event stream, with its endpoint rewritten.
@@ -247,24 +243,18 @@ async fn sse_stream(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(server): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let (server, grant) = match gateway.admit(&server, &headers, peer) {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (server, grant) = gateway.admit(&server, &headers, peer)?;
     if server.transport != Transport::Sse {
-        return wrong_transport(server.id, "mcp");
+        return Err(wrong_transport(server.id, "mcp"));
     }
-    let Ok(upstream_url) = Url::parse(&server.upstream_url) else {
-        return failure(StatusCode::BAD_GATEWAY, "upstream_unreachable", "The server's upstream URL is not valid.");
-    };
+    let upstream_url = Url::parse(&server.upstream_url).map_err(|_| {
+        failure(StatusCode::BAD_GATEWAY, "upstream_unreachable", "The server's upstream URL is not valid.")
+    })?;
     let request = gateway
         .upstream_request(Method::GET, &server.upstream_url, &server, &headers)
         .header(header::ACCEPT, "text/event-stream");
-    let upstream = match gateway.send(request, server.id).await {
-        Ok(upstream) => upstream,
-        Err(response) => return response,
-    };
+    let upstream = gateway.send(request, server.id).await?;
     let head = upstream_head(&upstream);
     let rewritten = EndpointRewriting::new(
         Box::pin(upstream.bytes_stream().map_err(io_error)),
@@ -274,7 +264,7 @@ async fn sse_stream(
         gateway.inner.sessions.clone(),
     );
     let body = gateway.guarded_body(rewritten, server.id, &grant);
-    gateway.stream_back(head, server.id, &grant, body)
+    Ok(gateway.stream_back(head, server.id, &grant, body))
 }
 
 /// `/s/{server}/messages?…`: a message into an SSE session, from the token that opened it.
@@ -285,30 +275,18 @@ async fn sse_message(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let (server, grant) = match gateway.admit(&server, &headers, peer) {
-        Ok(admitted) => admitted,
-        Err(response) => return response,
-    };
+) -> Result<Response, Response> {
+    let (server, grant) = gateway.admit(&server, &headers, peer)?;
     let Some(binding) = gateway.inner.sessions.get(server.id, query.as_deref().unwrap_or("")) else {
-        return failure(StatusCode::NOT_FOUND, "unknown_session",
-            "No open SSE session has this message URL. Open /sse first and use the endpoint it sends.");
+        return Err(failure(StatusCode::NOT_FOUND, "unknown_session",
+            "No open SSE session has this message URL. Open /sse first and use the endpoint it sends."));
     };
     if binding.token != grant.token {
-        return refuse_with(true, "session_token_mismatch", "This session was opened with a different token; use that token.");
+        return Err(refuse_with(true, "session_token_mismatch", "This session was opened with a different token; use that token."));
     }
-    let bytes = match gateway.read_body(body).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
-    };
+    let bytes = gateway.read_body(body).await?;
     let request = gateway.upstream_request(Method::POST, binding.upstream.as_str(), &server, &headers).body(bytes);
-    let upstream = match gateway.send(request, server.id).await {
-        Ok(upstream) => upstream,
-        Err(response) => return response,
-    };
-    let head = upstream_head(&upstream);
-    let body = gateway.guarded_body(Box::pin(upstream.bytes_stream().map_err(io_error)), server.id, &grant);
-    gateway.stream_back(head, server.id, &grant, body)
+    gateway.relay(request, server.id, &grant).await
 }
 
 struct Head {
