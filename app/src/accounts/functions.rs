@@ -84,16 +84,12 @@ pub async fn update_account(id: super::AccountId, status: Option<String>, role: 
         async move {
             let (state, admin) = crate::state::require_admin_actor().await?;
             let bad = |what: &str| AppError::new(crate::error::ErrorCode::InvalidInput, format!("Unknown {what}."));
-            let mut account = None;
-            if let Some(status) = status {
-                let status = super::AccountStatus::parse(&status).ok_or_else(|| bad("status"))?;
-                account = Some(super::ssr::set_status(&state, &admin, id, status).await?);
+            if status.is_none() && role.is_none() {
+                return Err(bad("change"));
             }
-            if let Some(role) = role {
-                let role = super::Role::parse(&role).ok_or_else(|| bad("role"))?;
-                account = Some(super::ssr::set_role(&state, &admin, id, role).await?);
-            }
-            account.ok_or_else(|| bad("change"))
+            let status = status.map(|s| super::AccountStatus::parse(&s).ok_or_else(|| bad("status"))).transpose()?;
+            let role = role.map(|r| super::Role::parse(&r).ok_or_else(|| bad("role"))).transpose()?;
+            super::ssr::update_account(&state, &admin, id, status, role).await
         }
         .await,
     )

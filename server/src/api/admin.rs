@@ -32,16 +32,5 @@ pub async fn update(
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<AccountUpdate>,
 ) -> Result<Json<AccountView>, AppError> {
-    let target = AccountId(id);
-    let mut account = None;
-    if let Some(status) = body.status {
-        account = Some(ssr::set_status(&state, &admin, target, status).await?);
-    }
-    if let Some(role) = body.role {
-        account = Some(ssr::set_role(&state, &admin, target, role).await?);
-    }
-    match account {
-        Some(account) => Ok(Json(account)),
-        None => Ok(Json(ssr::find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?)),
-    }
+    Ok(Json(ssr::update_account(&state, &admin, AccountId(id), body.status, body.role).await?))
 }

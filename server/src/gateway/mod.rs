@@ -201,17 +201,6 @@ impl Gateway {
     }
 }
 
-trait TapLog {
-    fn tap_log(self, server: Uuid, grant: &Grant) -> Self;
-}
-
-impl TapLog for Response {
-    fn tap_log(self, server: Uuid, grant: &Grant) -> Self {
-        tracing::debug!(%server, token = ?grant.token, status = %self.status(), "proxied");
-        self
-    }
-}
-
 fn io_error(err: reqwest::Error) -> std::io::Error {
     std::io::Error::other(err)
 }
@@ -315,10 +304,8 @@ impl Gateway {
         if is_stream {
             response = response.header("x-accel-buffering", "no");
         }
-        response
-            .body(body)
-            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
-            .tap_log(server, grant)
+        tracing::debug!(%server, token = ?grant.token, status = %head.status, "proxied");
+        response.body(body).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
     }
 }
 
@@ -346,8 +333,9 @@ fn failure(status: StatusCode, code: &str, message: &str) -> Response {
 /// 401 with `WWW-Authenticate` (RFC 6750).
 fn refuse(refusal: &Refusal) -> Response {
     let code = if refusal.token_sent() { "invalid_token" } else { "token_required" };
-    refuse_with(refusal.token_sent(), code, &refusal.message())
-        .tap_reason(refusal.reason())
+    let mut response = refuse_with(refusal.token_sent(), code, &refusal.message());
+    response.headers_mut().insert("x-gatehouse-refusal", HeaderValue::from_static(refusal.reason()));
+    response
 }
 
 fn refuse_with(token_sent: bool, code: &str, message: &str) -> Response {
@@ -362,15 +350,4 @@ fn refuse_with(token_sent: bool, code: &str, message: &str) -> Response {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
     }
     response
-}
-
-trait TapReason {
-    fn tap_reason(self, reason: &'static str) -> Self;
-}
-
-impl TapReason for Response {
-    fn tap_reason(mut self, reason: &'static str) -> Self {
-        self.headers_mut().insert("x-gatehouse-refusal", HeaderValue::from_static(reason));
-        self
-    }
 }

@@ -250,6 +250,24 @@ pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, stat
     find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
 }
 
+/// An admin's change to another account: its status, its role, or both (status first).
+/// With neither, the account as it is.
+pub async fn update_account(
+    state: &AppState,
+    admin: &Actor,
+    target: AccountId,
+    status: Option<AccountStatus>,
+    role: Option<Role>,
+) -> Result<AccountView, AppError> {
+    if let Some(status) = status {
+        set_status(state, admin, target, status).await?;
+    }
+    if let Some(role) = role {
+        set_role(state, admin, target, role).await?;
+    }
+    find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
+}
+
 #[tracing::instrument(skip_all, fields(admin = %admin.account_id(), target = %target))]
 pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: Role) -> Result<AccountView, AppError> {
     if target == admin.account_id() && role != Role::Admin {
