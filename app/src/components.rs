@@ -122,15 +122,36 @@ pub fn EmptyState(title: &'static str, body: &'static str, children: Children) -
     }
 }
 
-/// A panel for an error a page could not recover from.
+/// A panel for an error a page could not recover from. An expired session goes to the login
+/// page instead, which comes back here afterwards.
 #[component]
 pub fn ErrorPanel(error: AppError) -> impl IntoView {
+    use crate::error::ErrorCode;
+    // A page rendered on the server answers with the error's status, not 200.
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::from_u16(error.code.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    let (title, hint) = match error.code {
+        ErrorCode::Unauthenticated => {
+            return view! { <leptos_router::components::Redirect path=crate::toast::login_here()/> }.into_any();
+        }
+        ErrorCode::NotFound => ("Not found", "It may have been deleted, or the link is wrong."),
+        ErrorCode::Forbidden => ("Not allowed", "Your account cannot do this."),
+        ErrorCode::Internal | ErrorCode::Unavailable => {
+            ("Something went wrong on our side", "Try again in a moment. If it keeps happening, tell whoever runs this Gatehouse.")
+        }
+        _ => ("Something went wrong", ""),
+    };
     view! {
-        <div role="alert" class="rounded-xl border border-rose-200 bg-rose-50 p-6 text-sm text-rose-800 dark:border-rose-900 dark:bg-rose-950 dark:text-rose-200">
-            <p class="font-semibold">"Something went wrong"</p>
+        <div role="alert" data-error-code=format!("{:?}", error.code) class="rounded-xl border border-rose-200 bg-rose-50 p-6 text-sm text-rose-800 dark:border-rose-900 dark:bg-rose-950 dark:text-rose-200">
+            <p class="font-semibold">{title}</p>
             <p class="mt-1">{error.message}</p>
+            {(!hint.is_empty()).then(|| view! { <p class="mt-2 text-rose-700 dark:text-rose-300">{hint}</p> })}
+            <p class="mt-4"><a href="/" class="font-medium underline">"Back to the overview"</a></p>
         </div>
     }
+    .into_any()
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).

@@ -1,18 +1,17 @@
 //! The signed-in frame: navigation around every dashboard page, and the logged-out redirect.
 use leptos::prelude::*;
-use leptos_router::{
-    components::{A, Outlet, Redirect},
-    hooks::use_location,
-};
+use leptos_router::components::{A, Outlet, Redirect};
 
 use crate::accounts::{AccountView, LogoutButton, current_account};
-use crate::components::{ErrorPanel, encode_query_value};
+use crate::components::ErrorPanel;
+use crate::toast::{ToastRegion, login_here};
 use crate::error::ErrorCode;
 
 const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/servers", "Servers"),
     ("/tokens", "Tokens"),
+    ("/tokens/inspect", "Inspect a token"),
     ("/signing-key", "Signing key"),
     ("/audit", "Audit log"),
     ("/account", "Account"),
@@ -23,16 +22,7 @@ const NAV: &[(&str, &str)] = &[
 #[component]
 pub fn SignedInLayout() -> impl IntoView {
     let account = Resource::new_blocking(|| (), |_| current_account());
-    let location = use_location();
-    let login_url = move || {
-        let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
-        let here = match (path.is_empty(), search.is_empty()) {
-            (true, _) => "/".to_string(),
-            (false, true) => path,
-            (false, false) => format!("{path}?{}", search.trim_start_matches('?')),
-        };
-        format!("/login?next={}", encode_query_value(&here))
-    };
+    let login_url = login_here;
     view! {
         <Suspense fallback=|| view! { <div class="min-h-screen bg-slate-50 dark:bg-slate-950"></div> }>
             {move || Suspend::new(async move {
@@ -86,6 +76,7 @@ fn Frame(account: AccountView) -> impl IntoView {
                     <Outlet/>
                 </main>
             </div>
+            <ToastRegion/>
         </div>
     }
 }

@@ -16,6 +16,7 @@ pub mod servers;
 pub mod signing_keys;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod toast;
 pub mod tokens;
 pub mod usage;
 
@@ -32,7 +33,7 @@ use audit::AuditPage;
 use dashboard::OverviewPage;
 use servers::{NewServerPage, ServerDetailPage, ServersPage};
 use signing_keys::SigningKeyPage;
-use tokens::{NewTokenPage, TokenDetailPage, TokensPage};
+use tokens::{InspectPage, NewTokenPage, TokenDetailPage, TokensPage};
 use layout::SignedInLayout;
 
 /// The HTML document around the app, rendered on the server.
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("servers/:id") view=ServerDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens/new") view=NewTokenPage ssr=SsrMode::Async/>
+                    <Route path=path!("tokens/inspect") view=InspectPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens/:id") view=TokenDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("signing-key") view=SigningKeyPage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>

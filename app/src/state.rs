@@ -19,7 +19,18 @@ pub struct AppState {
     pub cipher: Cipher,
     pub settings: Arc<Settings>,
     pub changes: Arc<crate::events::ChangeFeed>,
+    /// The gateway's own token check, so the token inspector answers as the gateway would.
+    pub gateway: Arc<dyn GatewayCheck>,
     pub leptos_options: LeptosOptions,
+}
+
+/// The gateway's verdicts, from its in-memory view (current with this process's own writes).
+pub trait GatewayCheck: Send + Sync {
+    /// `token` as one of `account`'s tokens, whatever the server: its id, or why it fails.
+    fn verify(&self, account: uuid::Uuid, token: &str) -> Result<uuid::Uuid, crate::tokens::Refusal>;
+    /// `token` on a request to `server`: the token's id (`None` when the server requires no
+    /// token), or why the gateway would refuse it.
+    fn check(&self, server: uuid::Uuid, token: &str) -> Result<Option<uuid::Uuid>, crate::tokens::Refusal>;
 }
 
 /// Deployment facts the handlers need.

@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod master_key;
 pub mod ops;
 pub mod origin_check;
+pub mod panics;
 pub mod sessions;
 pub mod startup;
 pub mod telemetry;

@@ -20,7 +20,7 @@ use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{Ap
 use crate::{
     api, config::Config, db,
     gateway::{
-        Gateway, GatewaySettings, follower::Follower, streams::StreamRegistry,
+        Gateway, GatewaySettings, ViewCheck, follower::Follower, streams::StreamRegistry,
         usage::{UsageRecorder, run_flusher}, view::TokenView,
     },
     master_key::MasterKey, ops,
@@ -69,7 +69,10 @@ impl Application {
             public_url: base,
             upstream_policy: config.upstream_policy(),
         };
+        let view = Arc::new(TokenView::empty());
+        let check = Arc::new(ViewCheck::new(view.clone(), &settings.issuer, &settings.audience));
         let state = AppState {
+            gateway: check,
             db,
             passwords: PasswordHasher::new(config.max_concurrent_hashes),
             cipher: Cipher::new(master_key.bytes()),
@@ -77,7 +80,6 @@ impl Application {
             changes: Arc::default(),
             leptos_options,
         };
-        let view = Arc::new(TokenView::empty());
         let streams = Arc::new(StreamRegistry::default());
         let (follower, freshness) = Follower::start(state.clone(), view.clone(), streams.clone()).await?;
         let usage = Arc::new(UsageRecorder::default());
@@ -184,6 +186,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
     dashboard
         .nest_service("/s", gateway.router())
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(middleware::from_fn(crate::panics::catch_panics))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -5,7 +5,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use super::functions::{ChangePassword, Login, Logout, Register, UpdateAccount, current_account, list_accounts};
 use super::{AccountStatus, Role};
-use crate::components::{Badge, EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SECONDARY_BUTTON, SubmitButton, Tone, action_error, encode_query_value, field_error, format_time};
+use crate::components::{Badge, Confirm, DANGER_BUTTON, EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SECONDARY_BUTTON, SubmitButton, Tone, action_error, encode_query_value, field_error, format_time};
 
 /// The `next` query parameter, carried through the auth forms.
 fn next_param() -> Signal<String> {
@@ -159,6 +159,7 @@ pub fn UsersPage() -> impl IntoView {
     let update = ServerAction::<UpdateAccount>::new();
     let accounts = Resource::new(move || update.version().get(), |_| list_accounts());
     let update_error = action_error(update);
+    crate::toast::toast_on(update, |a| format!("{} is now {} ({}).", a.email, a.status.as_str(), a.role.as_str()));
     view! {
         <Title text="Users · Gatehouse"/>
         <PageHeader title="Users" description="Every account on this Gatehouse."/>
@@ -199,11 +200,26 @@ pub fn UsersPage() -> impl IntoView {
                                                 <td class="whitespace-nowrap px-5 py-3 text-slate-500">{format_time(a.created_at)}</td>
                                                 <td class="whitespace-nowrap px-5 py-3">
                                                     <div class="flex gap-2">
-                                                        <ActionForm action=update>
-                                                            <input type="hidden" name="id" value=id/>
-                                                            <input type="hidden" name="status" value=next_status/>
-                                                            <button type="submit" class=SECONDARY_BUTTON aria-label=status_label.clone()>{if disabled { "Enable" } else { "Disable" }}</button>
-                                                        </ActionForm>
+                                                        {if disabled {
+                                                            view! {
+                                                                <ActionForm action=update>
+                                                                    <input type="hidden" name="id" value=id/>
+                                                                    <input type="hidden" name="status" value=next_status/>
+                                                                    <button type="submit" class=SECONDARY_BUTTON aria-label=status_label.clone() disabled=move || update.pending().get()>"Enable"</button>
+                                                                </ActionForm>
+                                                            }.into_any()
+                                                        } else {
+                                                            view! {
+                                                                <Confirm summary="Disable…".to_string()
+                                                                    warning=format!("{} is signed out, and their servers and tokens stop working at once.", a.email)>
+                                                                    <ActionForm action=update>
+                                                                        <input type="hidden" name="id" value=id/>
+                                                                        <input type="hidden" name="status" value=next_status/>
+                                                                        <button type="submit" class=DANGER_BUTTON disabled=move || update.pending().get()>{status_label.clone()}</button>
+                                                                    </ActionForm>
+                                                                </Confirm>
+                                                            }.into_any()
+                                                        }}
                                                         <ActionForm action=update>
                                                             <input type="hidden" name="id" value=id2/>
                                                             <input type="hidden" name="role" value=next_role/>

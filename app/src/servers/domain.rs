@@ -287,6 +287,16 @@ pub struct ServerView {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ServerView {
+    /// The hosted endpoint that works for this server: the one of its transport.
+    pub fn endpoint(&self) -> &str {
+        match self.transport {
+            Transport::StreamableHttp => &self.mcp_endpoint,
+            Transport::Sse => &self.sse_endpoint,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

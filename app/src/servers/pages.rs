@@ -7,7 +7,13 @@ use super::domain::{ServerId, ServerView, Transport};
 use super::functions::{CreateServer, DeleteServer, UpdateServer, get_server, list_servers};
 use crate::components::*;
 use crate::error::AppError;
+use crate::toast::toast_on;
 use crate::tokens::{TokenList, functions::server_tokens};
+use crate::usage::{
+    ServerUsage,
+    chart::{RefusalReasons, Span, UsageChart},
+    functions::get_server_usage,
+};
 
 #[component]
 pub fn ServersPage() -> impl IntoView {
@@ -145,11 +151,19 @@ pub fn ServerDetailPage() -> impl IntoView {
             None => Ok(Vec::new()),
         }
     });
+    let usage = Resource::new(move || id(), |id| async move {
+        match id {
+            Some(id) => get_server_usage(id).await.ok(),
+            None => None,
+        }
+    });
+    toast_on(update, |s| format!("“{}” saved.", s.name));
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                let usage = usage.await;
                 match server.await {
-                    Ok(s) => view! { <ServerDetail server=s update tokens/> }.into_any(),
+                    Ok(s) => view! { <ServerDetail server=s update tokens usage/> }.into_any(),
                     Err(error) => view! { <Title text="Server · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -162,8 +176,11 @@ fn ServerDetail(
     server: ServerView,
     update: ServerAction<UpdateServer>,
     tokens: Resource<Result<Vec<crate::tokens::TokenView>, AppError>>,
+    usage: Option<ServerUsage>,
 ) -> impl IntoView {
     let delete = ServerAction::<DeleteServer>::new();
+    let deleted_name = server.name.clone();
+    toast_on(delete, move |_| format!("“{deleted_name}” deleted."));
     let error = action_error(update);
     let saved = move || update.value().get().is_some_and(|r| r.is_ok());
     let id = server.id.to_string();
@@ -183,11 +200,27 @@ fn ServerDetail(
         </PageHeader>
         <section class="space-y-3" aria-labelledby="endpoints">
             <h2 id="endpoints" class="text-sm font-semibold uppercase tracking-wide text-slate-500">"Hosted endpoints"</h2>
-            <div class="grid gap-3 md:grid-cols-2">
-                <div><p class="mb-1 text-xs text-slate-500">"Streamable HTTP"</p><CopyField value=server.mcp_endpoint.clone() label="Streamable HTTP endpoint"/></div>
-                <div><p class="mb-1 text-xs text-slate-500">"SSE"</p><CopyField value=server.sse_endpoint.clone() label="SSE endpoint"/></div>
-            </div>
+            // The gateway serves the transport the upstream speaks, so only that endpoint works.
+            {match server.transport {
+                Transport::StreamableHttp => view! {
+                    <div><p class="mb-1 text-xs text-slate-500">"Streamable HTTP"</p><CopyField value=server.mcp_endpoint.clone() label="Streamable HTTP endpoint"/></div>
+                }.into_any(),
+                Transport::Sse => view! {
+                    <div><p class="mb-1 text-xs text-slate-500">"SSE (the client posts messages to the endpoint it is given)"</p><CopyField value=server.sse_endpoint.clone() label="SSE endpoint"/></div>
+                }.into_any(),
+            }}
         </section>
+        {usage.map(|u| view! {
+            <section class="mt-10" aria-labelledby="usage">
+                <h2 id="usage" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Usage"</h2>
+                <div class="grid gap-4 lg:grid-cols-2">
+                    <UsageChart title="Requests per hour, last 24 hours" span=Span::Hourly points=u.usage.hourly/>
+                    <UsageChart title="Requests per day, last 30 days" span=Span::Daily points=u.usage.daily/>
+                </div>
+                <h3 class="mb-2 mt-6 text-sm font-semibold text-slate-700 dark:text-slate-300">"Why requests were refused"</h3>
+                <RefusalReasons counts=u.refusals/>
+            </section>
+        })}
         <section class="mt-10" aria-labelledby="tokens">
             <div class="mb-3 flex items-center justify-between">
                 <h2 id="tokens" class="text-sm font-semibold uppercase tracking-wide text-slate-500">"Tokens that can reach it"</h2>
@@ -225,7 +258,9 @@ fn ServerDetail(
             <Confirm summary=delete_summary warning=delete_warning>
                 <ActionForm action=delete>
                     <input type="hidden" name="id" value=id_for_delete/>
-                    <button type="submit" class=DANGER_BUTTON disabled=move || delete.pending().get()>{delete_label}</button>
+                    <button type="submit" class=DANGER_BUTTON disabled=move || delete.pending().get() aria-busy=move || delete.pending().get().then_some("true")>
+                        {move || if delete.pending().get() { "Deleting…".to_string() } else { delete_label.clone() }}
+                    </button>
                 </ActionForm>
             </Confirm>
         </section>

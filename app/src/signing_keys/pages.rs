@@ -13,6 +13,8 @@ pub fn SigningKeyPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeSigningKey>::new();
     let keys = Resource::new(move || (rotate.version().get(), revoke.version().get()), |_| list_signing_keys());
     let revoke_error = action_error(revoke);
+    crate::toast::toast_on(rotate, |k| format!("Key rotated. New tokens are signed with key {}.", &k.id.to_string()[..8]));
+    crate::toast::toast_on(revoke, |_| "Key revoked. The tokens it signed no longer work.".to_string());
     view! {
         <Title text="Signing key · Gatehouse"/>
         <PageHeader title="Signing key" description="The secret your tokens are signed with (HS256). It never leaves Gatehouse."/>
@@ -28,7 +30,7 @@ pub fn SigningKeyPage() -> impl IntoView {
                     Ok(list) => {
                         let (active, retired): (Vec<SigningKeyView>, Vec<SigningKeyView>) = list.into_iter().partition(|k| k.state == KeyState::Active);
                         view! {
-                            {active.into_iter().map(|k| view! {
+                            {active.into_iter().map(|k| { let short = k.id.to_string()[..8].to_string(); view! {
                                 <section class=CARD aria-labelledby="active-key">
                                     <div class="flex flex-wrap items-center justify-between gap-3">
                                         <h2 id="active-key" class="font-semibold">"Active key"</h2>
@@ -41,14 +43,16 @@ pub fn SigningKeyPage() -> impl IntoView {
                                     </dl>
                                     <div class="mt-4">
                                         <Confirm summary="Rotate key…".to_string()
-                                            warning="New tokens will be signed with a new key. This key is retired: its tokens keep working until you revoke it.".to_string()>
+                                            warning=format!("New tokens will be signed with a new key. Key {short} is retired: its {} token(s) keep working until you revoke it.", k.tokens_signed)>
                                             <ActionForm action=rotate>
-                                                <button type="submit" class=PRIMARY_BUTTON disabled=move || rotate.pending().get()>"Rotate now"</button>
+                                                <button type="submit" class=PRIMARY_BUTTON disabled=move || rotate.pending().get() aria-busy=move || rotate.pending().get().then_some("true")>
+                                                    {move || if rotate.pending().get() { "Rotating…".to_string() } else { format!("Rotate key {short} now") }}
+                                                </button>
                                             </ActionForm>
                                         </Confirm>
                                     </div>
                                 </section>
-                            }).collect_view()}
+                            }}).collect_view()}
                             <section class="mt-8" aria-labelledby="retired">
                                 <h2 id="retired" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Retired and revoked keys"</h2>
                                 {retired.is_empty().then(|| view! { <p class="text-sm text-slate-500">"None: this account has only ever had one key."</p> })}
@@ -86,7 +90,7 @@ fn RetiredKey(key_view: SigningKeyView, revoke: ServerAction<RevokeSigningKey>) 
                         warning=format!("Revoking key {short} ends the {} token(s) it signed that still work, at once.", key_view.live_tokens)>
                         <ActionForm action=revoke>
                             <input type="hidden" name="id" value=key_view.id.to_string()/>
-                            <button type="submit" class=DANGER_BUTTON>{format!("Revoke key {short} and end {} token(s)", key_view.live_tokens)}</button>
+                            <button type="submit" class=DANGER_BUTTON disabled=move || revoke.pending().get()>{format!("Revoke key {short} and end {} token(s)", key_view.live_tokens)}</button>
                         </ActionForm>
                     </Confirm>
                 </div>

@@ -201,6 +201,16 @@ pub struct TokenView {
     pub servers: Vec<ServerRef>,
 }
 
+/// How close to its expiry a token gets the "expires soon" badge.
+pub const EXPIRING_SOON_DAYS: i64 = 7;
+
+impl TokenView {
+    /// Active, and expiring within [`EXPIRING_SOON_DAYS`] of `now`.
+    pub fn expires_soon(&self, now: DateTime<Utc>) -> bool {
+        self.status == TokenStatus::Active && self.expires_at.is_some_and(|at| at - now <= Duration::days(EXPIRING_SOON_DAYS))
+    }
+}
+
 /// A request to create a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

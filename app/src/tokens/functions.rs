@@ -21,6 +21,7 @@ pub async fn list_tokens(status: Option<String>, sort: Option<String>) -> Result
         let (state, actor) = require_actor().await?;
         let query = super::ssr::TokenQuery {
             status: status.as_deref().and_then(TokenStatus::parse),
+            expiring_soon: status.as_deref() == Some("expiring"),
             sort_by_last_used: sort.as_deref() == Some("last_used"),
         };
         super::ssr::list_tokens(&state, actor.account_id(), &query).await

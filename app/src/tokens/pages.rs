@@ -3,12 +3,19 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
 
+use std::collections::HashMap;
+
 use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenId, TokenStatus, TokenView};
 use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens, take_created_token};
 use super::snippets::snippets;
 use crate::components::*;
 use crate::error::AppError;
-use crate::servers::{ServerView, functions::list_servers, pages::Loading};
+use crate::servers::{ServerView, Transport, functions::list_servers, pages::Loading};
+use crate::toast::toast_on;
+use crate::usage::{
+    chart::{Span, Sparkline, UsageChart},
+    functions::{get_token_usage, token_activity},
+};
 
 fn status_badge(status: TokenStatus) -> impl IntoView {
     let tone = match status {
@@ -19,9 +26,19 @@ fn status_badge(status: TokenStatus) -> impl IntoView {
     view! { <Badge text=status.as_str() tone/> }
 }
 
-/// Tokens as a table; revoked and expired ones greyed.
+/// "expires in 3 days", for active tokens close to their expiry.
+fn expiring_badge(token: &TokenView) -> Option<impl IntoView + use<>> {
+    let now = chrono::Utc::now();
+    let at = token.expires_at.filter(|_| token.expires_soon(now))?;
+    Some(view! { <span title=format_time(at)><Badge text=format!("expires {}", relative(at, now)) tone=Tone::Warn/></span> })
+}
+
+/// Tokens as a table; revoked and expired ones greyed. With `activity`, a sparkline of each
+/// token's requests over the last day.
 #[component]
-pub fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
+pub fn TokenList(tokens: Vec<TokenView>, #[prop(optional)] activity: Option<HashMap<TokenId, Vec<i64>>>) -> impl IntoView {
+    let with_activity = activity.is_some();
+    let activity = activity.unwrap_or_default();
     view! {
         <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="min-w-full divide-y divide-slate-200 text-left text-sm dark:divide-slate-800">
@@ -33,21 +50,28 @@ pub fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
                         <th scope="col" class="px-4 py-3 font-medium">"Created"</th>
                         <th scope="col" class="px-4 py-3 font-medium">"Expires"</th>
                         <th scope="col" class="px-4 py-3 font-medium">"Last used"</th>
+                        {with_activity.then(|| view! { <th scope="col" class="px-4 py-3 font-medium">"Last 24 h"</th> })}
                         <th scope="col" class="px-4 py-3 font-medium">"Servers"</th>
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
                     {tokens.into_iter().map(|t| {
                         let dim = if t.status == TokenStatus::Active { "" } else { "opacity-60" };
+                        let expiring = expiring_badge(&t);
+                        let spark = with_activity.then(|| {
+                            let counts = activity.get(&t.id).cloned().unwrap_or_else(|| vec![0; crate::usage::HOURS as usize]);
+                            view! { <td class="px-4 py-3"><Sparkline counts/></td> }
+                        });
                         let servers = if t.servers.is_empty() { "—".to_string() } else { t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ") };
                         view! {
                             <tr class=dim data-token-row=t.id.to_string()>
                                 <td class="px-4 py-3"><A href=format!("/tokens/{}", t.id) attr:class=LINK>{t.description.clone()}</A></td>
                                 <td class="whitespace-nowrap px-4 py-3 font-mono text-xs">{t.display.clone()}</td>
-                                <td class="px-4 py-3">{status_badge(t.status)}</td>
+                                <td class="px-4 py-3"><span class="flex flex-wrap gap-1">{status_badge(t.status)}{expiring}</span></td>
                                 <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=Some(t.created_at)/></td>
                                 <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=t.expires_at/></td>
                                 <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=t.last_used_at/></td>
+                                {spark}
                                 <td class="px-4 py-3 text-slate-600 dark:text-slate-400">{servers}</td>
                             </tr>
                         }
@@ -56,6 +80,7 @@ pub fn TokenList(tokens: Vec<TokenView>) -> impl IntoView {
             </table>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -64,10 +89,12 @@ pub fn TokensPage() -> impl IntoView {
     let status = move || query.read().get("status");
     let sort = move || query.read().get("sort");
     let tokens = Resource::new(move || (status(), sort()), |(status, sort)| list_tokens(status, sort));
-    let filters = [("", "All"), ("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")];
+    let activity = Resource::new(|| (), |_| token_activity());
+    let filters = [("", "All"), ("active", "Active"), ("expiring", "Expiring soon"), ("expired", "Expired"), ("revoked", "Revoked")];
     view! {
         <Title text="Tokens · Gatehouse"/>
         <PageHeader title="Tokens" description="Bearer tokens your MCP clients present to your servers.">
+            <a href="/tokens/inspect" class=SECONDARY_BUTTON>"Inspect a token"</a>
             <a href="/tokens/new" class=PRIMARY_BUTTON>"New token"</a>
         </PageHeader>
         <nav aria-label="Filter tokens" class="mb-4 flex flex-wrap items-center gap-2 text-sm">
@@ -99,6 +126,7 @@ pub fn TokensPage() -> impl IntoView {
         </nav>
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
+                let activity = activity.await.unwrap_or_default();
                 match tokens.await {
                     Ok(list) if list.is_empty() && status().is_none() => view! {
                         <EmptyState title="No tokens yet" body="Create a token for each client app, so you can see where it is used and revoke it on its own.">
@@ -108,7 +136,7 @@ pub fn TokensPage() -> impl IntoView {
                     Ok(list) if list.is_empty() => view! {
                         <p class="rounded-lg border border-dashed border-slate-300 p-6 text-center text-sm text-slate-600 dark:border-slate-700">"No tokens match this filter."</p>
                     }.into_any(),
-                    Ok(list) => view! { <TokenList tokens=list/> }.into_any(),
+                    Ok(list) => view! { <TokenList tokens=list activity/> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -179,19 +207,11 @@ pub fn NewTokenPage() -> impl IntoView {
 /// The one time a token is shown: copy it now, with examples filled in.
 #[component]
 fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoView {
-    let first = created.details.servers.first().cloned();
-    let (name, endpoint) = match &first {
-        Some(server) => {
-            let endpoint = servers
-                .into_iter()
-                .find(|s| s.id == server.id)
-                .map(|s| s.mcp_endpoint)
-                .unwrap_or_else(|| format!("/s/{}/mcp", server.id));
-            (server.name.clone(), endpoint)
-        }
-        None => ("gatehouse".to_string(), "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp".to_string()),
+    let first = created.details.servers.first().and_then(|linked| servers.iter().find(|s| s.id == linked.id));
+    let examples = match first {
+        Some(server) => snippets(&server.name, server.transport, server.endpoint(), &created.token),
+        None => snippets("gatehouse", Transport::StreamableHttp, "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp", &created.token),
     };
-    let examples = snippets(&name, &endpoint, &created.token);
     let tab = RwSignal::new(0usize);
     let token = created.token.clone();
     view! {
@@ -250,6 +270,15 @@ pub fn TokenDetailPage() -> impl IntoView {
             }
         },
     );
+    let usage = Resource::new(move || (id(), revoke.version().get()), |(id, _)| async move {
+        match id {
+            Some(id) => get_token_usage(id).await.ok(),
+            None => None,
+        }
+    });
+    toast_on(revoke, |t| format!("“{}” revoked. It no longer works anywhere.", t.description));
+    toast_on(associate, |t| format!("“{}” can now reach {}.", t.description, t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")));
+    toast_on(dissociate, |t| format!("Server removed from “{}”.", t.description));
     let servers = Resource::new(|| (), |_| list_servers());
     let shown_once = Resource::new(id, |id| async move {
         match id {
@@ -262,12 +291,13 @@ pub fn TokenDetailPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let all_servers = servers.await.unwrap_or_default();
                 let fresh = shown_once.await;
+                let usage = usage.await;
                 match token.await {
                     Ok(t) => {
                         let dialog = fresh.map(|token| view! {
                             <CreatedDialog created=CreatedToken { token, details: t.clone() } servers=all_servers.clone()/>
                         });
-                        view! { <TokenDetail token=t all_servers revoke associate dissociate/> {dialog} }.into_any()
+                        view! { <TokenDetail token=t all_servers usage revoke associate dissociate/> {dialog} }.into_any()
                     }
                     Err(error) => view! { <Title text="Token · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
@@ -280,6 +310,7 @@ pub fn TokenDetailPage() -> impl IntoView {
 fn TokenDetail(
     token: TokenView,
     all_servers: Vec<ServerView>,
+    usage: Option<crate::usage::Usage>,
     revoke: ServerAction<RevokeToken>,
     associate: ServerAction<AssociateServer>,
     dissociate: ServerAction<DissociateServer>,
@@ -292,13 +323,12 @@ fn TokenDetail(
     let revoke_warning = format!("“{}” ({}) stops working at once, on every server, and cannot be restored.", token.description, token.display);
     let revoke_label = format!("Revoke “{}”", token.description);
     let others: Vec<ServerView> = all_servers.iter().filter(|s| !token.servers.iter().any(|t| t.id == s.id)).cloned().collect();
-    let example_endpoint = token
-        .servers
-        .first()
-        .and_then(|s| all_servers.iter().find(|a| a.id == s.id))
-        .map(|s| s.mcp_endpoint.clone())
-        .unwrap_or_else(|| "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp".into());
+    let example = match token.servers.first().and_then(|s| all_servers.iter().find(|a| a.id == s.id)) {
+        Some(s) => snippets(&s.name, s.transport, s.endpoint(), "YOUR-TOKEN").remove(0).2,
+        None => snippets("gatehouse", Transport::StreamableHttp, "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp", "YOUR-TOKEN").remove(0).2,
+    };
     let assoc_error = action_error(associate);
+    let expiring = expiring_badge(&token);
     let revoked_note = match (token.revoked_by.as_deref(), token.revoked_at) {
         (Some("signing_key"), Some(at)) => Some(format!("Revoked {} with its signing key.", format_time(at))),
         (Some(_), Some(at)) => Some(format!("Revoked {}.", format_time(at))),
@@ -308,12 +338,13 @@ fn TokenDetail(
         <Title text=format!("{} · Tokens · Gatehouse", token.description)/>
         <PageHeader title=token.description.clone() description=format!("Token {}", token.display)>
             {status_badge(token.status)}
+            {expiring}
         </PageHeader>
         {revoked_note.map(|note| view! { <p class="mb-6 rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-800 dark:bg-rose-950 dark:text-rose-200">{note}</p> })}
         <dl class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             <Stat label="Created"><RelativeTime at=Some(token.created_at)/></Stat>
             <Stat label="Expires"><RelativeTime at=token.expires_at none="never"/></Stat>
-            <Stat label="Last used"><RelativeTime at=token.last_used_at/></Stat>
+            <Stat label="Last used" testid="last-used"><RelativeTime at=token.last_used_at/></Stat>
             <Stat label="Requests">{token.use_count}</Stat>
         </dl>
         {token.last_used_ip.clone().map(|ip| view! { <p class="mt-2 text-xs text-slate-500">"Last used from " {ip}</p> })}
@@ -351,9 +382,19 @@ fn TokenDetail(
             })}
         </section>
 
-        <section class="mt-10" aria-labelledby="usage">
-            <h2 id="usage" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Usage"</h2>
-            <pre class="overflow-x-auto rounded-lg bg-slate-950 p-4 text-xs text-slate-100"><code>{snippets("gatehouse", &example_endpoint, "YOUR-TOKEN").remove(0).2}</code></pre>
+        {usage.map(|usage| view! {
+            <section class="mt-10" aria-labelledby="usage">
+                <h2 id="usage" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Usage"</h2>
+                <div class="grid gap-4 lg:grid-cols-2">
+                    <UsageChart title="Requests per hour, last 24 hours" span=Span::Hourly points=usage.hourly/>
+                    <UsageChart title="Requests per day, last 30 days" span=Span::Daily points=usage.daily/>
+                </div>
+            </section>
+        })}
+
+        <section class="mt-10" aria-labelledby="how-to">
+            <h2 id="how-to" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"How to use it"</h2>
+            <pre class="overflow-x-auto rounded-lg bg-slate-950 p-4 text-xs text-slate-100"><code>{example}</code></pre>
         </section>
 
         {active.then(|| view! {
@@ -362,7 +403,9 @@ fn TokenDetail(
                 <Confirm summary=revoke_summary warning=revoke_warning>
                     <ActionForm action=revoke>
                         <input type="hidden" name="id" value=id_for_revoke/>
-                        <button type="submit" class=DANGER_BUTTON disabled=move || revoke.pending().get()>{revoke_label}</button>
+                        <button type="submit" class=DANGER_BUTTON disabled=move || revoke.pending().get() aria-busy=move || revoke.pending().get().then_some("true")>
+                            {move || if revoke.pending().get() { "Revoking…".to_string() } else { revoke_label.clone() }}
+                        </button>
                     </ActionForm>
                 </Confirm>
             </section>
@@ -371,11 +414,11 @@ fn TokenDetail(
 }
 
 #[component]
-fn Stat(label: &'static str, children: Children) -> impl IntoView {
+fn Stat(label: &'static str, #[prop(optional)] testid: &'static str, children: Children) -> impl IntoView {
     view! {
         <div class=CARD>
             <dt class="text-xs font-medium uppercase tracking-wide text-slate-500">{label}</dt>
-            <dd class="mt-1 text-sm font-semibold text-slate-900 dark:text-white">{children()}</dd>
+            <dd class="mt-1 text-sm font-semibold text-slate-900 dark:text-white" data-testid=(!testid.is_empty()).then_some(testid)>{children()}</dd>
         </div>
     }
 }

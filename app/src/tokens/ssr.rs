@@ -50,6 +50,8 @@ pub mod entity {
 #[derive(Debug, Clone, Default)]
 pub struct TokenQuery {
     pub status: Option<TokenStatus>,
+    /// Only active tokens that expire within [`EXPIRING_SOON_DAYS`](super::domain::EXPIRING_SOON_DAYS).
+    pub expiring_soon: bool,
     pub sort_by_last_used: bool,
 }
 
@@ -169,6 +171,10 @@ pub async fn list_tokens(state: &AppState, account: AccountId, query: &TokenQuer
     let mut list = views(&state.db, account, models).await?;
     if let Some(status) = query.status {
         list.retain(|t| t.status == status);
+    }
+    if query.expiring_soon {
+        let now = Utc::now();
+        list.retain(|t| t.expires_soon(now));
     }
     if query.sort_by_last_used {
         // Most recently used first; never-used tokens last.

@@ -8,6 +8,8 @@ pub mod usage;
 pub mod verify;
 pub mod view;
 
+pub use verify::ViewCheck;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{

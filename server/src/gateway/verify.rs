@@ -6,81 +6,18 @@ use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::view::{ServerEntry, ViewData};
+pub use app::tokens::Refusal;
+
+use std::sync::Arc;
+
+use app::state::GatewayCheck;
+
+use super::view::{ServerEntry, TokenView, ViewData};
 
 /// Leeway for `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: u64 = 5;
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
 const FORBIDDEN_HEADERS: &[&str] = &["jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"];
-
-/// Why a request was refused. Messages say what to do, never whether another tenant's token
-/// or server exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    Missing,
-    Malformed,
-    Algorithm,
-    ForbiddenHeader,
-    NotForThisServer,
-    KeyRevoked,
-    Signature,
-    Expired(DateTime<Utc>),
-    NotYetValid,
-    Issuer,
-    Audience,
-    Revoked,
-    AccountDisabled,
-    NotAssociated,
-}
-
-impl Refusal {
-    pub fn message(&self) -> String {
-        match self {
-            Refusal::Missing => "This server requires a token: send \"Authorization: Bearer <token>\".".into(),
-            Refusal::Malformed => "The token is not a well-formed JWT. Copy the whole token again.".into(),
-            Refusal::Algorithm => "The token must be signed with HS256 by Gatehouse.".into(),
-            Refusal::ForbiddenHeader => "The token's header carries fields Gatehouse does not accept (jku, jwk, x5u, x5c, crit).".into(),
-            Refusal::NotForThisServer => "This token was not issued for this server. Use a token from the server owner's account.".into(),
-            Refusal::KeyRevoked => "The token was signed by a signing key that has been revoked. Create a new token.".into(),
-            Refusal::Signature => "The token's signature is invalid. Copy the whole token again, or create a new one.".into(),
-            Refusal::Expired(at) => format!("The token expired at {}. Create a new token.", at.format("%Y-%m-%d %H:%M:%S UTC")),
-            Refusal::NotYetValid => "The token is not valid yet (nbf is in the future). Check the client's clock.".into(),
-            Refusal::Issuer => "The token was issued by another Gatehouse deployment.".into(),
-            Refusal::Audience => "The token is meant for another audience.".into(),
-            Refusal::Revoked => "The token has been revoked. Create a new token.".into(),
-            Refusal::AccountDisabled => "The account that owns this token is disabled.".into(),
-            Refusal::NotAssociated => "The token is not associated with this server. Add the server to the token in the dashboard.".into(),
-        }
-    }
-
-    /// A short, stable reason for metrics and usage counts.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refusal::Missing => "missing",
-            Refusal::Malformed | Refusal::Algorithm | Refusal::ForbiddenHeader => "malformed",
-            Refusal::NotForThisServer => "foreign",
-            Refusal::KeyRevoked => "key_revoked",
-            Refusal::Signature => "bad_signature",
-            Refusal::Expired(_) => "expired",
-            Refusal::NotYetValid => "not_yet_valid",
-            Refusal::Issuer | Refusal::Audience => "wrong_audience",
-            Refusal::Revoked => "revoked",
-            Refusal::AccountDisabled => "account_disabled",
-            Refusal::NotAssociated => "unassociated",
-        }
-    }
-
-    /// Refusals decided after the signature verified: the token's `jti` can be trusted for
-    /// counting.
-    pub fn signature_verified(&self) -> bool {
-        matches!(self, Refusal::Expired(_) | Refusal::Revoked | Refusal::AccountDisabled | Refusal::NotAssociated)
-    }
-
-    /// Whether a token was presented at all (RFC 6750: only then `error="invalid_token"`).
-    pub fn token_sent(&self) -> bool {
-        *self != Refusal::Missing
-    }
-}
 
 /// What a passed check grants: which token, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,15 +69,24 @@ pub fn check(
     audience: &str,
     now: DateTime<Utc>,
 ) -> Result<Grant, Refusal> {
-    let owner_active = view.accounts.get(&server.account) == Some(&true);
     if !server.require_token {
+        let owner_active = view.accounts.get(&server.account) == Some(&true);
         return if owner_active { Ok(Grant { token: None, expires_at: None }) } else { Err(Refusal::AccountDisabled) };
     }
     let token = bearer(authorization)?;
+    let grant = verify(view, server.account, token, issuer, audience, now)?;
+    match grant.token {
+        Some(id) if view.links.contains(&(id, server.id)) => Ok(grant),
+        _ => Err(Refusal::NotAssociated),
+    }
+}
+
+/// Checks `token` as one of `account`'s tokens: everything but the server it is used on.
+pub fn verify(view: &ViewData, account: Uuid, token: &str, issuer: &str, audience: &str, now: DateTime<Utc>) -> Result<Grant, Refusal> {
     let kid = inspect_header(token)?;
 
     // The key comes from the server's account; `kid` only chooses among its keys.
-    let key = view.keys.get(&kid).filter(|k| k.account == server.account).ok_or(Refusal::NotForThisServer)?;
+    let key = view.keys.get(&kid).filter(|k| k.account == account).ok_or(Refusal::NotForThisServer)?;
     if key.revoked {
         return Err(Refusal::KeyRevoked);
     }
@@ -165,7 +111,7 @@ pub fn check(
 
     let id: Uuid = claims.jti.parse().map_err(|_| Refusal::Malformed)?;
     let entry = view.tokens.get(&id).ok_or(Refusal::NotForThisServer)?;
-    if entry.account != server.account || entry.key != kid || claims.sub != server.account.to_string() {
+    if entry.account != account || entry.key != kid || claims.sub != account.to_string() {
         return Err(Refusal::NotForThisServer);
     }
     if entry.revoked {
@@ -183,13 +129,38 @@ pub fn check(
     } else if claims.exp.is_some() {
         return Err(Refusal::Malformed);
     }
-    if !owner_active {
+    if view.accounts.get(&account) != Some(&true) {
         return Err(Refusal::AccountDisabled);
     }
-    if !view.links.contains(&(id, server.id)) {
-        return Err(Refusal::NotAssociated);
-    }
     Ok(Grant { token: Some(id), expires_at: entry.expires_at })
+}
+
+/// The gateway's check over its live view, for the token inspector: the same code and data as
+/// a real request.
+pub struct ViewCheck {
+    view: Arc<TokenView>,
+    issuer: String,
+    audience: String,
+}
+
+impl ViewCheck {
+    pub fn new(view: Arc<TokenView>, issuer: &str, audience: &str) -> Self {
+        Self { view, issuer: issuer.to_string(), audience: audience.to_string() }
+    }
+}
+
+impl GatewayCheck for ViewCheck {
+    fn verify(&self, account: Uuid, token: &str) -> Result<Uuid, Refusal> {
+        let grant = verify(&self.view.read(), account, token, &self.issuer, &self.audience, Utc::now())?;
+        grant.token.ok_or(Refusal::Malformed)
+    }
+
+    fn check(&self, server: Uuid, token: &str) -> Result<Option<Uuid>, Refusal> {
+        let view = self.view.read();
+        let entry = view.servers.get(&server).cloned().ok_or(Refusal::NotForThisServer)?;
+        let header = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| Refusal::Malformed)?;
+        check(&view, &entry, Some(&header), &self.issuer, &self.audience, Utc::now()).map(|grant| grant.token)
+    }
 }
 
 /// Reads the JOSE header by hand first: exactly three parts, `alg` exactly HS256, no key-

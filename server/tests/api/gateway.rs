@@ -34,7 +34,7 @@ fn install_crypto() {
 }
 
 /// A server of `user` in front of the demo upstream, and a token that may reach it.
-async fn served(user: &User, demo: &str, transport: &str) -> (Value, String) {
+pub(crate) async fn served(user: &User, demo: &str, transport: &str) -> (Value, String) {
     let path = if transport == "sse" { "/sse" } else { "/mcp" };
     let response = user
         .post("/servers", &json!({ "name": format!("demo {transport}"), "upstream_url": format!("{demo}{path}"), "transport": transport }))
@@ -73,7 +73,7 @@ async fn a_real_mcp_client_works_through_the_gateway(backend: Backend) {
     assert!(mcp_client(server["mcp_endpoint"].as_str().unwrap(), "not-a-token").await.is_err(), "a bad token cannot connect");
 }
 
-async fn post_mcp(url: &str, authorization: Option<&str>) -> reqwest::Response {
+pub(crate) async fn post_mcp(url: &str, authorization: Option<&str>) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(url)
         .header(header::ACCEPT, "application/json, text/event-stream")
@@ -141,7 +141,7 @@ async fn missing_and_bad_tokens_are_refused_with_401(backend: Backend) {
     }
 }
 
-async fn ada_token_id(user: &User, description: &str) -> String {
+pub(crate) async fn ada_token_id(user: &User, description: &str) -> String {
     let list = json_body(user.get("/tokens").await).await;
     list.as_array().unwrap().iter().find(|t| t["description"] == description).unwrap()["id"].as_str().unwrap().to_string()
 }

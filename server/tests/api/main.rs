@@ -12,4 +12,5 @@ mod signing_keys;
 mod tokens;
 mod dashboard;
 mod operations;
+mod usage;
 mod sessions;

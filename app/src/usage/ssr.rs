@@ -1,0 +1,162 @@
+//! Usage tables (written in batches by the gateway) and the queries behind the charts.
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Alias, Func, Query, SimpleExpr},
+};
+use uuid::Uuid;
+
+use super::domain::{HOURS, ServerUsage, Usage, hour_floor, refusal_counts, window_start};
+use crate::accounts::AccountId;
+use crate::error::AppError;
+use crate::servers::ServerId;
+use crate::tokens::TokenId;
+
+pub mod buckets {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "usage_buckets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub server_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hour: DateTimeUtc,
+        pub requests: i64,
+        pub refusals: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod refusals {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refusal_buckets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub server_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hour: DateTimeUtc,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub reason: String,
+        pub count: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `SUM(column)` as a 64-bit integer on both engines (PostgreSQL sums bigints as numeric).
+fn total(column: impl sea_orm::IntoSimpleExpr) -> SimpleExpr {
+    Func::cast_as(Func::sum(column.into_simple_expr()), Alias::new("bigint")).into()
+}
+
+/// Requests and refusals of one of `account`'s tokens, over all its servers.
+pub async fn token_usage(db: &impl ConnectionTrait, account: AccountId, token: TokenId, now: DateTime<Utc>) -> Result<Usage, AppError> {
+    crate::tokens::ssr::find_model(db, account, token).await?;
+    let rows: Vec<(DateTime<Utc>, i64, i64)> = buckets::Entity::find()
+        .select_only()
+        .column(buckets::Column::Hour)
+        .column_as(total(buckets::Column::Requests), "requests")
+        .column_as(total(buckets::Column::Refusals), "refusals")
+        .filter(buckets::Column::TokenId.eq(token.0))
+        .filter(buckets::Column::Hour.gte(window_start(now)))
+        .group_by(buckets::Column::Hour)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Usage::from_hours(rows, now))
+}
+
+/// Requests to one of `account`'s servers, every refusal there, and the reasons for them.
+pub async fn server_usage(db: &impl ConnectionTrait, account: AccountId, server: ServerId, now: DateTime<Utc>) -> Result<ServerUsage, AppError> {
+    crate::servers::ssr::find_model(db, account, server).await?;
+    let since = window_start(now);
+    let requests: Vec<(DateTime<Utc>, i64)> = buckets::Entity::find()
+        .select_only()
+        .column(buckets::Column::Hour)
+        .column_as(total(buckets::Column::Requests), "requests")
+        .filter(buckets::Column::ServerId.eq(server.0))
+        .filter(buckets::Column::Hour.gte(since))
+        .group_by(buckets::Column::Hour)
+        .into_tuple()
+        .all(db)
+        .await?;
+    // Refusals come from the per-reason counts: they include requests without a usable token.
+    let refused: Vec<(DateTime<Utc>, String, i64)> = refusals::Entity::find()
+        .select_only()
+        .column(refusals::Column::Hour)
+        .column(refusals::Column::Reason)
+        .column(refusals::Column::Count)
+        .filter(refusals::Column::ServerId.eq(server.0))
+        .filter(refusals::Column::Hour.gte(since))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let rows = requests
+        .into_iter()
+        .map(|(hour, n)| (hour, n, 0))
+        .chain(refused.iter().map(|(hour, _, n)| (*hour, 0, *n)));
+    Ok(ServerUsage { usage: Usage::from_hours(rows, now), refusals: refusal_counts(refused, now) })
+}
+
+fn tokens_of(account: AccountId) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(crate::tokens::ssr::entity::Column::Id)
+        .from(crate::tokens::ssr::entity::Entity)
+        .and_where(crate::tokens::ssr::entity::Column::AccountId.eq(account.0))
+        .to_owned()
+}
+
+/// Requests and refusals of all of `account`'s tokens together.
+pub async fn account_usage(db: &impl ConnectionTrait, account: AccountId, now: DateTime<Utc>) -> Result<Usage, AppError> {
+    let rows: Vec<(DateTime<Utc>, i64, i64)> = buckets::Entity::find()
+        .select_only()
+        .column(buckets::Column::Hour)
+        .column_as(total(buckets::Column::Requests), "requests")
+        .column_as(total(buckets::Column::Refusals), "refusals")
+        .filter(buckets::Column::TokenId.in_subquery(tokens_of(account)))
+        .filter(buckets::Column::Hour.gte(window_start(now)))
+        .group_by(buckets::Column::Hour)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(Usage::from_hours(rows, now))
+}
+
+/// Requests per hour over the last 24 hours for every token of `account` that had any.
+pub async fn recent_activity(db: &impl ConnectionTrait, account: AccountId, now: DateTime<Utc>) -> Result<HashMap<TokenId, Vec<i64>>, AppError> {
+    let first_hour = hour_floor(now) - Duration::hours(HOURS - 1);
+    let of_account = tokens_of(account);
+    let rows: Vec<(Uuid, DateTime<Utc>, i64)> = buckets::Entity::find()
+        .select_only()
+        .column(buckets::Column::TokenId)
+        .column(buckets::Column::Hour)
+        .column_as(total(buckets::Column::Requests), "requests")
+        .filter(buckets::Column::TokenId.in_subquery(of_account))
+        .filter(buckets::Column::Hour.gte(first_hour))
+        .group_by(buckets::Column::TokenId)
+        .group_by(buckets::Column::Hour)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut activity: HashMap<TokenId, Vec<i64>> = HashMap::new();
+    for (token, hour, requests) in rows {
+        let series = activity.entry(TokenId(token)).or_insert_with(|| vec![0; HOURS as usize]);
+        if let Some(slot) = series.get_mut((hour - first_hour).num_hours() as usize) {
+            *slot += requests;
+        }
+    }
+    Ok(activity)
+}
