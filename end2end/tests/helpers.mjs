@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { createServer, connect } from 'node:net';
 import { chromium } from 'playwright-core';
 
 const PG_ADMIN = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-qtAc'];
@@ -85,4 +86,62 @@ export async function newPage(browser, width = 1280) {
 /** Waits until the wasm bundle has hydrated the server-rendered page. */
 export async function waitHydrated(page) {
   await page.waitForSelector('html[data-hydrated="true"]', { timeout: 20_000 });
+}
+
+/** A port nothing listens on right now, found by letting the kernel pick one. */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Resolves once `port` on 127.0.0.1 accepts a TCP connection. */
+async function waitForPort(port, { timeoutMs = 15_000, exited = () => false } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (exited()) throw new Error('the process exited before it listened');
+    if (Date.now() > deadline) throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Runs `gatehouse demo-mcp` (a real MCP server: Streamable HTTP at /mcp, HTTP+SSE at /sse) on
+ * a free loopback port. Returns its base URL, e.g. http://127.0.0.1:41234.
+ */
+export async function startDemoMcp() {
+  const bin = process.env.GATEHOUSE_BIN;
+  if (!bin) throw new Error('GATEHOUSE_BIN must name the gatehouse binary (./dev test sets it)');
+  const port = await freePort();
+  const child = spawn(bin, ['demo-mcp', '--bind', `127.0.0.1:${port}`], {
+    env: { ...process.env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  let exitCode;
+  child.stdout.on('data', (chunk) => { log += chunk; });
+  child.stderr.on('data', (chunk) => { log += chunk; });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => { exitCode = code ?? signal; resolve(); }));
+  try {
+    await waitForPort(port, { exited: () => exitCode !== undefined });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw new Error(`demo-mcp did not start (${error.message}; exit ${exitCode}):\n${log}`);
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    log: () => log,
+    async stop() {
+      if (exitCode === undefined) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

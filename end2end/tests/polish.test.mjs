@@ -62,7 +62,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByRole('link', { name: 'Inspect a token' }).first().click();
       await page.getByRole('heading', { name: 'Inspect a token', level: 1 }).waitFor();
       await waitHydrated(page);
-      await page.getByLabel('Token').fill(token);
+      await page.getByLabel('Token', { exact: true }).fill(token);
       await page.getByRole('button', { name: 'Inspect' }).click();
       const result = page.getByTestId('inspection');
       await result.getByRole('heading', { name: 'A valid token of this account' }).waitFor();
@@ -70,7 +70,7 @@ for (const backend of ['sqlite', 'postgres']) {
       assert.equal(await page.locator('[data-server-verdict="Docs"]').getAttribute('data-accepted'), 'true');
       await page.locator('[data-server-verdict="Search"]').getByText('Not associated with this server.').waitFor();
       await page.screenshot({ path: `${screenshotDir}/inspector-${backend}-1280.png`, fullPage: true });
-      await page.getByLabel('Token').fill('not a token');
+      await page.getByLabel('Token', { exact: true }).fill('not a token');
       await page.getByRole('button', { name: 'Inspect' }).click();
       await page.getByText('A JWT has three parts separated by dots.').waitFor();
 
@@ -82,9 +82,9 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByText('Revoke “CI runner”…').click();
       await page.getByRole('button', { name: 'Revoke “CI runner”' }).click();
       await page.getByRole('status').filter({ hasText: '“CI runner” revoked.' }).waitFor();
-      await page.goto(`${base}/tokens/inspect`);
+      await page.goto(`${base}/inspect`);
       await waitHydrated(page);
-      await page.getByLabel('Token').fill(token);
+      await page.getByLabel('Token', { exact: true }).fill(token);
       await page.getByRole('button', { name: 'Inspect' }).click();
       await page.locator('[data-server-verdict="Docs"]').getByText(/^Revoked at \d{4}-\d\d-\d\d \d\d:\d\d UTC\.$/).waitFor();
 
