@@ -11,7 +11,7 @@ const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/servers", "Servers"),
     ("/tokens", "Tokens"),
-    ("/tokens/inspect", "Inspect a token"),
+    ("/inspect", "Inspect a token"),
     ("/signing-key", "Signing key"),
     ("/audit", "Audit log"),
     ("/account", "Account"),
@@ -52,8 +52,8 @@ fn Frame(account: AccountView) -> impl IntoView {
             .collect_view()
     };
     view! {
-        <div class="min-h-screen bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100">
-            <header class="sticky top-0 z-10 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
+        <div class="flex min-h-screen flex-col bg-slate-50 text-slate-900 dark:bg-slate-950 dark:text-slate-100">
+            <header class="z-10 border-b md:sticky md:top-0 border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
                 <div class="flex h-14 items-center justify-between gap-4 px-4 md:px-6">
                     <a href="/" class="flex items-center gap-2 font-semibold">
                         <span class="grid h-8 w-8 place-items-center rounded-lg bg-indigo-600 text-sm text-white">"G"</span>
@@ -64,12 +64,12 @@ fn Frame(account: AccountView) -> impl IntoView {
                         <LogoutButton class="rounded-lg px-3 py-1.5 font-medium text-slate-700 hover:bg-slate-100 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:text-slate-200 dark:hover:bg-slate-800"/>
                     </div>
                 </div>
-                <nav aria-label="Main" class="nav-links flex gap-1 overflow-x-auto px-3 pb-2 md:hidden">
-                    {links("whitespace-nowrap rounded-lg px-3 py-1.5 text-sm font-medium text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800")}
+                <nav aria-label="Main" class="nav-links flex flex-wrap gap-1 px-3 pb-2 md:hidden">
+                    {links("whitespace-nowrap rounded-lg px-2.5 py-1 text-sm font-medium text-slate-600 hover:bg-slate-100 dark:text-slate-300 dark:hover:bg-slate-800")}
                 </nav>
             </header>
-            <div class="md:flex">
-                <nav aria-label="Sidebar" class="nav-links hidden w-60 shrink-0 flex-col gap-1 border-r border-slate-200 p-4 md:flex md:min-h-[calc(100vh-3.5rem)] dark:border-slate-800">
+            <div class="flex-1 md:flex">
+                <nav aria-label="Sidebar" class="nav-links hidden w-60 shrink-0 flex-col gap-1 border-r border-slate-200 p-4 md:flex dark:border-slate-800">
                     {links("rounded-lg px-3 py-2 text-sm font-medium text-slate-600 hover:bg-slate-100 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:text-slate-300 dark:hover:bg-slate-800")}
                 </nav>
                 <main class="mx-auto w-full max-w-5xl flex-1 px-4 py-8 md:px-10">

@@ -76,7 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("servers/:id") view=ServerDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens") view=TokensPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens/new") view=NewTokenPage ssr=SsrMode::Async/>
-                    <Route path=path!("tokens/inspect") view=InspectPage ssr=SsrMode::Async/>
+                    <Route path=path!("inspect") view=InspectPage ssr=SsrMode::Async/>
                     <Route path=path!("tokens/:id") view=TokenDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("signing-key") view=SigningKeyPage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>

@@ -94,7 +94,7 @@ pub fn TokensPage() -> impl IntoView {
     view! {
         <Title text="Tokens · Gatehouse"/>
         <PageHeader title="Tokens" description="Bearer tokens your MCP clients present to your servers.">
-            <a href="/tokens/inspect" class=SECONDARY_BUTTON>"Inspect a token"</a>
+            <a href="/inspect" class=SECONDARY_BUTTON>"Inspect a token"</a>
             <a href="/tokens/new" class=PRIMARY_BUTTON>"New token"</a>
         </PageHeader>
         <nav aria-label="Filter tokens" class="mb-4 flex flex-wrap items-center gap-2 text-sm">
@@ -207,13 +207,29 @@ pub fn NewTokenPage() -> impl IntoView {
 /// The one time a token is shown: copy it now, with examples filled in.
 #[component]
 fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoView {
-    let first = created.details.servers.first().and_then(|linked| servers.iter().find(|s| s.id == linked.id));
-    let examples = match first {
-        Some(server) => snippets(&server.name, server.transport, server.endpoint(), &created.token),
-        None => snippets("gatehouse", Transport::StreamableHttp, "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp", &created.token),
-    };
-    let tab = RwSignal::new(0usize);
+    // The examples are filled in for one of the token's servers at a time.
+    let mut targets: Vec<(String, Transport, String)> = created
+        .details
+        .servers
+        .iter()
+        .filter_map(|linked| servers.iter().find(|s| s.id == linked.id))
+        .map(|s| (s.name.clone(), s.transport, s.endpoint().to_string()))
+        .collect();
+    if targets.is_empty() {
+        targets.push(("gatehouse".into(), Transport::StreamableHttp, "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp".into()));
+    }
+    let several = (targets.len() > 1).then(|| targets.iter().map(|t| t.0.clone()).collect::<Vec<_>>());
+    let chosen = RwSignal::new(0usize);
     let token = created.token.clone();
+    let examples = {
+        let token = token.clone();
+        Memo::new(move |_| {
+            let (name, transport, endpoint) = &targets[chosen.get().min(targets.len() - 1)];
+            snippets(name, *transport, endpoint, &token)
+        })
+    };
+    let labels: Vec<&'static str> = examples.with_untracked(|e| e.iter().map(|x| x.0).collect());
+    let tab = RwSignal::new(0usize);
     view! {
         <div class="fixed inset-0 z-50 flex items-end justify-center bg-slate-900/50 p-0 sm:items-center sm:p-4">
             <div role="dialog" aria-modal="true" aria-labelledby="created-title"
@@ -228,20 +244,33 @@ fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoVi
                     <CopyButton text=Signal::derive(move || token.clone()) label="Copy token"/>
                 </div>
                 <div class="mt-6">
+                    {several.map(|names| view! {
+                        <div class="mb-3 flex flex-wrap items-center gap-2 text-sm">
+                            <label for="example-server" class="font-medium text-slate-700 dark:text-slate-200">"Examples for"</label>
+                            <select id="example-server" class="rounded-lg border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-600 dark:bg-slate-800"
+                                on:change=move |ev| chosen.set(event_target_value(&ev).parse().unwrap_or(0))>
+                                {names.into_iter().enumerate().map(|(i, name)| view! { <option value=i.to_string()>{name}</option> }).collect_view()}
+                            </select>
+                        </div>
+                    })}
                     <div role="tablist" aria-label="Examples" class="flex flex-wrap gap-1 border-b border-slate-200 dark:border-slate-700">
-                        {examples.iter().enumerate().map(|(i, (label, _, _))| view! {
+                        {labels.iter().copied().enumerate().map(|(i, label)| view! {
                             <button type="button" role="tab" aria-selected=move || (tab.get() == i).to_string() on:click=move |_| tab.set(i)
                                 class=move || if tab.get() == i { "-mb-px border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700 dark:text-indigo-300" } else { "px-3 py-2 text-sm text-slate-600 hover:text-slate-900 dark:text-slate-400" }>
-                                {*label}
+                                {label}
                             </button>
                         }).collect_view()}
                     </div>
-                    {examples.into_iter().enumerate().map(|(i, (label, language, code))| {
-                        let text = code.clone();
+                    {labels.iter().copied().enumerate().map(|(i, label)| {
+                        let code = move || examples.with(|e| e[i].2.clone());
+                        let language = examples.with_untracked(|e| e[i].1);
                         view! {
-                            <div role="tabpanel" aria-label=label hidden=move || tab.get() != i class="relative mt-3">
-                                <pre class="overflow-x-auto rounded-lg bg-slate-950 p-4 text-xs text-slate-100" data-language=language><code>{code}</code></pre>
-                                <div class="absolute right-2 top-2"><CopyButton text=Signal::derive(move || text.clone())/></div>
+                            <div role="tabpanel" aria-label=label hidden=move || tab.get() != i class="mt-3 overflow-hidden rounded-lg bg-slate-950">
+                                <div class="flex items-center justify-between border-b border-slate-800 px-3 py-1.5">
+                                    <span class="text-xs text-slate-400">{language}</span>
+                                    <CopyButton text=Signal::derive(code)/>
+                                </div>
+                                <pre class="overflow-x-auto p-4 text-xs text-slate-100" data-language=language><code>{code}</code></pre>
                             </div>
                         }
                     }).collect_view()}
@@ -252,6 +281,7 @@ fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoVi
             </div>
         </div>
     }
+    .into_any()
 }
 
 #[component]

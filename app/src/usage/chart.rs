@@ -106,14 +106,14 @@ pub fn UsageChart(title: &'static str, span: Span, points: Vec<UsagePoint>) -> i
                     <span class="inline-flex items-center gap-1"><span class="h-2.5 w-2.5 rounded-sm bg-rose-500"></span>{format!("Refused {refusals}")}</span>
                 </span>
             </figcaption>
-            <div class="flex gap-2">
+            <div class="flex min-w-0 gap-2">
                 <div class="flex h-36 w-8 shrink-0 flex-col justify-between text-right text-xs tabular-nums text-slate-500" aria-hidden="true">
                     <span class="-mt-2">{top}</span>
                     <span>{if top % 2 == 0 { (top / 2).to_string() } else { String::new() }}</span>
                     <span class="-mb-2">"0"</span>
                 </div>
                 <svg viewBox=format!("0 0 {width} 100") preserveAspectRatio="none" role="img" aria-label=summary.clone()
-                    class="h-36 w-full overflow-visible border-b border-l border-slate-300 dark:border-slate-600">
+                    class="h-36 min-w-0 flex-1 overflow-hidden border-b border-l border-slate-300 dark:border-slate-600">
                     <line x1="0" x2=width.to_string() y1="0" y2="0" vector-effect="non-scaling-stroke" class="stroke-slate-200 dark:stroke-slate-700" stroke-dasharray="3 3"/>
                     <line x1="0" x2=width.to_string() y1="50" y2="50" vector-effect="non-scaling-stroke" class="stroke-slate-200 dark:stroke-slate-700" stroke-dasharray="3 3"/>
                     {bars}
