@@ -112,12 +112,17 @@ pub fn UsageChart(title: &'static str, span: Span, points: Vec<UsagePoint>) -> i
                     <span>{if top % 2 == 0 { (top / 2).to_string() } else { String::new() }}</span>
                     <span class="-mb-2">"0"</span>
                 </div>
+                <div class="relative min-w-0 flex-1">
+                {(requests + refusals == 0).then(|| view! {
+                    <p class="absolute inset-0 grid place-items-center text-xs text-slate-500">"No requests yet"</p>
+                })}
                 <svg viewBox=format!("0 0 {width} 100") preserveAspectRatio="none" role="img" aria-label=summary.clone()
-                    class="h-36 min-w-0 flex-1 overflow-hidden border-b border-l border-slate-300 dark:border-slate-600">
+                    class="block h-36 w-full overflow-hidden border-b border-l border-slate-300 dark:border-slate-600">
                     <line x1="0" x2=width.to_string() y1="0" y2="0" vector-effect="non-scaling-stroke" class="stroke-slate-200 dark:stroke-slate-700" stroke-dasharray="3 3"/>
                     <line x1="0" x2=width.to_string() y1="50" y2="50" vector-effect="non-scaling-stroke" class="stroke-slate-200 dark:stroke-slate-700" stroke-dasharray="3 3"/>
                     {bars}
                 </svg>
+                </div>
             </div>
             <div class="ml-10 mt-1 flex justify-between text-xs text-slate-500" aria-hidden="true">
                 {x_labels.into_iter().map(|l| view! { <span>{l}</span> }).collect_view()}

@@ -119,19 +119,36 @@ fn tokens_of(account: AccountId) -> sea_orm::sea_query::SelectStatement {
         .to_owned()
 }
 
-/// Requests and refusals of all of `account`'s tokens together.
+/// Requests of all of `account`'s tokens, and every refusal at its servers (with or without a
+/// token), together.
 pub async fn account_usage(db: &impl ConnectionTrait, account: AccountId, now: DateTime<Utc>) -> Result<Usage, AppError> {
-    let rows: Vec<(DateTime<Utc>, i64, i64)> = buckets::Entity::find()
+    let since = window_start(now);
+    let requests: Vec<(DateTime<Utc>, i64)> = buckets::Entity::find()
         .select_only()
         .column(buckets::Column::Hour)
         .column_as(total(buckets::Column::Requests), "requests")
-        .column_as(total(buckets::Column::Refusals), "refusals")
         .filter(buckets::Column::TokenId.in_subquery(tokens_of(account)))
-        .filter(buckets::Column::Hour.gte(window_start(now)))
+        .filter(buckets::Column::Hour.gte(since))
         .group_by(buckets::Column::Hour)
         .into_tuple()
         .all(db)
         .await?;
+    let servers_of = Query::select()
+        .column(crate::servers::ssr::entity::Column::Id)
+        .from(crate::servers::ssr::entity::Entity)
+        .and_where(crate::servers::ssr::entity::Column::AccountId.eq(account.0))
+        .to_owned();
+    let refused: Vec<(DateTime<Utc>, i64)> = refusals::Entity::find()
+        .select_only()
+        .column(refusals::Column::Hour)
+        .column_as(total(refusals::Column::Count), "refusals")
+        .filter(refusals::Column::ServerId.in_subquery(servers_of))
+        .filter(refusals::Column::Hour.gte(since))
+        .group_by(refusals::Column::Hour)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let rows = requests.into_iter().map(|(hour, n)| (hour, n, 0)).chain(refused.into_iter().map(|(hour, n)| (hour, 0, n)));
     Ok(Usage::from_hours(rows, now))
 }
 

@@ -103,6 +103,7 @@ async fn charts_count_requests_and_refusals_by_reason(backend: Backend) {
     assert_eq!(attribute_after(&list, "data-sparkline=\"4\"", "aria-label").as_deref(), Some("4 requests in the last 24 hours"), "a sparkline per token");
     let overview = page(&ada, "/").await;
     assert_eq!(attribute_after(&overview, "data-chart=\"hourly\"", "data-requests").as_deref(), Some("4"), "the overview adds up every token");
+    assert_eq!(attribute_after(&overview, "data-chart=\"hourly\"", "data-refusals").as_deref(), Some("7"), "and every refusal at its servers");
 
     // Another account sees none of it.
     let bob = app.user("bob@example.com").await;
