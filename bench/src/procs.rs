@@ -185,3 +185,51 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     }
     total as f64 / ticks
 }
+
+/// Resident memory of `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// A fresh PostgreSQL database on the local server, dropped when done.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+fn psql(sql: &str) -> Result<()> {
+    let status = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres", "-qtAc", sql])
+        .stdout(Stdio::null())
+        .status()
+        .context("running psql")?;
+    if !status.success() {
+        bail!("psql failed: {sql}");
+    }
+    Ok(())
+}
+
+impl PgDatabase {
+    pub fn create() -> Result<Self> {
+        let name = format!("gatehouse_bench_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+        psql(&format!("CREATE DATABASE \"{name}\""))?;
+        Ok(Self { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = psql(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
+    }
+}
+
+/// This process's open-files limit (children inherit it).
+pub fn open_files_limit() -> u64 {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(3)?.parse().ok()))
+        .unwrap_or(1024)
+}

@@ -140,6 +140,11 @@ impl Application {
         let follower = tokio::spawn(follower.run(events_poll));
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         tracing::info!(%address, %public_url, "Gatehouse is listening");
+        // Streamed answers are many small writes; with Nagle's algorithm each would wait for
+        // the client's delayed ACK (40 ms on Linux).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;

@@ -371,7 +371,7 @@ fn TokenDetail(
             {expiring}
         </PageHeader>
         {revoked_note.map(|note| view! { <p class="mb-6 rounded-lg bg-rose-50 px-4 py-3 text-sm text-rose-800 dark:bg-rose-950 dark:text-rose-200">{note}</p> })}
-        <dl class="grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+        <dl class="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-4">
             <Stat label="Created"><RelativeTime at=Some(token.created_at)/></Stat>
             <Stat label="Expires"><RelativeTime at=token.expires_at none="never"/></Stat>
             <Stat label="Last used" testid="last-used"><RelativeTime at=token.last_used_at/></Stat>
