@@ -70,6 +70,15 @@ impl TakenOnce {
     }
 }
 
+/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing with
+/// "database is locked" when a read transaction tries to become a write one. PostgreSQL
+/// ignores the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() }).await
+}
+
 /// The state inside a server function or a page rendered on the server.
 pub fn app_state() -> AppState {
     expect_context::<AppState>()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, SqlErr, TransactionTrait,
+    QueryFilter, QueryOrder, SqlErr,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -187,7 +187,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
     let valid = validate(state, input, BTreeMap::new()).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
         account_id: Set(actor.account_id().0),
@@ -221,7 +221,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     let existing = find_model(&state.db, actor.account_id(), id).await?;
     let saved_headers = upstream_headers(state, &existing)?;
     let valid = validate(state, input, saved_headers).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     let updated = entity::Entity::update_many()
         .set(entity::ActiveModel {
         name: Set(valid.name.as_str().into()),
@@ -264,7 +264,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
 pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<(), AppError> {
     let existing = find_model(&state.db, actor.account_id(), id).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     token_servers::Entity::delete_many()
         .filter(token_servers::Column::ServerId.eq(existing.id))
         .exec(&txn)

@@ -4,7 +4,7 @@ use chrono::Utc;
 use rand::{TryRngCore, rngs::OsRng};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionTrait,
+    QueryOrder, SqlErr,
 };
 use secrecy::SecretBox;
 use uuid::Uuid;
@@ -106,7 +106,7 @@ pub async fn active_key(db: &impl ConnectionTrait, state: &AppState, account: Ac
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, AppError> {
     let account = actor.account_id();
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     let retired = find_active(&txn, account).await?;
     if let Some(old) = &retired {
         entity::Entity::update(entity::ActiveModel {
@@ -141,7 +141,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<Signing
         Some(KeyState::Revoked) => return Err(AppError::new(ErrorCode::Conflict, "This key is already revoked.")),
         _ => {}
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     entity::Entity::update(entity::ActiveModel {
         id: Set(key.id),
         state: Set(KeyState::Revoked.as_str().into()),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     sea_query::OnConflict,
 };
 use secrecy::ExposeSecret;
@@ -77,7 +77,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     };
 
     let id = Uuid::now_v7();
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     let key = signing_keys::active_key(&txn, state, account).await?;
     let claims = TokenClaims {
         iss: state.settings.issuer.clone(),
@@ -248,7 +248,7 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Resul
     let account = actor.account_id();
     let token = find_model(&state.db, account, id).await?;
     if token.revoked_at.is_none() {
-        let txn = state.db.begin().await?;
+        let txn = crate::state::begin_write(&state.db).await?;
         // Only the first revocation counts: a concurrent second one changes nothing.
         let changed = entity::Entity::update_many()
             .col_expr(entity::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
@@ -278,7 +278,7 @@ pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, serve
     if TokenStatus::of(token.revoked_at.is_some(), token.expires_at, Utc::now()) == TokenStatus::Revoked {
         return Err(AppError::new(ErrorCode::Conflict, "This token is revoked; create a new one instead."));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     insert_association(&txn, token.id, server.id).await?;
     record_change(&txn, ChangeKind::Token, token.id).await?;
     audit(&txn, AuditRecord::by(actor, "token.associated", "token", token.id).detail(serde_json::json!({
@@ -294,7 +294,7 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
     let account = actor.account_id();
     let token = find_model(&state.db, account, token_id).await?;
     let server = crate::servers::ssr::find_model(&state.db, account, server_id).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     let removed = token_servers::Entity::delete_many()
         .filter(token_servers::Column::TokenId.eq(token.id))
         .filter(token_servers::Column::ServerId.eq(server.id))

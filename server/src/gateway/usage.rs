@@ -9,7 +9,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 use uuid::Uuid;
@@ -106,7 +106,7 @@ impl UsageRecorder {
 
 async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
     let excluded = Alias::new("excluded");
-    let txn = db.begin().await?;
+    let txn = app::state::begin_write(db).await?;
     // Tokens deleted since their requests were counted take their counts with them.
     let mentioned: Vec<Uuid> = batch.buckets.keys().map(|(token, _, _)| *token).collect();
     let live: std::collections::HashSet<Uuid> = if mentioned.is_empty() {

@@ -17,7 +17,25 @@ on_both_backends!(
     associations_change_without_a_new_token,
     bad_token_input_gets_field_messages,
     tokens_of_other_accounts_are_invisible,
+    many_tokens_can_be_made_at_once,
 );
+
+/// Concurrent writers (the first of them also making the account's signing key) all succeed:
+/// on SQLite they queue for the write lock instead of failing with "database is locked".
+async fn many_tokens_can_be_made_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ada = std::sync::Arc::new(app.user("ada@example.com").await);
+    let created = futures::future::join_all((0..24).map(|i| {
+        let ada = ada.clone();
+        async move { ada.post("/tokens", &json!({ "description": format!("client {i}"), "expires": "never" })).await.status() }
+    }))
+    .await;
+    assert!(created.iter().all(|s| *s == StatusCode::CREATED), "{created:?}");
+    let list = json_body(ada.get("/tokens").await).await;
+    assert_eq!(list.as_array().unwrap().len(), 24);
+    let keys = json_body(ada.get("/signing-keys").await).await;
+    assert_eq!(keys.as_array().unwrap().len(), 1, "one signing key, made once");
+}
 
 fn decode_part(part: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()

@@ -7,7 +7,7 @@ pub use password::PasswordHasher;
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    SqlErr, TransactionTrait, ColumnTrait, sea_query::OnConflict,
+    SqlErr, ColumnTrait, sea_query::OnConflict,
 };
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -46,7 +46,7 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
     let password_hash = state.passwords.hash(new.password.expose()).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
         email: Set(new.email.as_str().to_owned()),
@@ -205,7 +205,7 @@ pub async fn change_password(
     }
     let hash = state.passwords.hash(new.expose()).await?;
     let epoch = model.session_epoch.wrapping_add(1);
-    let txn = state.db.begin().await?;
+    let txn = crate::state::begin_write(&state.db).await?;
     entity::Entity::update(entity::ActiveModel {
         id: Set(model.id),
         password_hash: Set(hash),
@@ -228,7 +228,7 @@ pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, stat
     }
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
     if account.status != status {
-        let txn = state.db.begin().await?;
+        let txn = crate::state::begin_write(&state.db).await?;
         entity::Entity::update(entity::ActiveModel {
             id: Set(target.0),
             status: Set(status.as_str().into()),
@@ -275,7 +275,7 @@ pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: 
     }
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
     if account.role != role {
-        let txn = state.db.begin().await?;
+        let txn = crate::state::begin_write(&state.db).await?;
         entity::Entity::update(entity::ActiveModel {
             id: Set(target.0),
             role: Set(role.as_str().into()),
