@@ -283,10 +283,10 @@ async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) ->
             match held.open(&client, &url, &token, 1).await {
                 Ok(()) => break,
                 Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.context(format!("the first stream at {streams_at}"))),
             }
         }
-        held.open(&client, &url, &token, n - 1).await?;
+        held.open(&client, &url, &token, n - 1).await.with_context(|| format!("holding {n} streams at {streams_at}"))?;
         let started = Instant::now();
         s.api.revoke(&id).await?;
         let last = held.all_ended(Duration::from_secs(30)).await?;
@@ -476,6 +476,7 @@ async fn main() -> Result<()> {
         });
     }
 
+    eprintln!("measuring: bad logins");
     // Gateway latency while bad logins arrive, against the same measure at rest.
     let at_rest = latency("streamable", &gateway_url, token, "echo", &budget).await?;
     let attacked = under_bad_logins(&gateway_url, &s.token, &gatehouse.url, 50, &budget).await?;
@@ -488,6 +489,7 @@ async fn main() -> Result<()> {
         verdict: Verdict::of(ratio <= 1.2),
     });
 
+    eprintln!("measuring: token list");
     // The server-rendered token list with 10 and with 1,000 tokens.
     let (small, large): (usize, usize) = if budget.smoke { (3, 30) } else { (10, 1000) };
     let requests = if budget.smoke { 3 } else { 20 };
@@ -504,16 +506,28 @@ async fn main() -> Result<()> {
         verdict: Verdict::of(many.p50() <= Duration::from_millis(20) && growth <= (large / small) as f64),
     });
 
+    eprintln!("measuring: stream memory");
     // Memory per held stream.
     rows.push(stream_memory(&gatehouse, &s, &budget).await?);
 
+    eprintln!("measuring: revocation");
     // Revocation reaching open streams: this process, and another one on the same PostgreSQL.
     let trials = if budget.smoke { 2 } else { 100 };
     let many_streams = if budget.smoke { 10 } else { 1000 };
     let pg = procs::PgDatabase::create()?;
-    let a = procs::gatehouse(&args.gatehouse, &args.site, Some(&pg.url), &[])?;
-    let b = procs::gatehouse(&args.gatehouse, &args.site, Some(&pg.url), &[])?;
+    // Processes sharing a database must share the master key that encrypts the signing keys.
+    let master_key = {
+        use base64::Engine;
+        let mut bytes = [0u8; 32];
+        std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    // …and one public URL, the issuer and audience of every token.
+    let shared = [("GATEHOUSE_MASTER_KEY", master_key.as_str()), ("GATEHOUSE_PUBLIC_URL", "http://gatehouse.bench.invalid")];
+    let a = procs::gatehouse(&args.gatehouse, &args.site, Some(&pg.url), &shared)?;
+    let b = procs::gatehouse(&args.gatehouse, &args.site, Some(&pg.url), &shared)?;
     let pg_setup = setup(&a.url, &demo.url).await?;
+    eprintln!("same process {}, PostgreSQL processes {} and {}", gatehouse.url, a.url, b.url);
     for (n, n_trials) in [(1, trials), (many_streams, if budget.smoke { 2 } else { 20 })] {
         let same = revoke_latency(&s, &gatehouse.url, n, n_trials).await?;
         let other = revoke_latency(&pg_setup, &b.url, n, n_trials).await?;

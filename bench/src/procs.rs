@@ -106,7 +106,11 @@ pub fn gatehouse(bin: &Path, site_root: &Path, database_url: Option<&str>, extra
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut sent = false;
+        let debug = std::env::var_os("BENCH_DEBUG").is_some();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if debug && (line.contains("WARN") || line.contains("ERROR") || line.contains("refus")) {
+                eprintln!("gatehouse: {line}");
+            }
             if !sent {
                 if let Some(at) = line.find("\"address\":\"") {
                     let rest = &line[at + 11..];

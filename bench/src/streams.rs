@@ -27,7 +27,8 @@ impl Held {
                 async move {
                     let response = client.get(&url).header(header::ACCEPT, "text/event-stream").header(header::AUTHORIZATION, auth).send().await?;
                     if !response.status().is_success() {
-                        bail!("opening a stream answered {}", response.status());
+                        let status = response.status();
+                        bail!("opening a stream answered {status}: {}", response.text().await.unwrap_or_default());
                     }
                     let mut body = response.bytes_stream();
                     tokio::spawn(async move {
