@@ -4,7 +4,7 @@ use chrono::Utc;
 use rand::{TryRngCore, rngs::OsRng};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, SqlErr,
+    QueryOrder,
 };
 use secrecy::SecretBox;
 use uuid::Uuid;
@@ -48,7 +48,10 @@ pub fn secret(state: &AppState, key: &entity::Model) -> Result<SecretBox<Vec<u8>
     state.cipher.open(&key.secret_ciphertext, &secret_context(key.id))
 }
 
-async fn insert_active_key(db: &impl ConnectionTrait, state: &AppState, account: AccountId) -> Result<entity::Model, sea_orm::DbErr> {
+/// Makes a new active key for `account`; `None` when another transaction made one first (the
+/// unique index on active keys). The insert does nothing on that conflict rather than fail, so
+/// a PostgreSQL transaction stays usable to read the winner's key.
+async fn insert_active_key(db: &impl ConnectionTrait, state: &AppState, account: AccountId) -> Result<Option<entity::Model>, sea_orm::DbErr> {
     let mut bytes = [0u8; 32];
     OsRng.try_fill_bytes(&mut bytes).map_err(|e| sea_orm::DbErr::Custom(format!("OS randomness unavailable: {e}")))?;
     let id = Uuid::now_v7();
@@ -62,7 +65,7 @@ async fn insert_active_key(db: &impl ConnectionTrait, state: &AppState, account:
         retired_at: None,
         revoked_at: None,
     };
-    entity::Entity::insert(entity::ActiveModel {
+    let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(model.id),
         account_id: Set(model.account_id),
         secret_ciphertext: Set(model.secret_ciphertext.clone()),
@@ -71,10 +74,16 @@ async fn insert_active_key(db: &impl ConnectionTrait, state: &AppState, account:
         retired_at: Set(None),
         revoked_at: Set(None),
     })
+    .on_conflict(sea_orm::sea_query::OnConflict::new().do_nothing().to_owned())
     .exec_without_returning(db)
-    .await?;
+    .await;
+    match inserted {
+        Ok(0) | Err(sea_orm::DbErr::RecordNotInserted) => return Ok(None),
+        Ok(_) => {}
+        Err(e) => return Err(e),
+    }
     record_change(db, ChangeKind::SigningKey, id).await.map_err(|e| sea_orm::DbErr::Custom(e.message))?;
-    Ok(model)
+    Ok(Some(model))
 }
 
 async fn find_active(db: &impl ConnectionTrait, account: AccountId) -> Result<Option<entity::Model>, AppError> {
@@ -90,16 +99,13 @@ pub async fn active_key(db: &impl ConnectionTrait, state: &AppState, account: Ac
     if let Some(key) = find_active(db, account).await? {
         return Ok(key);
     }
-    match insert_active_key(db, state, account).await {
-        Ok(key) => {
+    match insert_active_key(db, state, account).await.map_err(AppError::internal)? {
+        Some(key) => {
             tracing::info!(%account, key = %key.id, "made the account's first signing key");
             Ok(key)
         }
-        // Another request made it first; the unique index on active keys says so.
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            find_active(db, account).await?.ok_or_else(|| AppError::internal("active key vanished"))
-        }
-        Err(e) => Err(AppError::internal(e)),
+        // Another request made it first.
+        None => find_active(db, account).await?.ok_or_else(|| AppError::internal("active key vanished")),
     }
 }
 
@@ -119,7 +125,10 @@ pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, A
         .await?;
         record_change(&txn, ChangeKind::SigningKey, old.id).await?;
     }
-    let new = insert_active_key(&txn, state, account).await.map_err(AppError::internal)?;
+    let new = insert_active_key(&txn, state, account)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| AppError::new(crate::error::ErrorCode::Conflict, "Another rotation happened at the same time. Reload and try again."))?;
     audit(&txn, AuditRecord::by(actor, "signing_key.rotated", "signing_key", new.id).detail(serde_json::json!({
         "retired_key": retired.as_ref().map(|k| k.id),
     })))
