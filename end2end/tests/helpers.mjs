@@ -145,3 +145,13 @@ export async function startDemoMcp() {
     },
   };
 }
+
+/** Signs up through the form and waits for the overview. */
+export async function signUp(page, base, email, password) {
+  await page.goto(`${base}/signup`);
+  await waitHydrated(page);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+}

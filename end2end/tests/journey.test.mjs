@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startGatehouse, startDemoMcp, launchBrowser, newPage, waitHydrated, screenshotDir } from './helpers.mjs';
+import { startGatehouse, startDemoMcp, launchBrowser, newPage, waitHydrated, screenshotDir, signUp } from './helpers.mjs';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -112,12 +112,7 @@ for (const backend of ['sqlite', 'postgres']) {
         try { await check(); } catch (error) { contract.push(`${what}: ${error.message.split('\n')[0]}`); }
       };
 
-      await page.goto(`${base}/signup`);
-      await waitHydrated(page);
-      await page.getByLabel('Email').fill('owner@example.com');
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Create account' }).click();
-      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+      await signUp(page, base, 'owner@example.com', 'correct horse battery');
 
       // One Gatehouse server per upstream transport, both the same demo server.
       const servers = {};

@@ -2,7 +2,7 @@
 // revocation, the signing key and the audit log.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGatehouse, launchBrowser, newPage, waitHydrated, screenshotDir } from './helpers.mjs';
+import { startGatehouse, launchBrowser, newPage, waitHydrated, screenshotDir, signUp } from './helpers.mjs';
 
 for (const backend of ['sqlite', 'postgres']) {
   describe(`management in the browser (${backend})`, () => {
@@ -21,12 +21,7 @@ for (const backend of ['sqlite', 'postgres']) {
       const page = await newPage(browser);
       await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gatehouse.url });
       const base = gatehouse.url;
-      await page.goto(`${base}/signup`);
-      await waitHydrated(page);
-      await page.getByLabel('Email').fill('owner@example.com');
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Create account' }).click();
-      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+      await signUp(page, base, 'owner@example.com', 'correct horse battery');
 
       // A server, with an upstream header whose value is never shown again.
       await page.goto(`${base}/servers/new`);

@@ -2,7 +2,7 @@
 // tokens, toasts, error pages, and coming back to the same page after the session expired.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGatehouse, launchBrowser, newPage, waitHydrated, screenshotDir } from './helpers.mjs';
+import { startGatehouse, launchBrowser, newPage, waitHydrated, screenshotDir, signUp } from './helpers.mjs';
 
 for (const backend of ['sqlite', 'postgres']) {
   describe(`polish in the browser (${backend})`, () => {
@@ -20,12 +20,7 @@ for (const backend of ['sqlite', 'postgres']) {
     test('inspector, expiring soon, toasts, 404 and an expired session', async () => {
       const page = await newPage(browser);
       const base = gatehouse.url;
-      await page.goto(`${base}/signup`);
-      await waitHydrated(page);
-      await page.getByLabel('Email').fill('owner@example.com');
-      await page.getByLabel('Password').fill('correct horse battery');
-      await page.getByRole('button', { name: 'Create account' }).click();
-      await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+      await signUp(page, base, 'owner@example.com', 'correct horse battery');
 
       // Two servers; a token for one of them that expires in three days.
       const serverIds = [];

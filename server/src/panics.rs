@@ -32,7 +32,8 @@ fn wants_html(request: &Request) -> bool {
 
 pub async fn catch_panics(request: Request, next: Next) -> Response {
     let html = wants_html(&request);
-    let path = request.uri().path().to_string();
+    // Kept for the log line; cloning a `Uri` shares its bytes rather than copying them.
+    let uri = request.uri().clone();
     match AssertUnwindSafe(next.run(request)).catch_unwind().await {
         Ok(response) => response,
         Err(panic) => {
@@ -41,7 +42,7 @@ pub async fn catch_panics(request: Request, next: Next) -> Response {
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            tracing::error!(%path, panic = %message, "a handler panicked");
+            tracing::error!(path = %uri.path(), panic = %message, "a handler panicked");
             if html {
                 (StatusCode::INTERNAL_SERVER_ERROR, Html(PAGE)).into_response()
             } else {

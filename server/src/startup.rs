@@ -140,11 +140,7 @@ impl Application {
         let follower = tokio::spawn(follower.run(events_poll));
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         tracing::info!(%address, %public_url, "Gatehouse is listening");
-        // Streamed answers are many small writes; with Nagle's algorithm each would wait for
-        // the client's delayed ACK (40 ms on Linux).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let listener = axum::serve::ListenerExt::tap_io(listener, no_delay);
         let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
@@ -195,6 +191,12 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Streamed answers are many small writes; with Nagle's algorithm each would wait for the
+/// client's delayed ACK (40 ms on Linux). Every listener's connections get TCP_NODELAY.
+pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
