@@ -24,6 +24,7 @@ pub enum ErrorCode {
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
+    TooManyAttempts,
     Unavailable,
     Internal,
 }
@@ -38,6 +39,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::TooManyAttempts => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
@@ -53,20 +55,28 @@ pub struct AppError {
     /// Field name → what is wrong with it, in words for the person filling the form.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// Seconds to wait before trying again (sent as `Retry-After` too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), fields: BTreeMap::new() }
+        Self { code, message: message.into(), fields: BTreeMap::new(), retry_after: None }
     }
 
     /// A validation failure naming each bad field.
     pub fn invalid_fields(fields: BTreeMap<String, String>) -> Self {
-        Self { code: ErrorCode::InvalidInput, message: "Please correct the highlighted fields.".into(), fields }
+        Self { code: ErrorCode::InvalidInput, message: "Please correct the highlighted fields.".into(), fields, retry_after: None }
     }
 
     pub fn with_field(mut self, name: &str, message: impl Into<String>) -> Self {
         self.fields.insert(name.into(), message.into());
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -123,6 +133,11 @@ impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
         let status = http::StatusCode::from_u16(self.code.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self)).into_response()
+        let retry_after = self.retry_after;
+        let mut response = (status, axum::Json(self)).into_response();
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -170,6 +170,9 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
             response.set_status(
                 http::StatusCode::from_u16(error.code.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
             );
+            if let Some(seconds) = error.retry_after {
+                response.insert_header(http::header::RETRY_AFTER, seconds.into());
+            }
         }
     }
     result

@@ -191,32 +191,6 @@ async fn latency(kind: &str, url: &str, token: Option<&str>, tool: &str, budget:
     Ok(samples)
 }
 
-/// `tools/call` POSTs per second with `concurrency` sessions calling back to back.
-async fn throughput(url: &str, token: Option<&str>, concurrency: usize, budget: &Budget) -> Result<(f64, u64)> {
-    let client = mcp::client();
-    let mut sessions = Vec::new();
-    for _ in 0..concurrency {
-        sessions.push(mcp::Streamable::open(&client, url, token).await?);
-    }
-    let started = Instant::now();
-    let deadline = started + budget.throughput_time;
-    let workers = sessions.into_iter().map(|session| {
-        tokio::spawn(async move {
-            let mut done = 0u64;
-            while Instant::now() < deadline {
-                session.call("echo", "x").await?;
-                done += 1;
-            }
-            anyhow::Ok(done)
-        })
-    });
-    let mut total = 0;
-    for worker in futures::future::join_all(workers).await {
-        total += worker??;
-    }
-    Ok((total as f64 / started.elapsed().as_secs_f64(), total))
-}
-
 async fn login_p50(base: &str, email: &str, budget: &Budget) -> Result<Samples> {
     let mut samples = Samples::default();
     for _ in 0..budget.logins {
@@ -346,6 +320,75 @@ async fn under_bad_logins(gateway_url: &str, token: &str, base: &str, rate: u32,
     result
 }
 
+/// The PostgreSQL processes' flush interval for last used and usage counts.
+const USAGE_FLUSH_MS: &str = "1000";
+
+/// Write transactions that touch last used or the usage buckets, at a slow and a saturating
+/// request rate. A statement trigger (bench database only) notes each writing transaction's
+/// id, so the count is exact rather than read from lagging statistics.
+async fn usage_writes(pg: &procs::PgDatabase, gatehouse: &procs::Proc, s: &Setup, budget: &Budget) -> Result<Row> {
+    pg.query(
+        "CREATE TABLE bench_write_txns (txid bigint PRIMARY KEY);
+         CREATE FUNCTION bench_note_write() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN INSERT INTO bench_write_txns VALUES (txid_current()) ON CONFLICT DO NOTHING; RETURN NULL; END $$;
+         CREATE TRIGGER bench_tokens AFTER UPDATE ON tokens FOR EACH STATEMENT EXECUTE FUNCTION bench_note_write();
+         CREATE TRIGGER bench_buckets AFTER INSERT OR UPDATE ON usage_buckets FOR EACH STATEMENT EXECUTE FUNCTION bench_note_write();",
+    )?;
+    let interval = Duration::from_millis(USAGE_FLUSH_MS.parse()?);
+    let url = format!("{}/s/{}/mcp", gatehouse.url, s.mcp_server);
+    let seconds = if budget.smoke { 2 } else { 10 };
+    let mut figures = Vec::new();
+    let mut met = true;
+    for (label, concurrency, pace) in [("paced", 1, Some(Duration::from_millis(20))), ("saturating", 16, None)] {
+        // Let the previous phase's last flush land, then count from zero.
+        tokio::time::sleep(interval * 2).await;
+        pg.query("DELETE FROM bench_write_txns")?;
+        let (rate, requests) = calls_for(&url, Some(&s.token), concurrency, pace, Duration::from_secs(seconds)).await?;
+        tokio::time::sleep(interval * 2).await;
+        let writes: u64 = pg.query("SELECT count(*) FROM bench_write_txns")?.parse()?;
+        // The load spans `seconds` intervals, plus the flush that catches the tail.
+        met &= writes <= seconds + 2;
+        figures.push(format!("{label} {rate:.0} req/s: {requests} requests → {writes} write transactions"));
+    }
+    Ok(Row {
+        figure: format!("database writes for last used and usage counts, {seconds} s of sustained requests (PostgreSQL, flush every {USAGE_FLUSH_MS} ms)"),
+        compared: "the number of requests".into(),
+        goal: "one batched write per flush interval, whatever the rate".into(),
+        measured: figures.join("; "),
+        verdict: Verdict::of(met),
+    })
+}
+
+/// `tools/call` for `time` from `concurrency` sessions, each waiting `pace` between calls
+/// (none: back to back). Returns (requests per second, requests).
+async fn calls_for(url: &str, token: Option<&str>, concurrency: usize, pace: Option<Duration>, time: Duration) -> Result<(f64, u64)> {
+    let client = mcp::client();
+    let mut sessions = Vec::new();
+    for _ in 0..concurrency {
+        sessions.push(mcp::Streamable::open(&client, url, token).await?);
+    }
+    let started = Instant::now();
+    let deadline = started + time;
+    let workers = sessions.into_iter().map(|session| {
+        tokio::spawn(async move {
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                session.call("echo", "x").await?;
+                done += 1;
+                if let Some(pace) = pace {
+                    tokio::time::sleep(pace).await;
+                }
+            }
+            anyhow::Ok(done)
+        })
+    });
+    let mut total = 0;
+    for worker in futures::future::join_all(workers).await {
+        total += worker??;
+    }
+    Ok((total as f64 / started.elapsed().as_secs_f64(), total))
+}
+
 fn compressed_size(program: &str, args: &[&str], file: &std::path::Path) -> Option<u64> {
     let output = std::process::Command::new(program).args(args).arg(file).output().ok()?;
     output.status.success().then_some(output.stdout.len() as u64)
@@ -416,19 +459,19 @@ async fn main() -> Result<()> {
     // Throughput and CPU per request, echo upstream.
     let gateway_url = format!("{}/s/{}/mcp", gatehouse.url, s.mcp_server);
     for concurrency in [1, 32] {
-        let (direct, _) = throughput(&format!("{}/mcp", demo.url), None, concurrency, &budget).await?;
+        let (direct, _) = calls_for(&format!("{}/mcp", demo.url), None, concurrency, None, budget.throughput_time).await?;
         let mut nginx_cpu = None;
         let via_nginx = match &nginx {
             Some(n) => {
                 let before = procs::cpu_seconds(n.child.id());
-                let (rate, count) = throughput(&format!("{}/mcp", n.url), None, concurrency, &budget).await?;
+                let (rate, count) = calls_for(&format!("{}/mcp", n.url), None, concurrency, None, budget.throughput_time).await?;
                 nginx_cpu = Some((procs::cpu_seconds(n.child.id()) - before) / count.max(1) as f64);
                 Some(rate)
             }
             None => None,
         };
         let before = procs::cpu_seconds(gatehouse.child.id());
-        let (via_gateway, count) = throughput(&gateway_url, token, concurrency, &budget).await?;
+        let (via_gateway, count) = calls_for(&gateway_url, token, concurrency, None, budget.throughput_time).await?;
         let gateway_cpu = (procs::cpu_seconds(gatehouse.child.id()) - before) / count.max(1) as f64;
         let ratio = via_gateway / direct;
         let met = ratio >= 0.6 && via_nginx.is_none_or(|n| via_gateway >= n);
@@ -523,7 +566,11 @@ async fn main() -> Result<()> {
         base64::engine::general_purpose::STANDARD.encode(bytes)
     };
     // …and one public URL, the issuer and audience of every token.
-    let shared = [("GATEHOUSE_MASTER_KEY", master_key.as_str()), ("GATEHOUSE_PUBLIC_URL", "http://gatehouse.bench.invalid")];
+    let shared = [
+        ("GATEHOUSE_MASTER_KEY", master_key.as_str()),
+        ("GATEHOUSE_PUBLIC_URL", "http://gatehouse.bench.invalid"),
+        ("GATEHOUSE_USAGE_FLUSH_MS", USAGE_FLUSH_MS),
+    ];
     let a = procs::gatehouse(&args.gatehouse, &args.site, Some(&pg.url), &shared)?;
     let b = procs::gatehouse(&args.gatehouse, &args.site, Some(&pg.url), &shared)?;
     let pg_setup = setup(&a.url, &demo.url).await?;
@@ -539,6 +586,8 @@ async fn main() -> Result<()> {
             verdict: Verdict::of(same.p99() <= Duration::from_millis(100) && other.p99() <= Duration::from_millis(250)),
         });
     }
+    eprintln!("measuring: usage writes");
+    rows.push(usage_writes(&pg, &a, &pg_setup, &budget).await?);
     drop((a, b));
     drop(pg);
 
@@ -558,12 +607,6 @@ async fn main() -> Result<()> {
         },
         None => Row { figure: "token check (signature + view lookup)".into(), compared: "—".into(), goal: "≤ 2 µs, zero database queries".into(), measured: "not run (pass --criterion)".into(), verdict: Verdict::Info },
     });
-
-    for (figure, goal) in [
-        ("database writes for last used at a sustained request rate", "one batched write per flush interval"),
-    ] {
-        rows.push(Row { figure: figure.into(), compared: "—".into(), goal: goal.into(), measured: "not measured yet".into(), verdict: Verdict::Info });
-    }
 
     drop(nginx);
     drop(gatehouse);

@@ -204,16 +204,20 @@ pub struct PgDatabase {
     name: String,
 }
 
-fn psql(sql: &str) -> Result<()> {
-    let status = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres", "-qtAc", sql])
-        .stdout(Stdio::null())
-        .status()
+/// Runs `sql` in `database`; returns what it printed (unaligned, tuples only).
+fn psql_in(database: &str, sql: &str) -> Result<String> {
+    let output = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
+        .output()
         .context("running psql")?;
-    if !status.success() {
-        bail!("psql failed: {sql}");
+    if !output.status.success() {
+        bail!("psql failed: {sql}: {}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn psql(sql: &str) -> Result<()> {
+    psql_in("postgres", sql).map(drop)
 }
 
 impl PgDatabase {
@@ -221,6 +225,11 @@ impl PgDatabase {
         let name = format!("gatehouse_bench_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
         psql(&format!("CREATE DATABASE \"{name}\""))?;
         Ok(Self { url: format!("postgres://postgres@127.0.0.1:5432/{name}"), name })
+    }
+
+    /// Runs `sql` in this database.
+    pub fn query(&self, sql: &str) -> Result<String> {
+        psql_in(&self.name, sql)
     }
 }
 

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_accounts_and_sessions;
 mod m20261122_000002_management;
 mod m20261122_000003_usage;
+mod m20261122_000004_login_throttles;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_accounts_and_sessions::Migration),
             Box::new(m20261122_000002_management::Migration),
             Box::new(m20261122_000003_usage::Migration),
+            Box::new(m20261122_000004_login_throttles::Migration),
         ]
     }
 }

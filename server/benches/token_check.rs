@@ -7,7 +7,7 @@ use gatehouse::gateway::{
     verify,
     view::{KeyEntry, ServerEntry, TokenEntry, ViewData},
 };
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use uuid::Uuid;
 
 const ISSUER: &str = "https://gatehouse.example";
@@ -17,12 +17,12 @@ fn bench(c: &mut Criterion) {
     let secret = [7u8; 32];
     let mut view = ViewData::default();
     view.accounts.insert(account, true);
-    view.keys.insert(key, KeyEntry { account, revoked: false, secret: DecodingKey::from_secret(&secret) });
+    view.keys.insert(key, KeyEntry::new(account, false, &secret));
     view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false });
     let server = Arc::new(ServerEntry {
         id: server_id,
         account,
-        upstream_url: "http://127.0.0.1:9/mcp".into(),
+        upstream: url::Url::parse("http://127.0.0.1:9/mcp").expect("a URL"),
         transport: app::servers::Transport::StreamableHttp,
         require_token: true,
         headers: Vec::new(),

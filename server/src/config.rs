@@ -33,7 +33,8 @@ pub struct Config {
     pub log_level: String,
     /// A login session ends after this many seconds without a request.
     pub session_idle_seconds: u64,
-    /// How many password hashes may run at once (each takes 19 MiB for ~a CPU-tick).
+    /// How many password hashes may run at once (each takes 19 MiB for ~a CPU-tick). The
+    /// default is half the cores, so a flood of logins never takes every core from the gateway.
     pub max_concurrent_hashes: usize,
     /// Largest database pool.
     pub database_max_connections: u32,
@@ -82,7 +83,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             session_idle_seconds: 12 * 60 * 60,
-            max_concurrent_hashes: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            max_concurrent_hashes: std::thread::available_parallelism().map(|n| (n.get() / 2).max(1)).unwrap_or(1),
             database_max_connections: 10,
             token_audience: None,
             upstream_allow_loopback: None,

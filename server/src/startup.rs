@@ -128,12 +128,16 @@ impl Application {
         let address = self.address();
         let Application { listener, router, public_url, state, follower, events_poll, streams, usage, usage_flush } = self;
         let store = DbSessionStore::new(state.db.clone());
+        let db = state.db.clone();
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(600));
             loop {
                 every.tick().await;
                 if let Err(err) = store.delete_expired().await {
                     tracing::warn!(%err, "could not delete expired sessions");
+                }
+                if let Err(err) = app::accounts::ssr::throttle::forget_old(&db, chrono::Utc::now()).await {
+                    tracing::warn!(%err, "could not delete old login counters");
                 }
             }
         });

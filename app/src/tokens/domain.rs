@@ -211,6 +211,40 @@ impl TokenView {
     }
 }
 
+/// How many tokens one page of the dashboard's list shows.
+pub const TOKENS_PER_PAGE: usize = 50;
+
+/// One page of the dashboard's token list: the rendered page stays the same size however many
+/// tokens the account has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenPage {
+    pub tokens: Vec<TokenView>,
+    /// Tokens matching the filter, on every page.
+    pub total: usize,
+    /// 1-based, within `1..=pages()`.
+    pub page: usize,
+}
+
+impl TokenPage {
+    /// Page `page` (1-based, clamped to the pages there are) of `tokens`.
+    pub fn of(tokens: Vec<TokenView>, page: usize) -> Self {
+        let total = tokens.len();
+        let page = page.clamp(1, total.div_ceil(TOKENS_PER_PAGE).max(1));
+        let tokens = tokens.into_iter().skip((page - 1) * TOKENS_PER_PAGE).take(TOKENS_PER_PAGE).collect();
+        Self { tokens, total, page }
+    }
+
+    pub fn pages(&self) -> usize {
+        self.total.div_ceil(TOKENS_PER_PAGE).max(1)
+    }
+
+    /// The 1-based positions of the first and last token shown.
+    pub fn shown(&self) -> (usize, usize) {
+        let first = (self.page - 1) * TOKENS_PER_PAGE;
+        (first + 1, first + self.tokens.len())
+    }
+}
+
 /// A request to create a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -253,6 +287,27 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    fn token(n: usize) -> TokenView {
+        TokenView {
+            id: TokenId(uuid::Uuid::from_u128(n as u128)), description: format!("t{n}"), display: String::new(),
+            status: TokenStatus::Active, revoked_by: None, signing_key_id: uuid::Uuid::nil(), created_at: now(),
+            expires_at: None, revoked_at: None, last_used_at: None, last_used_ip: None, use_count: 0, servers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn token_pages_hold_fifty_and_clamp_the_page_number() {
+        let all: Vec<TokenView> = (0..101).map(token).collect();
+        let first = TokenPage::of(all.clone(), 1);
+        assert_eq!((first.tokens.len(), first.total, first.pages(), first.shown()), (50, 101, 3, (1, 50)));
+        let last = TokenPage::of(all.clone(), 3);
+        assert_eq!((last.tokens.len(), last.shown(), last.tokens[0].description.as_str()), (1, (101, 101), "t100"));
+        assert_eq!(TokenPage::of(all.clone(), 99).page, 3, "past the end: the last page");
+        assert_eq!(TokenPage::of(all, 0).page, 1);
+        let none = TokenPage::of(Vec::new(), 5);
+        assert_eq!((none.page, none.pages(), none.tokens.len()), (1, 1, 0));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Server functions behind the token pages.
 use leptos::prelude::*;
 
-use super::domain::{CreatedToken, TokenId, TokenView};
+use super::domain::{CreatedToken, TokenId, TokenPage, TokenView};
 #[cfg(feature = "ssr")]
 use super::domain::{NewTokenInput, TokenStatus};
 use crate::error::AppError;
@@ -15,8 +15,9 @@ fn shown_once_key(id: TokenId) -> String {
     format!("created_token:{id}")
 }
 
+/// One page of the account's tokens, filtered and sorted.
 #[server(prefix = "/rpc", endpoint = "list_tokens")]
-pub async fn list_tokens(status: Option<String>, sort: Option<String>) -> Result<Vec<TokenView>, AppError> {
+pub async fn list_tokens(status: Option<String>, sort: Option<String>, page: Option<usize>) -> Result<TokenPage, AppError> {
     with_status(async move {
         let (state, actor) = require_actor().await?;
         let query = super::ssr::TokenQuery {
@@ -24,7 +25,8 @@ pub async fn list_tokens(status: Option<String>, sort: Option<String>) -> Result
             expiring_soon: status.as_deref() == Some("expiring"),
             sort_by_last_used: sort.as_deref() == Some("last_used"),
         };
-        super::ssr::list_tokens(&state, actor.account_id(), &query).await
+        let tokens = super::ssr::list_tokens(&state, actor.account_id(), &query).await?;
+        Ok(TokenPage::of(tokens, page.unwrap_or(1)))
     }.await)
 }
 

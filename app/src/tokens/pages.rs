@@ -5,7 +5,7 @@ use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
 
 use std::collections::HashMap;
 
-use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenId, TokenStatus, TokenView};
+use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenId, TokenPage, TokenStatus, TokenView};
 use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens, take_created_token};
 use super::snippets::snippets;
 use crate::components::*;
@@ -83,12 +83,57 @@ pub fn TokenList(tokens: Vec<TokenView>, #[prop(optional)] activity: Option<Hash
     .into_any()
 }
 
+/// "Showing 51–100 of 1,001" with links to the previous and next pages, keeping the filter
+/// and the order. Nothing when everything fits on one page.
+#[component]
+fn Pager(list: TokenPage, status: Option<String>, sort: Option<String>) -> impl IntoView {
+    let pages = list.pages();
+    if pages <= 1 {
+        return ().into_any();
+    }
+    let href = move |page: usize| {
+        let mut q = Vec::new();
+        if let Some(s) = &status { q.push(format!("status={}", encode_query_value(s))); }
+        if let Some(s) = &sort { q.push(format!("sort={}", encode_query_value(s))); }
+        q.push(format!("page={page}"));
+        format!("/tokens?{}", q.join("&"))
+    };
+    let (first, last) = list.shown();
+    let link = move |page: usize, label: &'static str, rel: &'static str| {
+        view! { <a href=href(page) rel=rel class=SECONDARY_BUTTON>{label}</a> }
+    };
+    view! {
+        <nav aria-label="Token pages" class="mt-4 flex flex-wrap items-center gap-3 text-sm text-slate-600 dark:text-slate-400">
+            <span>{format!("Showing {first}–{last} of {}", group_thousands(list.total))}</span>
+            <span class="ml-auto"></span>
+            {(list.page > 1).then(|| link(list.page - 1, "Previous", "prev"))}
+            <span>{format!("Page {} of {pages}", list.page)}</span>
+            {(list.page < pages).then(|| link(list.page + 1, "Next", "next"))}
+        </nav>
+    }
+    .into_any()
+}
+
+/// 1001 → "1,001".
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let query = use_query_map();
     let status = move || query.read().get("status");
     let sort = move || query.read().get("sort");
-    let tokens = Resource::new(move || (status(), sort()), |(status, sort)| list_tokens(status, sort));
+    let page = move || query.read().get("page").and_then(|p| p.parse::<usize>().ok());
+    let tokens = Resource::new(move || (status(), sort(), page()), |(status, sort, page)| list_tokens(status, sort, page));
     let activity = Resource::new(|| (), |_| token_activity());
     let filters = [("", "All"), ("active", "Active"), ("expiring", "Expiring soon"), ("expired", "Expired"), ("revoked", "Revoked")];
     view! {
@@ -128,15 +173,18 @@ pub fn TokensPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let activity = activity.await.unwrap_or_default();
                 match tokens.await {
-                    Ok(list) if list.is_empty() && status().is_none() => view! {
+                    Ok(list) if list.total == 0 && status().is_none() => view! {
                         <EmptyState title="No tokens yet" body="Create a token for each client app, so you can see where it is used and revoke it on its own.">
                             <a href="/tokens/new" class=PRIMARY_BUTTON>"Create your first token"</a>
                         </EmptyState>
                     }.into_any(),
-                    Ok(list) if list.is_empty() => view! {
+                    Ok(list) if list.total == 0 => view! {
                         <p class="rounded-lg border border-dashed border-slate-300 p-6 text-center text-sm text-slate-600 dark:border-slate-700">"No tokens match this filter."</p>
                     }.into_any(),
-                    Ok(list) => view! { <TokenList tokens=list activity/> }.into_any(),
+                    Ok(list) => view! {
+                        <TokenList tokens=list.tokens.clone() activity/>
+                        <Pager list status=status() sort=sort()/>
+                    }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}

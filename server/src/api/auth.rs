@@ -37,9 +37,10 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(account)))
 }
 
-/// Logs in under a new session id.
+/// Logs in under a new session id. Repeated failures are throttled: 429 with `Retry-After`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Credentials,
-    responses((status = 200, body = AccountView), (status = 401, body = AppError), (status = 403, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 200, body = AccountView), (status = 401, body = AppError), (status = 403, body = AppError), (status = 422, body = AppError),
+        (status = 429, body = AppError, headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -153,7 +153,7 @@ impl Gateway {
         Ok(())
     }
 
-    fn upstream_request(&self, method: Method, url: &str, server: &ServerEntry, headers: &HeaderMap) -> reqwest::RequestBuilder {
+    fn upstream_request(&self, method: Method, url: Url, server: &ServerEntry, headers: &HeaderMap) -> reqwest::RequestBuilder {
         let mut forwarded = reqwest::header::HeaderMap::new();
         for name in FORWARD_REQUEST {
             if let Some(value) = headers.get(*name) {
@@ -224,7 +224,7 @@ async fn streamable_http(
         return Err(failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST, GET or DELETE."));
     }
     let bytes = gateway.read_body(body).await?;
-    let request = gateway.upstream_request(method, &server.upstream_url, &server, &headers).body(bytes);
+    let request = gateway.upstream_request(method, server.upstream.clone(), &server, &headers).body(bytes);
     gateway.relay(request, server.id, &grant).await
 }
 
@@ -239,17 +239,14 @@ async fn sse_stream(
     if server.transport != Transport::Sse {
         return Err(wrong_transport(server.id, "mcp"));
     }
-    let upstream_url = Url::parse(&server.upstream_url).map_err(|_| {
-        failure(StatusCode::BAD_GATEWAY, "upstream_unreachable", "The server's upstream URL is not valid.")
-    })?;
     let request = gateway
-        .upstream_request(Method::GET, &server.upstream_url, &server, &headers)
+        .upstream_request(Method::GET, server.upstream.clone(), &server, &headers)
         .header(header::ACCEPT, "text/event-stream");
     let upstream = gateway.send(request, server.id).await?;
     let head = upstream_head(&upstream);
     let rewritten = EndpointRewriting::new(
         Box::pin(upstream.bytes_stream().map_err(io_error)),
-        upstream_url,
+        server.upstream.clone(),
         server.id,
         grant.token,
         gateway.inner.sessions.clone(),
@@ -276,7 +273,7 @@ async fn sse_message(
         return Err(refuse_with(true, "session_token_mismatch", "This session was opened with a different token; use that token."));
     }
     let bytes = gateway.read_body(body).await?;
-    let request = gateway.upstream_request(Method::POST, binding.upstream.as_str(), &server, &headers).body(bytes);
+    let request = gateway.upstream_request(Method::POST, binding.upstream, &server, &headers).body(bytes);
     gateway.relay(request, server.id, &grant).await
 }
 

@@ -1,9 +1,17 @@
 //! The check every gateway request passes (DESIGN.md, Tokens): a pinned HS256 JWT whose key is
 //! found from the server's own account, with every claim and every object behind it live.
+//!
+//! Gatehouse reads its own tokens here rather than through `jsonwebtoken::decode`: that one
+//! decodes the header twice and the claims twice (once into a `serde_json::Value`) and keys a
+//! new HMAC per call, about 4.7 µs a check. This reads each part once, with borrowed strings,
+//! into structs that refuse duplicate members, and clones an HMAC keyed when the view loaded.
+//! Tokens are still minted by `jsonwebtoken`, and the API tests decode them with it.
+use std::borrow::Cow;
+
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Algorithm, Validation, errors::ErrorKind};
-use serde::Deserialize;
+use hmac::Mac;
+use serde::{Deserialize, de::IgnoredAny};
 use uuid::Uuid;
 
 pub use app::tokens::Refusal;
@@ -15,9 +23,10 @@ use app::state::GatewayCheck;
 use super::view::{ServerEntry, TokenView, ViewData};
 
 /// Leeway for `exp` and `nbf`, in seconds.
-pub const LEEWAY_SECONDS: u64 = 5;
+pub const LEEWAY_SECONDS: i64 = 5;
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
-const FORBIDDEN_HEADERS: &[&str] = &["jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256", "crit"];
+/// An HS256 signature: 32 bytes, 43 characters of unpadded base64url.
+const SIGNATURE_BYTES: usize = 32;
 
 /// What a passed check grants: which token, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,19 +36,51 @@ pub struct Grant {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The JOSE header. Key-locating and critical extensions are named only to be refused; a
+/// member given twice fails to parse.
 #[derive(Deserialize)]
-struct Claims {
-    jti: String,
-    sub: String,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
     #[serde(default)]
-    exp: Option<i64>,
+    jku: Option<IgnoredAny>,
+    #[serde(default)]
+    jwk: Option<IgnoredAny>,
+    #[serde(default)]
+    x5u: Option<IgnoredAny>,
+    #[serde(default)]
+    x5c: Option<IgnoredAny>,
+    #[serde(default)]
+    x5t: Option<IgnoredAny>,
+    #[serde(default, rename = "x5t#S256")]
+    x5t_s256: Option<IgnoredAny>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
 }
 
+impl Header<'_> {
+    fn locates_keys(&self) -> bool {
+        self.jku.is_some() || self.jwk.is_some() || self.x5u.is_some() || self.x5c.is_some()
+            || self.x5t.is_some() || self.x5t_s256.is_some() || self.crit.is_some()
+    }
+}
+
+/// The claims Gatehouse issues; `iss`, `aud`, `sub`, `nbf` and `jti` are required.
 #[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
+struct Claims<'a> {
+    #[serde(borrow)]
+    iss: Cow<'a, str>,
+    #[serde(borrow)]
+    aud: Cow<'a, str>,
+    #[serde(borrow)]
+    sub: Cow<'a, str>,
+    #[serde(borrow)]
+    jti: Cow<'a, str>,
+    nbf: i64,
     #[serde(default)]
-    kid: Option<String>,
+    exp: Option<i64>,
 }
 
 /// The bearer token in an `Authorization` header value, if it is one.
@@ -83,35 +124,44 @@ pub fn check(
 
 /// Checks `token` as one of `account`'s tokens: everything but the server it is used on.
 pub fn verify(view: &ViewData, account: Uuid, token: &str, issuer: &str, audience: &str, now: DateTime<Utc>) -> Result<Grant, Refusal> {
-    let kid = inspect_header(token)?;
+    let (header, payload, signature) = parts(token)?;
+    let signed = &token[..header.len() + 1 + payload.len()];
+    let kid = read_header(header)?;
 
     // The key comes from the server's account; `kid` only chooses among its keys.
     let key = view.keys.get(&kid).filter(|k| k.account == account).ok_or(Refusal::NotForThisServer)?;
     if key.revoked {
         return Err(Refusal::KeyRevoked);
     }
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.leeway = LEEWAY_SECONDS;
-    validation.validate_nbf = true;
-    validation.validate_exp = true;
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation.set_required_spec_claims(&["iss", "aud", "sub", "nbf"]);
-    let claims = jsonwebtoken::decode::<Claims>(token, &key.secret, &validation)
-        .map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => Refusal::Signature,
-            ErrorKind::ExpiredSignature => Refusal::Expired(expiry_of(token).unwrap_or(now)),
-            ErrorKind::ImmatureSignature => Refusal::NotYetValid,
-            ErrorKind::InvalidIssuer => Refusal::Issuer,
-            ErrorKind::InvalidAudience => Refusal::Audience,
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => Refusal::Algorithm,
-            _ => Refusal::Malformed,
-        })?
-        .claims;
+    let mut mac = [0u8; SIGNATURE_BYTES + 3];
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut mac) {
+        Ok(SIGNATURE_BYTES) => {}
+        _ => return Err(Refusal::Signature),
+    }
+    key.mac.clone().chain_update(signed.as_bytes()).verify_slice(&mac[..SIGNATURE_BYTES]).map_err(|_| Refusal::Signature)?;
+
+    let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| Refusal::Malformed)?;
+    let claims: Claims = serde_json::from_slice(&payload).map_err(|_| Refusal::Malformed)?;
+    let (seconds, leeway) = (now.timestamp(), LEEWAY_SECONDS);
+    if let Some(exp) = claims.exp
+        && exp.saturating_add(leeway) <= seconds
+    {
+        return Err(Refusal::Expired(DateTime::from_timestamp(exp, 0).unwrap_or(now)));
+    }
+    if claims.nbf > seconds.saturating_add(leeway) {
+        return Err(Refusal::NotYetValid);
+    }
+    if claims.iss != issuer {
+        return Err(Refusal::Issuer);
+    }
+    if claims.aud != audience {
+        return Err(Refusal::Audience);
+    }
 
     let id: Uuid = claims.jti.parse().map_err(|_| Refusal::Malformed)?;
     let entry = view.tokens.get(&id).ok_or(Refusal::NotForThisServer)?;
-    if entry.account != account || entry.key != kid || claims.sub != account.to_string() {
+    let mut subject = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    if entry.account != account || entry.key != kid || claims.sub != *account.hyphenated().encode_lower(&mut subject) {
         return Err(Refusal::NotForThisServer);
     }
     if entry.revoked {
@@ -123,7 +173,7 @@ pub fn verify(view: &ViewData, account: Uuid, token: &str, issuer: &str, audienc
             Some(exp) if exp == expires_at.timestamp() => {}
             _ => return Err(Refusal::Malformed),
         }
-        if expires_at + chrono::Duration::seconds(LEEWAY_SECONDS as i64) <= now {
+        if expires_at + chrono::Duration::seconds(LEEWAY_SECONDS) <= now {
             return Err(Refusal::Expired(expires_at));
         }
     } else if claims.exp.is_some() {
@@ -163,30 +213,32 @@ impl GatewayCheck for ViewCheck {
     }
 }
 
-/// Reads the JOSE header by hand first: exactly three parts, `alg` exactly HS256, no key-
-/// locating or critical extensions, and a `kid` that is a key id.
-fn inspect_header(token: &str) -> Result<Uuid, Refusal> {
+/// The header, payload and signature of a compact JWT: exactly three parts.
+fn parts(token: &str) -> Result<(&str, &str, &str), Refusal> {
     let mut parts = token.split('.');
-    let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(Refusal::Malformed);
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| Refusal::Malformed)?;
-    let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
-    if FORBIDDEN_HEADERS.iter().any(|name| object.contains_key(*name)) {
-        return Err(Refusal::ForbiddenHeader);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(payload), Some(signature), None) => Ok((header, payload, signature)),
+        _ => Err(Refusal::Malformed),
     }
-    let raw: RawHeader = serde_json::from_value(serde_json::Value::Object(object)).map_err(|_| Refusal::Malformed)?;
-    if raw.alg != "HS256" {
-        return Err(Refusal::Algorithm);
-    }
-    raw.kid.as_deref().and_then(|k| k.parse().ok()).ok_or(Refusal::NotForThisServer)
 }
 
-/// The `exp` of a token whose signature already verified, for the refusal message.
-fn expiry_of(token: &str) -> Option<DateTime<Utc>> {
-    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
-    let exp = serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get("exp")?.as_i64()?;
-    DateTime::from_timestamp(exp, 0)
+#[cfg(test)]
+fn inspect_header(token: &str) -> Result<Uuid, Refusal> {
+    read_header(parts(token)?.0)
+}
+
+/// Reads the JOSE header: `alg` exactly HS256, no key-locating or critical extensions, and a
+/// `kid` that is a key id.
+fn read_header(header: &str) -> Result<Uuid, Refusal> {
+    let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| Refusal::Malformed)?;
+    let header: Header = serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed)?;
+    if header.locates_keys() {
+        return Err(Refusal::ForbiddenHeader);
+    }
+    if header.alg != "HS256" {
+        return Err(Refusal::Algorithm);
+    }
+    header.kid.as_deref().and_then(|k| k.parse().ok()).ok_or(Refusal::NotForThisServer)
 }
 
 #[cfg(test)]
@@ -225,5 +277,83 @@ mod tests {
         assert_eq!(inspect_header("a.b"), Err(Refusal::Malformed));
         assert_eq!(inspect_header("a.b.c.d"), Err(Refusal::Malformed));
         assert_eq!(inspect_header(r#"{"protected":"x","payload":"y","signature":"z"}"#), Err(Refusal::Malformed), "JSON serialisation");
+        let twice = format!(r#"{{"alg":"none","alg":"HS256","kid":"{kid}"}}"#);
+        assert_eq!(inspect_header(&header(&twice)), Err(Refusal::Malformed), "a member given twice");
+    }
+
+    const ISSUER: &str = "https://gatehouse.test";
+
+    struct Fixture {
+        view: ViewData,
+        account: Uuid,
+        kid: Uuid,
+        token: Uuid,
+        secret: [u8; 32],
+        now: DateTime<Utc>,
+    }
+
+    fn fixture() -> Fixture {
+        let (account, kid, token) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let secret = [9u8; 32];
+        let mut view = ViewData::default();
+        view.accounts.insert(account, true);
+        view.keys.insert(kid, super::super::view::KeyEntry::new(account, false, &secret));
+        view.tokens.insert(token, super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false });
+        Fixture { view, account, kid, token, secret, now: Utc::now() }
+    }
+
+    impl Fixture {
+        fn claims(&self) -> String {
+            let t = self.now.timestamp();
+            format!(r#""iss":"{ISSUER}","aud":"{ISSUER}","sub":"{}","iat":{t},"nbf":{t},"jti":"{}""#, self.account, self.token)
+        }
+
+        /// A token with this header and claims JSON, signed with the fixture's key.
+        fn sign(&self, header: &str, claims: &str) -> String {
+            let signed = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+            let mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret).unwrap().chain_update(signed.as_bytes()).finalize();
+            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(mac.into_bytes()))
+        }
+
+        fn header(&self) -> String {
+            format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, self.kid)
+        }
+
+        fn verify(&self, token: &str) -> Result<Grant, Refusal> {
+            verify(&self.view, self.account, token, ISSUER, ISSUER, self.now)
+        }
+    }
+
+    #[test]
+    fn a_token_signed_with_the_accounts_key_passes_and_tampering_does_not() {
+        let f = fixture();
+        let token = f.sign(&f.header(), &format!("{{{}}}", f.claims()));
+        assert_eq!(f.verify(&token), Ok(Grant { token: Some(f.token), expires_at: None }));
+
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        assert_eq!(f.verify(&format!("{signed}.")), Err(Refusal::Signature), "no signature");
+        assert_eq!(f.verify(&format!("{signed}.{}", &signature[..20])), Err(Refusal::Signature), "truncated");
+        assert_eq!(f.verify(&format!("{signed}.{signature}=")), Err(Refusal::Signature), "padded");
+        assert_eq!(f.verify(&format!("{signed}.{signature}AA")), Err(Refusal::Signature), "too long");
+        let flipped = if signature.starts_with('A') { signature.replacen('A', "B", 1) } else { format!("A{}", &signature[1..]) };
+        assert_eq!(f.verify(&format!("{signed}.{flipped}")), Err(Refusal::Signature), "altered");
+    }
+
+    #[test]
+    fn claims_are_read_strictly() {
+        let f = fixture();
+        let claims = f.claims();
+        let check = |members: String| f.verify(&f.sign(&f.header(), &format!("{{{members}}}")));
+        let t = f.now.timestamp();
+        assert_eq!(check(format!(r#"{claims},"jti":"{}""#, Uuid::new_v4())), Err(Refusal::Malformed), "a claim given twice");
+        assert_eq!(check(format!(r#"{claims},"exp":{}"#, i64::MAX)), Err(Refusal::Malformed), "far-future exp on an indefinite token");
+        assert_eq!(check(format!(r#"{claims},"exp":{}"#, i64::MIN)), Err(Refusal::Expired(f.now)), "exp at the start of time");
+        assert_eq!(check(format!(r#"{claims},"exp":{}"#, t - 60)).map_err(|r| r.reason()), Err("expired"));
+        assert_eq!(check(claims.replace(&format!(r#""nbf":{t}"#), &format!(r#""nbf":{}"#, t + 600))), Err(Refusal::NotYetValid));
+        assert_eq!(check(claims.replacen(ISSUER, "https://evil.test", 1)), Err(Refusal::Issuer));
+        assert_eq!(check(claims.replace(&format!(r#""aud":"{ISSUER}""#), r#""aud":"https://other.test""#)), Err(Refusal::Audience));
+        assert_eq!(check(claims.replace(&f.account.to_string(), &Uuid::new_v4().to_string())), Err(Refusal::NotForThisServer), "sub of another account");
+        assert_eq!(check(claims.replace(r#""nbf""#, r#""nbf_""#)), Err(Refusal::Malformed), "no nbf");
+        assert_eq!(f.verify(&f.sign(&f.header(), "[]")), Err(Refusal::Malformed), "claims not an object");
     }
 }

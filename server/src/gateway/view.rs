@@ -8,7 +8,8 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use http::{HeaderName, HeaderValue};
-use jsonwebtoken::DecodingKey;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
@@ -25,7 +26,15 @@ use app::{
 pub struct KeyEntry {
     pub account: Uuid,
     pub revoked: bool,
-    pub secret: DecodingKey,
+    /// HMAC-SHA256 keyed with the key's secret once, cloned per check.
+    pub mac: Hmac<Sha256>,
+}
+
+impl KeyEntry {
+    pub fn new(account: Uuid, revoked: bool, secret: &[u8]) -> Self {
+        let mac = Hmac::new_from_slice(secret).expect("HMAC takes keys of every length");
+        Self { account, revoked, mac }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -40,7 +49,8 @@ pub struct TokenEntry {
 pub struct ServerEntry {
     pub id: Uuid,
     pub account: Uuid,
-    pub upstream_url: String,
+    /// Parsed once here, not on every request.
+    pub upstream: url::Url,
     pub transport: Transport,
     pub require_token: bool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -167,11 +177,7 @@ async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id:
 
 fn key_entry(state: &AppState, key: &keys::Model) -> Option<KeyEntry> {
     match secret(state, key) {
-        Ok(bytes) => Some(KeyEntry {
-            account: key.account_id,
-            revoked: key.state == KeyState::Revoked.as_str(),
-            secret: DecodingKey::from_secret(bytes.expose_secret()),
-        }),
+        Ok(bytes) => Some(KeyEntry::new(key.account_id, key.state == KeyState::Revoked.as_str(), bytes.expose_secret())),
         Err(e) => {
             // A key that cannot be decrypted verifies nothing (fail closed), and says why.
             tracing::error!(key = %key.id, error = %e.message, "cannot decrypt signing key; its tokens are refused");
@@ -197,10 +203,14 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
             return None;
         }
     };
+    let Ok(upstream) = url::Url::parse(&server.upstream_url) else {
+        tracing::error!(server = %server.id, "the stored upstream URL does not parse; server unavailable");
+        return None;
+    };
     Some(ServerEntry {
         id: server.id,
         account: server.account_id,
-        upstream_url: server.upstream_url.clone(),
+        upstream,
         transport: Transport::parse(&server.transport)?,
         require_token: server.require_token,
         headers: headers

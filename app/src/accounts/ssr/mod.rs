@@ -1,6 +1,7 @@
 //! Server-only account logic: queries, password checks and the login session.
 pub mod entity;
 mod password;
+pub mod throttle;
 
 pub use password::PasswordHasher;
 
@@ -112,6 +113,8 @@ pub async fn authenticate(
     password: &str,
     ip: Option<String>,
 ) -> Result<(AccountView, i32), AppError> {
+    let attempt = throttle::Attempt::new(email, ip.as_deref());
+    attempt.begin(&state.db, Utc::now()).await?;
     let email = Email::parse(email).ok();
     let account = match &email {
         Some(email) => entity::Entity::find()
@@ -142,6 +145,7 @@ pub async fn authenticate(
             "This account has been disabled. Contact your Gatehouse administrator.",
         ));
     }
+    attempt.succeeded(&state.db).await?;
     audit(&state.db, AuditRecord::anonymous(Some(account.id), ip, "account.logged_in").actor(account.id)).await?;
     Ok((account, epoch))
 }
