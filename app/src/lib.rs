@@ -38,6 +38,8 @@ use layout::SignedInLayout;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -54,6 +56,27 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The page's Content-Security-Policy: scripts only from here or carrying this response's
+/// nonce (Leptos puts it on its inline hydration scripts), wasm allowed to compile, nothing
+/// framed, no plugins, forms only to here.
+#[cfg(feature = "ssr")]
+pub fn content_security_policy_for(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+#[cfg(feature = "ssr")]
+fn content_security_policy() {
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(&content_security_policy_for(&nonce.to_string())) {
+        response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

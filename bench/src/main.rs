@@ -599,7 +599,7 @@ async fn main() -> Result<()> {
         .and_then(|v| Some((v["mean"]["point_estimate"].as_f64()?, v["median"]["point_estimate"].as_f64()?)));
     rows.push(match estimate {
         Some((mean, median)) => Row {
-            figure: "token check (signature + view lookup), criterion `server/benches/token_check.rs`".into(),
+            figure: "token check (signature + view lookup), criterion `bench/benches/token_check.rs`".into(),
             compared: "—".into(),
             goal: "≤ 2 µs, zero database queries".into(),
             measured: format!("mean {:.2} µs, median {:.2} µs; 0 queries (the check is given only the in-memory view)", mean / 1000.0, median / 1000.0),

@@ -147,7 +147,7 @@ pub(crate) async fn ada_token_id(user: &User, description: &str) -> String {
 }
 
 /// Reads SSE bytes until one whole event has arrived; returns it.
-async fn next_event(stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), buffer: &mut String) -> Option<String> {
+pub(crate) async fn next_event(stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), buffer: &mut String) -> Option<String> {
     loop {
         if let Some(end) = buffer.find("\n\n") {
             let event = buffer[..end].to_string();
@@ -161,7 +161,7 @@ async fn next_event(stream: &mut (impl futures::Stream<Item = reqwest::Result<by
     }
 }
 
-async fn open_sse(url: &str, token: &str) -> reqwest::Response {
+pub(crate) async fn open_sse(url: &str, token: &str) -> reqwest::Response {
     reqwest::Client::new().get(url).header(header::AUTHORIZATION, format!("Bearer {token}")).send().await.unwrap()
 }
 

@@ -47,6 +47,10 @@ pub struct Options {
     pub token_requests_per_second: u32,
     pub token_burst: u32,
     pub token_max_open: usize,
+    /// The built site to serve (`None`: the default, which tests do not build).
+    pub site_root: Option<std::path::PathBuf>,
+    /// The URL Gatehouse says it is served at (`None`: its own address).
+    pub public_url: Option<url::Url>,
 }
 
 impl Default for Options {
@@ -61,6 +65,8 @@ impl Default for Options {
             token_requests_per_second: 1000,
             token_burst: 1000,
             token_max_open: 100,
+            site_root: None,
+            public_url: None,
         }
     }
 }
@@ -90,6 +96,11 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         database_max_connections: 5,
         ..Config::default()
     };
+    let config = match options.site_root {
+        Some(site_root) => Config { site_root, ..config },
+        None => config,
+    };
+    let config = Config { public_url: options.public_url.or(config.public_url.clone()), ..config };
     start(config, Some(database), Some(dir)).await
 }
 

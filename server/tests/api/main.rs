@@ -14,3 +14,6 @@ mod dashboard;
 mod operations;
 mod usage;
 mod sessions;
+mod throttling;
+mod forged;
+mod headers;

@@ -8,6 +8,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     session_cookie_is_http_only_and_same_site,
+    behind_https_the_session_cookie_is_secure,
     login_issues_a_new_session_id,
     logout_deletes_the_session_on_the_server,
     me_without_a_session_is_401,
@@ -28,6 +29,17 @@ async fn session_cookie_is_http_only_and_same_site(backend: Backend) {
     assert!(cookie.contains("Path=/"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http public URL: no Secure flag ({cookie})");
     assert!(cookie.contains("Max-Age="), "idle expiry is on the cookie too ({cookie})");
+}
+
+async fn behind_https_the_session_cookie_is_secure(backend: Backend) {
+    let public_url = url::Url::parse("https://gatehouse.example").unwrap();
+    let app = spawn_app_with(backend, Options { public_url: Some(public_url), ..Default::default() }).await;
+    let response = app.register("ada@example.com", "analytical engine").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let cookie = session_cookie(&response).expect("sign-up sets the session cookie");
+    for flag in ["Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
 }
 
 async fn login_issues_a_new_session_id(backend: Backend) {

@@ -1,0 +1,116 @@
+//! Failed logins are throttled per (account, address), per account and per address, counted in
+//! the database so every process sees them; nobody is locked out for longer than the cap.
+use std::{net::IpAddr, time::Duration};
+
+use futures::StreamExt;
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, json_body, spawn_app, spawn_second_process};
+use crate::on_both_backends;
+
+on_both_backends!(
+    repeated_failures_get_429_with_retry_after_then_heal,
+    a_thousand_wrong_passwords_get_nobody_in_and_cost_few_password_checks,
+    unknown_emails_are_throttled_like_real_ones,
+    processes_on_one_database_share_the_counts,
+);
+
+/// A client whose requests come from `ip` (any 127.x.y.z is this machine's loopback).
+fn client_from(ip: &str) -> Client {
+    Client::builder().local_address(ip.parse::<IpAddr>().unwrap()).timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+async fn login(app: &TestApp, client: &Client, email: &str, password: &str) -> reqwest::Response {
+    client.post(app.url("/api/v1/auth/login")).json(&json!({ "email": email, "password": password })).send().await.unwrap()
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response.headers()["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
+async fn repeated_failures_get_429_with_retry_after_then_heal(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    let client = client_from("127.0.0.1");
+    for attempt in 1..=5 {
+        let response = login(&app, &client, "ada@example.com", "difference engine").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let refused = login(&app, &client, "ada@example.com", "analytical engine").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits its turn");
+    let wait = retry_after(&refused);
+    assert!((1..=2).contains(&wait), "the first wait is a second: {wait}");
+    let body = json_body(refused).await;
+    assert_eq!(body["code"], "too_many_attempts");
+    assert!(body["message"].as_str().unwrap().starts_with("Too many failed logins. Try again in "), "{body}");
+
+    // Another address is not slowed by this one's guesses.
+    let elsewhere = login(&app, &client_from("127.0.0.2"), "ada@example.com", "analytical engine").await;
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let healed = login(&app, &client, "ada@example.com", "analytical engine").await;
+    assert_eq!(healed.status(), StatusCode::OK, "after the wait the owner gets in");
+    // A success starts the account's counts afresh: the next mistake is free again.
+    let next = login(&app, &client, "ada@example.com", "difference engine").await;
+    assert_eq!(next.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn a_thousand_wrong_passwords_get_nobody_in_and_cost_few_password_checks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    app.register("grace@example.com", "compiler first").await;
+    let checks_before = app.state.passwords.verifications();
+    let attacker = client_from("127.0.0.3");
+    let statuses: Vec<StatusCode> = futures::stream::iter(0..1000)
+        .map(|i| {
+            let (app, attacker) = (&app, &attacker);
+            async move { login(app, attacker, "ada@example.com", &format!("guess number {i}")).await.status() }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!(count(StatusCode::OK), 0, "no wrong password gets in");
+    assert_eq!(count(StatusCode::UNAUTHORIZED) + count(StatusCode::TOO_MANY_REQUESTS), 1000, "only 401 and 429: {statuses:?}");
+    let checks = app.state.passwords.verifications() - checks_before;
+    assert!(checks <= 10, "throttled attempts cost no password check: {checks} checks for 1000 attempts");
+
+    // Another account, from the very same address, logs in on its first try.
+    let started = std::time::Instant::now();
+    let other = login(&app, &attacker, "grace@example.com", "compiler first").await;
+    assert_eq!(other.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(5), "no wait: {:?}", started.elapsed());
+    // And the attacked account's owner, from their own address.
+    let owner = login(&app, &client_from("127.0.0.4"), "ada@example.com", "analytical engine").await;
+    assert_eq!(owner.status(), StatusCode::OK);
+}
+
+async fn unknown_emails_are_throttled_like_real_ones(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    let client = client_from("127.0.0.5");
+    let mut answers = Vec::new();
+    for email in ["ada@example.com", "nobody@example.com"] {
+        for _ in 0..6 {
+            let response = login(&app, &client, email, "difference engine").await;
+            answers.push((response.status(), json_body(response).await["message"].as_str().unwrap().to_string()));
+        }
+    }
+    let (real, unknown) = answers.split_at(6);
+    assert_eq!(real, unknown, "the same answers whether the account exists or not");
+    assert_eq!(real[5].0, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn processes_on_one_database_share_the_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    let second = spawn_second_process(&app).await;
+    let client = client_from("127.0.0.6");
+    for _ in 0..5 {
+        assert_eq!(login(&app, &client, "ada@example.com", "difference engine").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let there = login(&second, &client, "ada@example.com", "difference engine").await;
+    assert_eq!(there.status(), StatusCode::TOO_MANY_REQUESTS, "the other process counts the same failures");
+}
