@@ -23,6 +23,7 @@ fn bench(c: &mut Criterion) {
         id: server_id,
         account,
         upstream: url::Url::parse("http://127.0.0.1:9/mcp").expect("a URL"),
+        refused: None,
         transport: app::servers::Transport::StreamableHttp,
         require_token: true,
         headers: Vec::new(),

@@ -2,6 +2,7 @@
 //! is checked against the in-memory token view, then streamed to and from the upstream.
 pub mod follower;
 pub mod limits;
+pub mod resolver;
 pub mod sse;
 pub mod streams;
 pub mod usage;
@@ -89,6 +90,7 @@ impl Gateway {
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(resolver::PolicyResolver::new(app.settings.upstream_policy)))
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()?;
@@ -166,6 +168,18 @@ impl Gateway {
         self.inner.client.request(method, url).headers(forwarded)
     }
 
+    /// An upstream whose address the operator's policy refuses is never contacted.
+    fn allowed_upstream(server: &ServerEntry) -> Result<(), Response> {
+        match server.refused {
+            Some(reason) => {
+                tracing::warn!(server = %server.id, reason, "upstream address refused by policy");
+                Err(failure(StatusCode::BAD_GATEWAY, "upstream_not_allowed",
+                    "This server's upstream address is not allowed by this Gatehouse's policy. Its owner should point it elsewhere."))
+            }
+            None => Ok(()),
+        }
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder, server: Uuid) -> Result<reqwest::Response, Response> {
         match tokio::time::timeout(self.inner.settings.response_timeout, request.send()).await {
             Ok(Ok(response)) => Ok(response),
@@ -223,6 +237,7 @@ async fn streamable_http(
     if !matches!(method, Method::POST | Method::GET | Method::DELETE) {
         return Err(failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST, GET or DELETE."));
     }
+    Gateway::allowed_upstream(&server)?;
     let bytes = gateway.read_body(body).await?;
     let request = gateway.upstream_request(method, server.upstream.clone(), &server, &headers).body(bytes);
     gateway.relay(request, server.id, &grant).await
@@ -239,6 +254,7 @@ async fn sse_stream(
     if server.transport != Transport::Sse {
         return Err(wrong_transport(server.id, "mcp"));
     }
+    Gateway::allowed_upstream(&server)?;
     let request = gateway
         .upstream_request(Method::GET, server.upstream.clone(), &server, &headers)
         .header(header::ACCEPT, "text/event-stream");
@@ -272,6 +288,7 @@ async fn sse_message(
     if binding.token != grant.token {
         return Err(refuse_with(true, "session_token_mismatch", "This session was opened with a different token; use that token."));
     }
+    Gateway::allowed_upstream(&server)?;
     let bytes = gateway.read_body(body).await?;
     let request = gateway.upstream_request(Method::POST, binding.upstream, &server, &headers).body(bytes);
     gateway.relay(request, server.id, &grant).await

@@ -51,6 +51,9 @@ pub struct ServerEntry {
     pub account: Uuid,
     /// Parsed once here, not on every request.
     pub upstream: url::Url,
+    /// Why the upstream may not be contacted: an address literal the operator's policy refuses
+    /// (host names are checked when they are resolved, see `resolver`).
+    pub refused: Option<&'static str>,
     pub transport: Transport,
     pub require_token: bool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -207,8 +210,14 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
         tracing::error!(server = %server.id, "the stored upstream URL does not parse; server unavailable");
         return None;
     };
+    let refused = match upstream.host() {
+        Some(url::Host::Ipv4(ip)) => state.settings.upstream_policy.refuses(ip.into()),
+        Some(url::Host::Ipv6(ip)) => state.settings.upstream_policy.refuses(ip.into()),
+        _ => None,
+    };
     Some(ServerEntry {
         id: server.id,
+        refused,
         account: server.account_id,
         upstream,
         transport: Transport::parse(&server.transport)?,

@@ -15,7 +15,7 @@ use crate::gateway::{ada_token_id, next_event, open_sse, served};
 use crate::helpers::{Backend, TestApp, User, json_body, spawn_app, spawn_demo_mcp};
 use crate::on_both_backends;
 
-on_both_backends!(every_forged_token_is_refused_on_every_surface);
+on_both_backends!(every_forged_token_is_refused_on_every_surface, another_accounts_valid_tokens_open_none_of_its_routes);
 
 /// A token taken apart: header and claims as JSON objects, and the signature as sent.
 #[derive(Clone)]
@@ -302,4 +302,53 @@ async fn every_forged_token_is_refused_on_every_surface(backend: Backend) {
     // The real session is still alive and its token still works: the forgeries changed nothing.
     let still = http.post(&message_url).header(header::AUTHORIZATION, format!("Bearer {fresh}")).json(&initialize).send().await.unwrap();
     assert_eq!(still.status(), StatusCode::ACCEPTED);
+}
+
+/// Tenant sweep: each of Ada's valid tokens (one per server, one for all of them) on every
+/// gateway route of Bob's servers, including the message URL of a session Bob opened.
+async fn another_accounts_valid_tokens_open_none_of_its_routes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let (ada_mcp, ada_mcp_token) = served(&ada, &demo, "streamable_http").await;
+    let (ada_sse, ada_sse_token) = served(&ada, &demo, "sse").await;
+    let (ada_all, _) = ada.token("all", "never", &[&ada_mcp, &ada_sse]).await;
+    let (bob_mcp, _) = served(&bob, &demo, "streamable_http").await;
+    let (bob_sse, bob_token) = served(&bob, &demo, "sse").await;
+
+    let response = open_sse(bob_sse["sse_endpoint"].as_str().unwrap(), &bob_token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.bytes_stream();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
+    let message_url = format!("{}{}", app.address, endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap());
+    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": { "name": "tenant", "version": "1" } } });
+
+    let http = reqwest::Client::new();
+    let routes = [
+        (reqwest::Method::GET, bob_sse["sse_endpoint"].as_str().unwrap().to_string()),
+        (reqwest::Method::POST, message_url),
+        (reqwest::Method::POST, bob_mcp["mcp_endpoint"].as_str().unwrap().to_string()),
+        (reqwest::Method::GET, bob_mcp["mcp_endpoint"].as_str().unwrap().to_string()),
+        (reqwest::Method::DELETE, bob_mcp["mcp_endpoint"].as_str().unwrap().to_string()),
+    ];
+    let mut tried = 0;
+    for token in [&ada_mcp_token, &ada_sse_token, &ada_all] {
+        for (method, url) in &routes {
+            let response = http
+                .request(method.clone(), url)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .header(header::ACCEPT, "application/json, text/event-stream")
+                .json(&initialize)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {url}");
+            assert_eq!(response.headers()["x-gatehouse-refusal"], "foreign", "{method} {url}");
+            tried += 1;
+        }
+    }
+    assert_eq!(tried, 15);
 }

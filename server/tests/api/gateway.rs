@@ -27,6 +27,7 @@ on_both_backends!(
     fast_or_greedy_tokens_get_429_with_retry_after,
     the_gateway_fails_closed_when_it_cannot_read_changes,
     streams_end_when_access_ends_in_other_ways,
+    upstream_addresses_are_checked_again_at_connect_time,
 );
 
 fn install_crypto() {
@@ -465,4 +466,29 @@ async fn streams_end_when_access_ends_in_other_ways(backend: Backend) {
     let open = held_stream(&sse, &fresh).await;
     ada.delete(&format!("/servers/{server_id}")).await;
     ends_soon(open, "the server was deleted").await;
+}
+
+/// A server saved where loopback upstreams are allowed, served by a process whose policy
+/// refuses them: a host name that resolves to loopback (as a rebound DNS name would) and an
+/// address literal are both refused there, and nothing reaches the upstream.
+async fn upstream_addresses_are_checked_again_at_connect_time(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let port = url::Url::parse(&demo).unwrap().port().unwrap();
+    let ada = app.user("ada@example.com").await;
+    let by_name = ada.server("by name", &format!("http://localhost:{port}/mcp")).await;
+    let by_address = ada.server("by address", &format!("http://127.0.0.1:{port}/mcp")).await;
+    let (token, _) = ada.token("both", "never", &[&by_name, &by_address]).await;
+    let strict = crate::helpers::spawn_second_process_with(&app, |config| gatehouse::Config { upstream_allow_loopback: Some(false), ..config }).await;
+
+    let bearer = format!("Bearer {token}");
+    for server in [&by_name, &by_address] {
+        let id = server["id"].as_str().unwrap();
+        let allowed = post_mcp(&app.url(&format!("/s/{id}/mcp")), Some(&bearer)).await;
+        assert_eq!(allowed.status(), StatusCode::OK, "{}: the permissive process serves it", server["name"]);
+        let refused = post_mcp(&strict.url(&format!("/s/{id}/mcp")), Some(&bearer)).await;
+        assert_eq!(refused.status(), StatusCode::BAD_GATEWAY, "{}", server["name"]);
+        let body = json_body(refused).await;
+        assert!(body["code"] == "upstream_not_allowed" || body["code"] == "upstream_unreachable", "{}: {body}", server["name"]);
+    }
 }

@@ -115,12 +115,17 @@ async fn start(config: Config, database: Option<TestDatabase>, dir: Option<TempD
 /// A second Gatehouse process on the same database and master key, serving the same public URL
 /// (as instances behind one load balancer do). It must not outlive `app`.
 pub async fn spawn_second_process(app: &TestApp) -> TestApp {
+    spawn_second_process_with(app, |config| config).await
+}
+
+/// Like [`spawn_second_process`], with its configuration changed by `change`.
+pub async fn spawn_second_process_with(app: &TestApp, change: impl FnOnce(Config) -> Config) -> TestApp {
     let config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         public_url: Some(url::Url::parse(&app.address).unwrap()),
         ..app.config.clone()
     };
-    start(config, None, None).await
+    start(change(config), None, None).await
 }
 
 /// The demo MCP server on a port of its own; returns its base URL.
