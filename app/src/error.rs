@@ -123,8 +123,15 @@ impl FromServerFnError for AppError {
 
 #[cfg(feature = "ssr")]
 impl From<sea_orm::DbErr> for AppError {
+    /// A database that cannot be reached is a 503 the client may retry, not an internal error.
     fn from(err: sea_orm::DbErr) -> Self {
-        Self::internal(err)
+        match err {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::warn!(%err, "database unavailable");
+                Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Nothing was changed; try again shortly.")
+            }
+            err => Self::internal(err),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod master_key;
 pub mod ops;
 pub mod origin_check;
 pub mod panics;
+pub mod serve;
 pub mod sessions;
 pub mod startup;
 pub mod telemetry;

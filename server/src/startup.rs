@@ -42,6 +42,7 @@ pub struct Application {
     streams: Arc<StreamRegistry>,
     usage: Arc<UsageRecorder>,
     usage_flush: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Application {
@@ -104,6 +105,7 @@ impl Application {
             streams,
             usage,
             usage_flush: Duration::from_millis(config.usage_flush_ms.max(10)),
+            header_read_timeout: Duration::from_millis(config.header_read_timeout_ms.max(100)),
         })
     }
 
@@ -127,7 +129,7 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let address = self.address();
-        let Application { listener, router, public_url, state, follower, events_poll, streams, usage, usage_flush } = self;
+        let Application { listener, router, public_url, state, follower, events_poll, streams, usage, usage_flush, header_read_timeout } = self;
         let store = DbSessionStore::new(state.db.clone());
         let db = state.db.clone();
         let sweeper = tokio::spawn(async move {
@@ -145,14 +147,12 @@ impl Application {
         let follower = tokio::spawn(follower.run(events_poll));
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         tracing::info!(%address, %public_url, "Gatehouse is listening");
-        let listener = axum::serve::ListenerExt::tap_io(listener, no_delay);
-        let served = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                // Open streams would hold the shutdown forever; end them so requests drain.
-                streams.end_all();
-            })
-            .await;
+        let stopping = async move {
+            shutdown.await;
+            // Open streams would hold the shutdown forever; end them so requests drain.
+            streams.end_all();
+        };
+        crate::serve::serve(listener, router, header_read_timeout, stopping, Duration::from_secs(30)).await;
         sweeper.abort();
         follower.abort();
         flusher.abort();
@@ -161,7 +161,7 @@ impl Application {
         }
         state.db.close_by_ref().await.ok();
         tracing::info!("Gatehouse stopped");
-        Ok(served?)
+        Ok(())
     }
 }
 

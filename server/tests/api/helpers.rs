@@ -51,6 +51,7 @@ pub struct Options {
     pub site_root: Option<std::path::PathBuf>,
     /// The URL Gatehouse says it is served at (`None`: its own address).
     pub public_url: Option<url::Url>,
+    pub header_read_timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -67,6 +68,7 @@ impl Default for Options {
             token_max_open: 100,
             site_root: None,
             public_url: None,
+            header_read_timeout_ms: 10_000,
         }
     }
 }
@@ -92,6 +94,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         token_requests_per_second: options.token_requests_per_second,
         token_burst: options.token_burst,
         token_max_open: options.token_max_open,
+        header_read_timeout_ms: options.header_read_timeout_ms,
         max_concurrent_hashes: 4,
         database_max_connections: 5,
         ..Config::default()
@@ -284,6 +287,7 @@ fn init_logging() {
 }
 
 /// A signed-in account with its own cookie jar.
+#[derive(Clone)]
 pub struct User {
     pub client: Client,
     pub base: String,

@@ -1,0 +1,55 @@
+//! The HTTP server loop: the router on hyper, with what `axum::serve` cannot set — a deadline
+//! for reading a request's headers, so slow clients (slowloris) cannot hold connections open
+//! forever — plus TCP_NODELAY on every connection and a graceful shutdown.
+use std::{convert::Infallible, future::Future, time::Duration};
+
+use axum::{Router, extract::ConnectInfo};
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// Serves `router` on `listener` until `shutdown` completes, then waits up to `drain` for
+/// requests in flight. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
+pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: Duration, shutdown: impl Future<Output = ()>, drain: Duration) {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors, say: wait rather than spin.
+                    tracing::warn!(%err, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let mut tcp = tcp;
+        crate::startup::no_delay(&mut tcp);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let router = router.clone();
+            async move { Ok::<_, Infallible>(router.oneshot(request.map(axum::body::Body::new)).await.unwrap_or_else(|never| match never {})) }
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!(?drain, "requests still running at shutdown were cut off");
+    }
+}
