@@ -125,13 +125,46 @@ impl FromServerFnError for AppError {
 impl From<sea_orm::DbErr> for AppError {
     /// A database that cannot be reached is a 503 the client may retry, not an internal error.
     fn from(err: sea_orm::DbErr) -> Self {
+        if database_unavailable(&err) {
+            tracing::warn!(%err, "database unavailable");
+            Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Try again shortly.")
+        } else {
+            Self::internal(err)
+        }
+    }
+}
+
+/// Session storage lives in the database too: its backend failing is the database being away.
+#[cfg(feature = "ssr")]
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(err: tower_sessions::session::Error) -> Self {
+        use tower_sessions::{session::Error, session_store::Error as Store};
         match err {
-            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
-                tracing::warn!(%err, "database unavailable");
-                Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Nothing was changed; try again shortly.")
+            Error::Store(Store::Backend(why)) => {
+                tracing::warn!(%why, "session storage unavailable");
+                Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Try again shortly.")
             }
             err => Self::internal(err),
         }
+    }
+}
+
+/// Whether `err` says the database could not be reached or went away mid-statement (rather
+/// than refusing the statement): no connection, a broken socket, or PostgreSQL shutting down
+/// or not yet accepting connections (SQLSTATE class 08, 57P01–57P03).
+#[cfg(feature = "ssr")]
+fn database_unavailable(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx::Error};
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else { return false };
+    match sqlx.as_ref() {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(db) => db.code().is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

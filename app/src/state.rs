@@ -64,7 +64,7 @@ impl TakenOnce {
         if let Some(value) = taken.get(key) {
             return Ok(value.clone());
         }
-        let value = session.remove::<String>(key).await.map_err(AppError::internal)?;
+        let value = session.remove::<String>(key).await.map_err(AppError::from)?;
         taken.insert(key.to_string(), value.clone());
         Ok(value)
     }

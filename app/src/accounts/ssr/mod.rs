@@ -166,22 +166,22 @@ pub async fn list_accounts(db: &DatabaseConnection) -> Result<Vec<AccountView>, 
 
 /// Starts a login session under a fresh id, so an id planted before login is worthless.
 pub async fn start_session(session: &Session, id: AccountId, epoch: i32) -> Result<(), AppError> {
-    session.cycle_id().await.map_err(AppError::internal)?;
-    session.insert(SESSION_ACCOUNT_KEY, id).await.map_err(AppError::internal)?;
-    session.insert(SESSION_EPOCH_KEY, epoch).await.map_err(AppError::internal)
+    session.cycle_id().await.map_err(AppError::from)?;
+    session.insert(SESSION_ACCOUNT_KEY, id).await.map_err(AppError::from)?;
+    session.insert(SESSION_EPOCH_KEY, epoch).await.map_err(AppError::from)
 }
 
 /// Ends the session and deletes it from the store.
 pub async fn end_session(session: &Session) -> Result<(), AppError> {
-    session.flush().await.map_err(AppError::internal)
+    session.flush().await.map_err(AppError::from)
 }
 
 /// The live account behind a session, if any. A disabled account counts as logged out.
 pub async fn session_account(state: &AppState, session: &Session) -> Result<Option<AccountView>, AppError> {
-    let Some(id) = session.get::<AccountId>(SESSION_ACCOUNT_KEY).await.map_err(AppError::internal)? else {
+    let Some(id) = session.get::<AccountId>(SESSION_ACCOUNT_KEY).await.map_err(AppError::from)? else {
         return Ok(None);
     };
-    let epoch = session.get::<i32>(SESSION_EPOCH_KEY).await.map_err(AppError::internal)?.unwrap_or(-1);
+    let epoch = session.get::<i32>(SESSION_EPOCH_KEY).await.map_err(AppError::from)?.unwrap_or(-1);
     let Some(model) = entity::Entity::find_by_id(id.0).one(&state.db).await? else {
         return Ok(None);
     };
