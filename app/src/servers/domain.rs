@@ -245,7 +245,9 @@ pub struct HeaderInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerInput {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
     pub upstream_url: String,
     pub transport: Transport,
     #[serde(default = "yes")]

@@ -249,8 +249,10 @@ impl TokenPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewTokenInput {
+    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
     pub description: String,
     /// `never`, a duration (`30m 12h 7d 2w 90d 1y`), a date (`2027-01-31`) or an RFC 3339 time.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
     pub expires: String,
     /// Servers the token may reach right away.
     #[serde(default)]

@@ -17,8 +17,10 @@ use super::ApiJson;
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     #[serde(default)]
+    #[schema(min_length = 1)]
     email: String,
     #[serde(default)]
+    #[schema(min_length = 1)]
     password: String,
 }
 

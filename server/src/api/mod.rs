@@ -50,6 +50,33 @@ impl Modify for SessionCookie {
     }
 }
 
+/// Answers every operation can give that its own annotation does not list: a malformed path or
+/// query (400), no session where one is needed (401), a body that is not JSON (415) and the
+/// database being unreachable (503).
+fn document_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, ResponseBuilder};
+    let described = |text: &str| RefOr::T(ResponseBuilder::new().description(text).build());
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            let has_parameters = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            // `security(())` (sign-up, login) opts out of the session requirement.
+            let needs_session = operation.security.as_ref().is_none_or(|s| s.iter().any(|r| *r != Default::default()));
+            if has_parameters {
+                responses.entry("400".into()).or_insert_with(|| described("The path or query is malformed."));
+            }
+            if needs_session {
+                responses.entry("401".into()).or_insert_with(|| described("Not logged in, or the session has ended."));
+            }
+            if operation.request_body.is_some() {
+                responses.entry("415".into()).or_insert_with(|| described("The body is not `application/json`."));
+            }
+            responses.entry("503".into()).or_insert_with(|| described("The database is unavailable right now; try again shortly."));
+        }
+    }
+}
+
 pub fn router() -> Router<AppState> {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
@@ -71,6 +98,8 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(admin::list))
         .routes(routes!(admin::update))
         .split_for_parts();
+    let mut openapi = openapi;
+    document_common_responses(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     router
         .route("/openapi.json", get(move || {
