@@ -217,17 +217,17 @@ pub const TOKENS_PER_PAGE: usize = 50;
 /// One page of the dashboard's token list: the rendered page stays the same size however many
 /// tokens the account has.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TokenPage {
-    pub tokens: Vec<TokenView>,
+pub struct TokenPage<T = TokenView> {
+    pub tokens: Vec<T>,
     /// Tokens matching the filter, on every page.
     pub total: usize,
     /// 1-based, within `1..=pages()`.
     pub page: usize,
 }
 
-impl TokenPage {
+impl<T> TokenPage<T> {
     /// Page `page` (1-based, clamped to the pages there are) of `tokens`.
-    pub fn of(tokens: Vec<TokenView>, page: usize) -> Self {
+    pub fn of(tokens: Vec<T>, page: usize) -> Self {
         let total = tokens.len();
         let page = page.clamp(1, total.div_ceil(TOKENS_PER_PAGE).max(1));
         let tokens = tokens.into_iter().skip((page - 1) * TOKENS_PER_PAGE).take(TOKENS_PER_PAGE).collect();
@@ -308,7 +308,7 @@ mod tests {
         assert_eq!((last.tokens.len(), last.shown(), last.tokens[0].description.as_str()), (1, (101, 101), "t100"));
         assert_eq!(TokenPage::of(all.clone(), 99).page, 3, "past the end: the last page");
         assert_eq!(TokenPage::of(all, 0).page, 1);
-        let none = TokenPage::of(Vec::new(), 5);
+        let none = TokenPage::<TokenView>::of(Vec::new(), 5);
         assert_eq!((none.page, none.pages(), none.tokens.len()), (1, 1, 0));
     }
 

@@ -25,8 +25,7 @@ pub async fn list_tokens(status: Option<String>, sort: Option<String>, page: Opt
             expiring_soon: status.as_deref() == Some("expiring"),
             sort_by_last_used: sort.as_deref() == Some("last_used"),
         };
-        let tokens = super::ssr::list_tokens(&state, actor.account_id(), &query).await?;
-        Ok(TokenPage::of(tokens, page.unwrap_or(1)))
+        super::ssr::page_of_tokens(&state, actor.account_id(), &query, page.unwrap_or(1)).await
     }.await)
 }
 

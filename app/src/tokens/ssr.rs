@@ -163,24 +163,52 @@ pub async fn get_token(state: &AppState, account: AccountId, id: TokenId) -> Res
 }
 
 pub async fn list_tokens(state: &AppState, account: AccountId, query: &TokenQuery) -> Result<Vec<TokenView>, AppError> {
-    let models = entity::Entity::find()
+    let models = select(state, account, query).await?;
+    views(&state.db, account, models).await
+}
+
+/// One page of [`list_tokens`]: only that page's tokens get full views (servers and all), so
+/// the dashboard's list costs the same whatever the account holds.
+pub async fn page_of_tokens(state: &AppState, account: AccountId, query: &TokenQuery, page: usize) -> Result<TokenPage, AppError> {
+    let models = select(state, account, query).await?;
+    let total = models.len();
+    let shown = TokenPage::of(models, page);
+    Ok(TokenPage { tokens: views(&state.db, account, shown.tokens).await?, total, page: shown.page })
+}
+
+/// The account's tokens matching `query`, in its order, as rows.
+async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Result<Vec<entity::Model>, AppError> {
+    let mut models = entity::Entity::find()
         .filter(entity::Column::AccountId.eq(account.0))
         .order_by_desc(entity::Column::CreatedAt)
         .all(&state.db)
         .await?;
-    let mut list = views(&state.db, account, models).await?;
-    if let Some(status) = query.status {
-        list.retain(|t| t.status == status);
-    }
-    if query.expiring_soon {
+    if query.status.is_some() || query.expiring_soon {
+        let revoked_keys = revoked_keys(&state.db, account).await?;
         let now = Utc::now();
-        list.retain(|t| t.expires_soon(now));
+        models.retain(|m| {
+            let status = TokenStatus::of(m.revoked_at.is_some() || revoked_keys.contains(&m.signing_key_id), m.expires_at, now);
+            query.status.is_none_or(|wanted| wanted == status)
+                && (!query.expiring_soon || (status == TokenStatus::Active && m.expires_at.is_some_and(|at| at - now <= chrono::Duration::days(EXPIRING_SOON_DAYS))))
+        });
     }
     if query.sort_by_last_used {
         // Most recently used first; never-used tokens last.
-        list.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+        models.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
     }
-    Ok(list)
+    Ok(models)
+}
+
+/// The ids of `account`'s revoked signing keys (their tokens count as revoked).
+async fn revoked_keys(db: &impl ConnectionTrait, account: AccountId) -> Result<BTreeSet<Uuid>, AppError> {
+    Ok(signing_keys::entity::Entity::find()
+        .filter(signing_keys::entity::Column::AccountId.eq(account.0))
+        .filter(signing_keys::entity::Column::State.eq(KeyState::Revoked.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| k.id)
+        .collect())
 }
 
 /// Builds the views of `models`, all of `account`: status, key state, servers.

@@ -10,6 +10,7 @@ on_both_backends!(
     sign_up_and_login_forms_work_without_javascript,
     form_errors_come_back_to_the_page,
     unknown_pages_are_404,
+    the_token_list_is_paged,
 );
 
 fn location(response: &reqwest::Response) -> String {
@@ -95,4 +96,29 @@ async fn unknown_pages_are_404(backend: Backend) {
     let response = app.page("/no/such/page").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("Page not found"));
+}
+
+/// 51 tokens: the first page shows the 50 newest and links to the second, which shows the
+/// oldest; the filter and order ride along; a page past the end shows the last one.
+async fn the_token_list_is_paged(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ada = app.user("ada@example.com").await;
+    for n in 1..=51 {
+        ada.token(&format!("token number {n:02}"), "never", &[]).await;
+    }
+    let page = |path: &str| {
+        let request = ada.client.get(format!("{}{path}", app.address)).header(header::ACCEPT, "text/html").send();
+        async move { request.await.unwrap().text().await.unwrap() }
+    };
+    let first = page("/tokens").await;
+    assert!(first.contains("Showing 1–50 of 51"), "{first}");
+    assert!(first.contains("token number 51") && first.contains("token number 02") && !first.contains("token number 01"));
+    assert!(first.contains(r#"href="/tokens?page=2""#), "a link to the next page");
+    let second = page("/tokens?page=2").await;
+    assert!(second.contains("Showing 51–51 of 51") && second.contains("token number 01") && !second.contains("token number 02"));
+    assert!(second.contains(r#"href="/tokens?page=1""#), "a link back");
+    let filtered = page("/tokens?status=active&sort=last_used").await;
+    assert!(filtered.contains(r#"href="/tokens?status=active&amp;sort=last_used&amp;page=2""#), "the filter and order are kept");
+    let past_the_end = page("/tokens?page=9").await;
+    assert!(past_the_end.contains("Showing 51–51 of 51"));
 }
