@@ -80,6 +80,11 @@ impl AppError {
         self
     }
 
+    /// The database cannot be reached: a 503 the client may retry.
+    pub fn unavailable() -> Self {
+        Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Try again shortly.")
+    }
+
     pub fn unauthenticated() -> Self {
         Self::new(ErrorCode::Unauthenticated, "Your session has ended. Please log in again.")
     }
@@ -127,7 +132,7 @@ impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
         if database_unavailable(&err) {
             tracing::warn!(%err, "database unavailable");
-            Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Try again shortly.")
+            Self::unavailable()
         } else {
             Self::internal(err)
         }
@@ -142,7 +147,7 @@ impl From<tower_sessions::session::Error> for AppError {
         match err {
             Error::Store(Store::Backend(why)) => {
                 tracing::warn!(%why, "session storage unavailable");
-                Self::new(ErrorCode::Unavailable, "The database is unavailable right now. Try again shortly.")
+                Self::unavailable()
             }
             err => Self::internal(err),
         }

@@ -63,7 +63,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// nonce (Leptos puts it on its inline hydration scripts), wasm allowed to compile, nothing
 /// framed, no plugins, forms only to here.
 #[cfg(feature = "ssr")]
-pub fn content_security_policy_for(nonce: &str) -> String {
+fn content_security_policy_for(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"

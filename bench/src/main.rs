@@ -118,17 +118,11 @@ async fn setup(base: &str, demo: &str) -> Result<Setup> {
             .await?;
         ids.push(server["id"].as_str().context("server id")?.to_string());
     }
-    let created: Value = http
-        .post(format!("{base}/api/v1/tokens"))
-        .json(&json!({ "description": "bench", "expires": "never", "server_ids": ids }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let api = Api { http, base: base.to_string() };
+    let (token, _) = api.token(&ids.iter().map(String::as_str).collect::<Vec<_>>()).await?;
     Ok(Setup {
-        api: Api { http: http.clone(), base: base.to_string() },
-        token: created["token"].as_str().context("token")?.to_string(),
+        api,
+        token,
         mcp_server: ids[0].clone(),
         sse_server: ids[1].clone(),
         email,

@@ -20,7 +20,7 @@ pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: D
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
-        let (tcp, peer) = tokio::select! {
+        let (mut tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
@@ -32,7 +32,6 @@ pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: D
             },
             () = &mut shutdown => break,
         };
-        let mut tcp = tcp;
         crate::startup::no_delay(&mut tcp);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {

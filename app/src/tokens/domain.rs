@@ -139,6 +139,12 @@ pub enum TokenStatus {
 }
 
 impl TokenStatus {
+    /// Whether a token of this status expiring at `expires_at` is active and expires within
+    /// [`EXPIRING_SOON_DAYS`] of `now`.
+    pub fn expires_soon(self, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self == TokenStatus::Active && expires_at.is_some_and(|at| at - now <= Duration::days(EXPIRING_SOON_DAYS))
+    }
+
     /// Computed, never stored: revoked (by the owner, or through its key) wins over expired.
     pub fn of(revoked: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
         if revoked {
@@ -207,7 +213,7 @@ pub const EXPIRING_SOON_DAYS: i64 = 7;
 impl TokenView {
     /// Active, and expiring within [`EXPIRING_SOON_DAYS`] of `now`.
     pub fn expires_soon(&self, now: DateTime<Utc>) -> bool {
-        self.status == TokenStatus::Active && self.expires_at.is_some_and(|at| at - now <= Duration::days(EXPIRING_SOON_DAYS))
+        self.status.expires_soon(self.expires_at, now)
     }
 }
 

@@ -170,10 +170,8 @@ pub async fn list_tokens(state: &AppState, account: AccountId, query: &TokenQuer
 /// One page of [`list_tokens`]: only that page's tokens get full views (servers and all), so
 /// the dashboard's list costs the same whatever the account holds.
 pub async fn page_of_tokens(state: &AppState, account: AccountId, query: &TokenQuery, page: usize) -> Result<TokenPage, AppError> {
-    let models = select(state, account, query).await?;
-    let total = models.len();
-    let shown = TokenPage::of(models, page);
-    Ok(TokenPage { tokens: views(&state.db, account, shown.tokens).await?, total, page: shown.page })
+    let shown = TokenPage::of(select(state, account, query).await?, page);
+    Ok(TokenPage { tokens: views(&state.db, account, shown.tokens).await?, total: shown.total, page: shown.page })
 }
 
 /// The account's tokens matching `query`, in its order, as rows.
@@ -188,8 +186,7 @@ async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Res
         let now = Utc::now();
         models.retain(|m| {
             let status = TokenStatus::of(m.revoked_at.is_some() || revoked_keys.contains(&m.signing_key_id), m.expires_at, now);
-            query.status.is_none_or(|wanted| wanted == status)
-                && (!query.expiring_soon || (status == TokenStatus::Active && m.expires_at.is_some_and(|at| at - now <= chrono::Duration::days(EXPIRING_SOON_DAYS))))
+            query.status.is_none_or(|wanted| wanted == status) && (!query.expiring_soon || status.expires_soon(m.expires_at, now))
         });
     }
     if query.sort_by_last_used {
@@ -199,11 +196,13 @@ async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Res
     Ok(models)
 }
 
-/// The ids of `account`'s revoked signing keys (their tokens count as revoked).
+/// The ids of `account`'s revoked signing keys (their tokens count as revoked), by the rule
+/// [`views`] uses: revoked, with the time it happened.
 async fn revoked_keys(db: &impl ConnectionTrait, account: AccountId) -> Result<BTreeSet<Uuid>, AppError> {
     Ok(signing_keys::entity::Entity::find()
         .filter(signing_keys::entity::Column::AccountId.eq(account.0))
         .filter(signing_keys::entity::Column::State.eq(KeyState::Revoked.as_str()))
+        .filter(signing_keys::entity::Column::RevokedAt.is_not_null())
         .all(db)
         .await?
         .into_iter()
