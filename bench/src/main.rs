@@ -4,6 +4,7 @@
 //! command keeps the harness from rotting.
 mod mcp;
 mod procs;
+mod soak;
 mod stats;
 mod streams;
 
@@ -40,6 +41,15 @@ struct Args {
     /// The command line to record in the results.
     #[arg(long, default_value = "./dev bench")]
     command: String,
+    /// Sessions held by the SSE soak.
+    #[arg(long, default_value_t = 500)]
+    soak_streams: usize,
+    /// How long the SSE soak holds them (default: 120 s, 3 s in smoke mode).
+    #[arg(long)]
+    soak_seconds: Option<u64>,
+    /// Run only the SSE soak and print its row (`./dev harden`).
+    #[arg(long)]
+    soak_only: bool,
 }
 
 /// How much each measurement does.
@@ -410,6 +420,12 @@ async fn main() -> Result<()> {
     let mut rows: Vec<Row> = Vec::new();
 
     let demo = procs::demo_mcp(&args.gatehouse)?;
+    let soak_hold = Duration::from_secs(args.soak_seconds.unwrap_or(if args.smoke { 3 } else { 120 }));
+    if args.soak_only {
+        let row = soak_row(&args, &demo, soak_hold).await?;
+        println!("| {} | {} | {} | {} | {} |", row.figure, row.compared, row.goal, row.measured, row.verdict.text());
+        return Ok(());
+    }
     let gatehouse = procs::gatehouse(&args.gatehouse, &args.site, None, &[("GATEHOUSE_USAGE_FLUSH_MS", "5000")])?;
     let nginx = procs::nginx(&demo.url).ok();
     if nginx.is_none() {
@@ -547,6 +563,9 @@ async fn main() -> Result<()> {
     // Memory per held stream.
     rows.push(stream_memory(&gatehouse, &s, &budget).await?);
 
+    eprintln!("measuring: SSE soak");
+    rows.push(soak_row(&args, &demo, soak_hold).await?);
+
     eprintln!("measuring: revocation");
     // Revocation reaching open streams: this process, and another one on the same PostgreSQL.
     let trials = if budget.smoke { 2 } else { 100 };
@@ -612,6 +631,15 @@ async fn main() -> Result<()> {
     std::fs::write(&args.out, &table).with_context(|| format!("writing {}", args.out.display()))?;
     println!("{table}");
     Ok(())
+}
+
+/// The soak, on a Gatehouse process of its own so nothing measured before skews its baseline.
+/// Its idle upstream connections are let go after a second instead of a minute, so the open
+/// files it counts come back within the soak's settling time.
+async fn soak_row(args: &Args, demo: &procs::Proc, hold: Duration) -> Result<Row> {
+    let gatehouse = procs::gatehouse(&args.gatehouse, &args.site, None, &[("GATEHOUSE_UPSTREAM_IDLE_TIMEOUT_MS", "1000")])?;
+    let s = setup(&gatehouse.url, &demo.url).await?;
+    soak::run(&gatehouse, &s, args.soak_streams, hold).await
 }
 
 fn render(rows: &[Row], args: &Args, took: Duration) -> String {

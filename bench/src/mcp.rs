@@ -143,6 +143,11 @@ impl Sse {
         Ok(s)
     }
 
+    /// Whether the event stream is still open.
+    pub fn is_open(&self) -> bool {
+        !self._reader.is_finished()
+    }
+
     async fn send(&self, body: &Value) -> Result<()> {
         let mut request = self.client.post(&self.post_url).header(header::CONTENT_TYPE, "application/json").body(body.to_string());
         if let Some(auth) = &self.auth {

@@ -190,6 +190,11 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     total as f64 / ticks
 }
 
+/// How many files (sockets included) `pid` has open.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|entries| entries.count()).unwrap_or(0)
+}
+
 /// Resident memory of `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

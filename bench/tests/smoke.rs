@@ -32,7 +32,7 @@ fn the_whole_suite_runs_in_smoke_mode() {
     let results = std::fs::read_to_string(&out).expect("the smoke run wrote its table");
     let _ = std::fs::remove_file(&out);
     for row in ["round trip", "POSTs per second", "CPU per proxied request", "token check", "SSE streams", "revoke", "database writes",
-        "token list", "wasm", "bad logins", "login p50"] {
+        "token list", "wasm", "bad logins", "login p50", "SSE soak"] {
         assert!(results.contains(row), "no {row:?} row in:\n{results}");
     }
 }

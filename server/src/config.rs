@@ -49,8 +49,13 @@ pub struct Config {
     pub upstream_connect_timeout_ms: u64,
     /// An upstream must answer with headers within this long (→ 504).
     pub upstream_response_timeout_ms: u64,
+    /// Idle connections to upstreams are kept for reuse this long.
+    pub upstream_idle_timeout_ms: u64,
     /// How long a client may take to send a request's headers before its connection is closed.
     pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a request's body (→ 408), so a slow sender cannot
+    /// hold a connection for ever; dashboard and API answers must also start within it.
+    pub body_read_timeout_ms: u64,
     /// Largest request body the gateway forwards (→ 413).
     pub gateway_max_body_bytes: usize,
     /// How often change events are polled (PostgreSQL NOTIFY also wakes the poll at once).
@@ -92,7 +97,9 @@ impl Default for Config {
             upstream_allow_private: false,
             upstream_connect_timeout_ms: 5_000,
             upstream_response_timeout_ms: 30_000,
+            upstream_idle_timeout_ms: 60_000,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
             gateway_max_body_bytes: 4 * 1024 * 1024,
             events_poll_ms: 50,
             events_max_staleness_ms: 3_000,

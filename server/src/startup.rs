@@ -2,7 +2,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, middleware, routing::get};
-use http::{HeaderValue, header};
+use http::{HeaderValue, StatusCode, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
 use tokio::net::TcpListener;
@@ -11,6 +11,7 @@ use tower_http::{
     services::ServeDir,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
@@ -89,6 +90,8 @@ impl Application {
             connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
             response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
             max_body_bytes: config.gateway_max_body_bytes,
+            body_read_timeout: Duration::from_millis(config.body_read_timeout_ms.max(100)),
+            idle_timeout: Duration::from_millis(config.upstream_idle_timeout_ms),
             max_staleness: Duration::from_millis(config.events_max_staleness_ms),
             requests_per_second: config.token_requests_per_second,
             burst: config.token_burst,
@@ -191,6 +194,9 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .layer(middleware::from_fn_with_state(TrustedOrigin(public_url.clone()), refuse_cross_site))
         .layer(sessions)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // A body sent a byte at a time (slowhttptest -B) ends here rather than hold the
+        // connection; the gateway keeps its own deadline, as its answers are streams.
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_millis(config.body_read_timeout_ms.max(100))))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .with_state(state);

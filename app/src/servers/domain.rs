@@ -130,10 +130,15 @@ fn v6_is_special(ip: Ipv6Addr) -> bool {
 }
 
 /// An upstream URL that passed the syntax rules: http(s), a host, no credentials, no fragment.
+/// It is read by the URL standard (the `url` crate), as the gateway's HTTP client reads it, so
+/// the host checked here is the host contacted: `http://0x7f.1/` is 127.0.0.1 to both.
 /// Address rules (private, loopback, …) are checked against the resolved addresses on save and
 /// again at connect time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpstreamUrl(String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    raw: String,
+    url: url::Url,
+}
 
 impl UpstreamUrl {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
@@ -148,52 +153,55 @@ impl UpstreamUrl {
         if !(lower.starts_with("http://") || lower.starts_with("https://")) {
             return Err("Use an http:// or https:// URL.");
         }
-        let after_scheme = &raw[raw.find("://").map(|i| i + 3).unwrap_or(0)..];
-        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-        if authority.contains('@') {
-            return Err("Put credentials in upstream headers, not in the URL.");
-        }
-        if raw.contains('#') {
-            return Err("An upstream URL cannot have a #fragment.");
-        }
+        // The URL standard silently drops tabs and newlines; a URL that holds them is a mistake.
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("A URL cannot contain spaces.");
         }
-        let host = host_of(authority);
-        if host.is_empty() {
+        let url = url::Url::parse(raw).map_err(|e| match e {
+            url::ParseError::EmptyHost => "The URL needs a host name.",
+            url::ParseError::InvalidPort => "The port must be a number from 1 to 65535.",
+            _ => "That is not a valid URL.",
+        })?;
+        if !url.username().is_empty() || url.password().is_some() || raw.split(['/', '?', '#']).nth(2).is_some_and(|a| a.contains('@')) {
+            return Err("Put credentials in upstream headers, not in the URL.");
+        }
+        if url.fragment().is_some() {
+            return Err("An upstream URL cannot have a #fragment.");
+        }
+        if url.host_str().is_none_or(str::is_empty) || url.port() == Some(0) {
             return Err("The URL needs a host name.");
         }
-        Ok(Self(raw.to_string()))
+        Ok(Self { raw: raw.to_string(), url })
     }
 
+    /// The URL as the owner wrote it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.raw
     }
 
-    /// The host as written (brackets removed from IPv6 literals).
-    pub fn host(&self) -> &str {
-        let after_scheme = &self.0[self.0.find("://").map(|i| i + 3).unwrap_or(0)..];
-        host_of(after_scheme.split(['/', '?', '#']).next().unwrap_or(""))
+    /// The parsed URL, for the HTTP client.
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// The host that will be contacted: an address literal, or a name to resolve.
+    pub fn host(&self) -> url::Host<&str> {
+        self.url.host().expect("an http(s) URL that parsed has a host")
     }
 
     /// The port, explicit or the scheme's default.
     pub fn port(&self) -> u16 {
-        let after_scheme = &self.0[self.0.find("://").map(|i| i + 3).unwrap_or(0)..];
-        let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
-        let port = match authority.rfind(']') {
-            Some(end) => authority[end..].split_once(':').map(|(_, p)| p),
-            None => authority.split_once(':').map(|(_, p)| p),
-        };
-        port.and_then(|p| p.parse().ok())
-            .unwrap_or(if self.0.to_ascii_lowercase().starts_with("https") { 443 } else { 80 })
+        self.url.port_or_known_default().expect("http(s) has a default port")
     }
-}
 
-fn host_of(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("");
+    /// The address an address-literal host names, if it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self.host() {
+            url::Host::Ipv4(ip) => Some(ip.into()),
+            url::Host::Ipv6(ip) => Some(ip.into()),
+            url::Host::Domain(_) => None,
+        }
     }
-    authority.split(':').next().unwrap_or("")
 }
 
 /// Headers Gatehouse never lets an owner set upstream: they belong to the connection or are
@@ -320,9 +328,25 @@ mod tests {
     #[test]
     fn host_and_port_are_found() {
         let u = UpstreamUrl::parse("http://[::1]:8080/mcp").unwrap();
-        assert_eq!((u.host(), u.port()), ("::1", 8080));
-        let u = UpstreamUrl::parse("https://mcp.example.com/sse?x=1").unwrap();
-        assert_eq!((u.host(), u.port()), ("mcp.example.com", 443));
+        assert_eq!((u.ip(), u.port()), (Some("::1".parse().unwrap()), 8080));
+        let u = UpstreamUrl::parse("https://MCP.example.com/sse?x=1").unwrap();
+        assert_eq!((u.host(), u.port()), (url::Host::Domain("mcp.example.com"), 443));
+        assert_eq!(u.as_str(), "https://MCP.example.com/sse?x=1", "kept as written");
+    }
+
+    /// Hosts the URL standard reads differently from how they look: what the gateway's client
+    /// contacts is what the check sees.
+    #[test]
+    fn hosts_are_read_as_the_url_standard_reads_them() {
+        for (raw, ip) in [("http://0x7f.1/", "127.0.0.1"), ("http://2130706433/", "127.0.0.1"), ("http://127.1:80/", "127.0.0.1"),
+            ("http://0251.0376.0251.0376/", "169.254.169.254"), ("http://[::ffff:7f00:1]/", "::ffff:127.0.0.1")] {
+            let url = UpstreamUrl::parse(raw).unwrap();
+            assert_eq!(url.ip(), Some(ip.parse().unwrap()), "{raw}");
+            assert!(DEFAULT.refuses(url.ip().unwrap()).is_some(), "{raw}");
+        }
+        for bad in ["http://x.example:99999/", "http://x.example:80:80/", "http://[::1/", "http://a@/x", "http://x.example:0/"] {
+            assert!(UpstreamUrl::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -369,7 +393,7 @@ mod tests {
         fn url_parse_never_panics(raw in "\\PC{0,200}") {
             if let Ok(url) = UpstreamUrl::parse(&raw) {
                 prop_assert!(url.as_str().to_ascii_lowercase().starts_with("http"));
-                prop_assert!(!url.host().is_empty());
+                prop_assert!(!url.host().to_string().is_empty());
                 let _ = url.port();
             }
         }

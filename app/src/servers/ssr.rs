@@ -150,11 +150,11 @@ async fn validate(
 
 /// Resolves the upstream's host and checks every address against the operator's policy.
 pub async fn check_upstream_address(url: &UpstreamUrl, policy: UpstreamPolicy) -> Result<(), String> {
-    let host = url.host();
-    let addresses: Vec<std::net::IpAddr> = match host.parse() {
-        Ok(ip) => vec![ip],
-        Err(_) => {
-            let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host, url.port()))).await;
+    let host = url.host().to_string();
+    let addresses: Vec<std::net::IpAddr> = match url.ip() {
+        Some(ip) => vec![ip],
+        None => {
+            let lookup = tokio::time::timeout(Duration::from_secs(3), tokio::net::lookup_host((host.as_str(), url.port()))).await;
             match lookup {
                 Ok(Ok(found)) => found.map(|a| a.ip()).collect(),
                 Ok(Err(_)) => return Err(format!("Could not find the host \"{host}\". Check the URL.")),

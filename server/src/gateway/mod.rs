@@ -45,6 +45,10 @@ pub struct GatewaySettings {
     /// How long the upstream may take to answer with headers.
     pub response_timeout: Duration,
     pub max_body_bytes: usize,
+    /// How long idle upstream connections are kept for reuse.
+    pub idle_timeout: Duration,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: Duration,
     /// Refuse (503) when the change events could not be read for this long.
     pub max_staleness: Duration,
     /// Requests per second per token (0: unlimited), and the burst allowed.
@@ -92,7 +96,7 @@ impl Gateway {
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(resolver::PolicyResolver::new(app.settings.upstream_policy)))
             .connect_timeout(settings.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(settings.idle_timeout)
             .build()?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -194,10 +198,14 @@ impl Gateway {
     }
 
     async fn read_body(&self, body: Body) -> Result<bytes::Bytes, Response> {
-        axum::body::to_bytes(body, self.inner.settings.max_body_bytes).await.map_err(|_| {
-            failure(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
-                &format!("The request body is larger than {} bytes.", self.inner.settings.max_body_bytes))
-        })
+        let settings = &self.inner.settings;
+        match tokio::time::timeout(settings.body_read_timeout, axum::body::to_bytes(body, settings.max_body_bytes)).await {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(_)) => Err(failure(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
+                &format!("The request body is larger than {} bytes.", settings.max_body_bytes))),
+            Err(_) => Err(failure(StatusCode::REQUEST_TIMEOUT, "request_timeout",
+                &format!("The request body did not arrive within {} seconds.", settings.body_read_timeout.as_secs()))),
+        }
     }
 
     /// Sends `request` upstream and streams the answer back.

@@ -43,14 +43,42 @@ impl SessionBindings {
     }
 }
 
-/// The end of one SSE event in `buf`: the index just past its blank line.
-fn event_end(buf: &[u8]) -> Option<usize> {
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// Where the first SSE event in `buf` ends, reading lines from `from` (the start of a line):
+/// `Ok` with the index just past the blank line that ends it, or `Err` with the start of the
+/// last, unfinished line, to resume from when more bytes come. Lines end with CRLF, LF or a lone
+/// CR, as the SSE spec reads them (and so every conforming client); a CR at the very end may
+/// still become a CRLF, so it waits for the next byte, unless the stream has `ended`.
+fn event_end(buf: &[u8], from: usize, ended: bool) -> Result<usize, usize> {
+    let mut line_start = from;
+    while let Some(offset) = memchr::memchr2(b'\n', b'\r', &buf[line_start..]) {
+        let at = line_start + offset;
+        let next = match (buf[at], buf.get(at + 1)) {
+            (b'\r', None) if !ended => return Err(line_start),
+            (b'\r', Some(b'\n')) => at + 2,
+            _ => at + 1,
+        };
+        if at == line_start {
+            return Ok(next);
+        }
+        line_start = next;
     }
+    Err(line_start)
+}
+
+/// The lines of one event, split as the SSE spec does (CRLF, LF, CR); the empty pieces a CRLF or
+/// the closing blank line leave are dropped, as they carry no field.
+fn event_lines(event: &str) -> impl Iterator<Item = &str> {
+    event.split(['\n', '\r']).filter(|line| !line.is_empty())
+}
+
+/// A field line's name and value (one leading space removed), as the SSE spec splits it;
+/// comments (`:` first) have none.
+fn field(line: &str) -> Option<(&str, &str)> {
+    if line.starts_with(':') {
+        return None;
+    }
+    let (name, value) = line.split_once(':').unwrap_or((line, ""));
+    Some((name, value.strip_prefix(' ').unwrap_or(value)))
 }
 
 /// What an `endpoint` event becomes.
@@ -65,17 +93,20 @@ pub struct Rewritten {
 /// upstream may only point to its own origin: anything else would let it aim the gateway at
 /// another host.
 pub fn rewrite_endpoint(event: &[u8], upstream_sse: &Url, server: Uuid) -> Result<Option<Rewritten>, &'static str> {
-    let text = std::str::from_utf8(event).map_err(|_| "the endpoint event is not UTF-8")?;
+    let text = std::str::from_utf8(event).map_err(|_| "an upstream SSE event is not UTF-8")?;
+    // Read exactly as a client would: if the client would see an endpoint event here, so must
+    // the gateway, or the upstream could send the client (and its token) anywhere.
     let mut is_endpoint = false;
     let mut data = Vec::new();
-    for line in text.lines() {
-        if let Some(value) = line.strip_prefix("event:") {
-            is_endpoint = value.trim() == "endpoint";
-        } else if let Some(value) = line.strip_prefix("data:") {
-            data.push(value.strip_prefix(' ').unwrap_or(value));
+    for (name, value) in event_lines(text).filter_map(field) {
+        match name {
+            "event" => is_endpoint = value == "endpoint",
+            "data" => data.push(value),
+            _ => {}
         }
     }
-    if !is_endpoint {
+    // An event without data is not dispatched to the client at all.
+    if !is_endpoint || data.is_empty() {
         return Ok(None);
     }
     let target = upstream_sse.join(data.join("\n").trim()).map_err(|_| "the endpoint is not a URL")?;
@@ -100,18 +131,48 @@ pub struct EndpointRewriting<S> {
     token: Option<Uuid>,
     bindings: Arc<SessionBindings>,
     bound: Vec<String>,
+    /// Where to resume looking for the end of the buffered event.
+    scanned: usize,
+    /// Whether the stream's first bytes (and a byte order mark there) have been seen.
+    started: bool,
     failed: bool,
 }
 
+/// The longest event the gateway buffers.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
+
 impl<S> EndpointRewriting<S> {
     pub fn new(inner: S, upstream_sse: Url, server: Uuid, token: Option<Uuid>, bindings: Arc<SessionBindings>) -> Self {
-        Self { inner, buf: BytesMut::new(), upstream_sse, server, token, bindings, bound: Vec::new(), failed: false }
+        Self {
+            inner, buf: BytesMut::new(), upstream_sse, server, token, bindings,
+            bound: Vec::new(), scanned: 0, started: false, failed: false,
+        }
     }
 
     /// Complete events waiting in the buffer, rewritten.
-    fn drain(&mut self) -> Result<Option<Bytes>, &'static str> {
+    fn drain(&mut self, ended: bool) -> Result<Option<Bytes>, &'static str> {
+        if !self.started {
+            // A client drops a byte order mark at the start of the stream, so the event after
+            // it must be read without it too: the mark goes.
+            if BYTE_ORDER_MARK.starts_with(&self.buf) {
+                return Ok(None);
+            }
+            if self.buf.starts_with(BYTE_ORDER_MARK) {
+                let _ = self.buf.split_to(BYTE_ORDER_MARK.len());
+            }
+            self.started = true;
+        }
         let mut out = BytesMut::new();
-        while let Some(end) = event_end(&self.buf) {
+        loop {
+            let end = match event_end(&self.buf, self.scanned, ended) {
+                Ok(end) => end,
+                Err(resume) => {
+                    self.scanned = resume;
+                    break;
+                }
+            };
+            self.scanned = 0;
             let event = self.buf.split_to(end);
             match rewrite_endpoint(&event, &self.upstream_sse, self.server)? {
                 Some(rewritten) => {
@@ -121,6 +182,9 @@ impl<S> EndpointRewriting<S> {
                 }
                 None => out.extend_from_slice(&event),
             }
+        }
+        if self.buf.len() > MAX_EVENT_BYTES {
+            return Err("an upstream SSE event exceeded 1 MiB");
         }
         Ok((!out.is_empty()).then(|| out.freeze()))
     }
@@ -149,11 +213,7 @@ where
             match Pin::new(&mut self.inner).poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     self.buf.extend_from_slice(&chunk);
-                    if self.buf.len() > 1024 * 1024 {
-                        self.failed = true;
-                        return Poll::Ready(Some(Err(std::io::Error::other("an upstream SSE event exceeded 1 MiB").into())));
-                    }
-                    match self.drain() {
+                    match self.drain(false) {
                         Ok(Some(bytes)) => return Poll::Ready(Some(Ok(bytes))),
                         Ok(None) => continue,
                         Err(why) => {
@@ -165,9 +225,18 @@ where
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
-                    // A last event without its blank line still goes out as it is.
-                    let rest = std::mem::take(&mut self.buf);
-                    return Poll::Ready((!rest.is_empty()).then(|| Ok(rest.freeze())));
+                    // The last events, then what is left of an unfinished one as it is: a
+                    // client discards that at the end of the stream.
+                    let mut out = match self.drain(true) {
+                        Ok(events) => events.map(BytesMut::from).unwrap_or_default(),
+                        Err(why) => {
+                            self.failed = true;
+                            return Poll::Ready(Some(Err(std::io::Error::other(why).into())));
+                        }
+                    };
+                    out.extend_from_slice(&std::mem::take(&mut self.buf));
+                    self.failed = true;
+                    return Poll::Ready((!out.is_empty()).then(|| Ok(out.freeze())));
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -197,6 +266,62 @@ mod tests {
     fn other_events_pass_untouched() {
         assert_eq!(rewrite_endpoint(b"event: message\ndata: {}\n\n", &upstream(), Uuid::nil()), Ok(None));
         assert_eq!(rewrite_endpoint(b": keep-alive\n\n", &upstream(), Uuid::nil()), Ok(None));
+    }
+
+    /// Every line ending the SSE spec allows: a client reads a lone CR as a line end, so the
+    /// gateway must see the endpoint event in it too. (Found while writing the `sse_rewriter`
+    /// fuzz target's property: before, such an event passed through unrewritten, and the client
+    /// would have posted its messages, and its token, wherever the upstream pointed.)
+    #[test]
+    fn endpoint_events_are_read_with_every_line_ending() {
+        let server = Uuid::new_v4();
+        for event in ["event: endpoint\rdata: /m?s=1\r\r", "event: endpoint\r\ndata: /m?s=1\r\n\r\n", "event:endpoint\ndata:/m?s=1\n\r\n"] {
+            let rewritten = rewrite_endpoint(event.as_bytes(), &upstream(), server).unwrap().expect(event);
+            assert_eq!(rewritten.query, "s=1", "{event:?}");
+            assert_eq!(event_end(event.as_bytes(), 0, true), Ok(event.len()), "{event:?}");
+        }
+        let off_origin = "event: endpoint\rdata: http://evil.example/m\r\r";
+        assert!(rewrite_endpoint(off_origin.as_bytes(), &upstream(), server).is_err());
+        // Not endpoint events for a client either: another event name, or no data at all.
+        for event in ["event: endpoint \ndata: /m\n\n", "event: Endpoint\ndata: /m\n\n", "event: endpoint\n\n"] {
+            assert_eq!(rewrite_endpoint(event.as_bytes(), &upstream(), server), Ok(None), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn event_ends_are_found_across_line_endings_and_resumed() {
+        assert_eq!(event_end(b"data: a\n\ndata: b\n\n", 0, false), Ok(9));
+        assert_eq!(event_end(b"data: a\r", 0, false), Err(0), "a CR at the end may become CRLF");
+        assert_eq!(event_end(b"data: a\r\n\r", 0, false), Err(9));
+        assert_eq!(event_end(b"data: a\r\n\r", 0, true), Ok(10), "not once the stream has ended");
+        assert_eq!(event_end(b"data: a\r\n\r\n", 9, false), Ok(11));
+        assert_eq!(event_end(b"data: a\ndata: b", 0, false), Err(8));
+    }
+
+    #[tokio::test]
+    async fn a_byte_order_mark_before_the_endpoint_event_does_not_hide_it() {
+        let server = Uuid::new_v4();
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"\xef\xbb")),
+            Ok(Bytes::from_static(b"\xbfevent: endpoint\ndata: /messages?sessionId=b1\n\n")),
+        ];
+        let bindings = Arc::new(SessionBindings::default());
+        let mut stream = EndpointRewriting::new(futures::stream::iter(chunks), upstream(), server, None, bindings.clone());
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first, format!("event: endpoint\ndata: /s/{server}/messages?sessionId=b1\n\n").as_bytes());
+        assert!(bindings.get(server, "sessionId=b1").is_some());
+    }
+
+    #[tokio::test]
+    async fn many_small_events_in_one_big_chunk_are_not_one_big_event() {
+        let event = "event: message\ndata: {}\n\n";
+        let big = event.repeat(MAX_EVENT_BYTES / event.len() + 10);
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from(big.clone()))];
+        let mut stream = EndpointRewriting::new(futures::stream::iter(chunks), upstream(), Uuid::nil(), None, Arc::default());
+        assert_eq!(stream.next().await.unwrap().unwrap(), big.as_bytes());
+        let unfinished: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from(vec![b'x'; MAX_EVENT_BYTES + 1]))];
+        let mut stream = EndpointRewriting::new(futures::stream::iter(unfinished), upstream(), Uuid::nil(), None, Arc::default());
+        assert!(stream.next().await.unwrap().is_err(), "one event over the limit ends the stream");
     }
 
     #[test]

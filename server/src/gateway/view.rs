@@ -17,7 +17,7 @@ use uuid::Uuid;
 use app::{
     accounts::{AccountStatus, ssr::entity as accounts},
     events::ChangeKind,
-    servers::{Transport, ssr::{entity as servers, token_servers, upstream_headers}},
+    servers::{Transport, UpstreamUrl, ssr::{entity as servers, token_servers, upstream_headers}},
     signing_keys::{KeyState, ssr::{entity as keys, secret}},
     state::AppState,
     tokens::ssr::entity as tokens,
@@ -206,20 +206,15 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
             return None;
         }
     };
-    let Ok(upstream) = url::Url::parse(&server.upstream_url) else {
+    let Ok(upstream) = UpstreamUrl::parse(&server.upstream_url) else {
         tracing::error!(server = %server.id, "the stored upstream URL does not parse; server unavailable");
         return None;
     };
-    let refused = match upstream.host() {
-        Some(url::Host::Ipv4(ip)) => state.settings.upstream_policy.refuses(ip.into()),
-        Some(url::Host::Ipv6(ip)) => state.settings.upstream_policy.refuses(ip.into()),
-        _ => None,
-    };
     Some(ServerEntry {
         id: server.id,
-        refused,
+        refused: upstream.ip().and_then(|ip| state.settings.upstream_policy.refuses(ip)),
         account: server.account_id,
-        upstream,
+        upstream: upstream.url().clone(),
         transport: Transport::parse(&server.transport)?,
         require_token: server.require_token,
         headers: headers

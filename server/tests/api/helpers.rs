@@ -52,6 +52,7 @@ pub struct Options {
     /// The URL Gatehouse says it is served at (`None`: its own address).
     pub public_url: Option<url::Url>,
     pub header_read_timeout_ms: u64,
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for Options {
@@ -69,6 +70,7 @@ impl Default for Options {
             site_root: None,
             public_url: None,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
         }
     }
 }
@@ -95,6 +97,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         token_burst: options.token_burst,
         token_max_open: options.token_max_open,
         header_read_timeout_ms: options.header_read_timeout_ms,
+        body_read_timeout_ms: options.body_read_timeout_ms,
         max_concurrent_hashes: 4,
         database_max_connections: 5,
         ..Config::default()

@@ -9,6 +9,7 @@ on_both_backends!(
     readiness_fails_when_the_database_is_gone,
     the_bundle_is_served_precompressed,
     slow_headers_are_cut_off_and_others_are_served_meanwhile,
+    slow_bodies_are_cut_off_with_408,
 );
 
 async fn health_and_readiness_answer(backend: Backend) {
@@ -76,4 +77,42 @@ async fn slow_headers_are_cut_off_and_others_are_served_meanwhile(backend: Backe
     }
     let took = started.elapsed();
     assert!(took < std::time::Duration::from_secs(4), "closed after {took:?}");
+}
+
+/// R-U-Dead-Yet: a body sent a byte at a time is cut off at the body deadline with 408, on the
+/// dashboard's API and on the gateway, and the connection is closed.
+async fn slow_bodies_are_cut_off_with_408(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(backend, Options { body_read_timeout_ms: 700, ..Options::default() }).await;
+    let demo = crate::helpers::spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = crate::gateway::served(&ada, &demo, "streamable_http").await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let gateway_path = server["mcp_endpoint"].as_str().unwrap().trim_start_matches(&app.address).to_string();
+    for (path, auth) in [("/api/v1/auth/login".to_string(), String::new()), (gateway_path, format!("Authorization: Bearer {token}\r\n"))] {
+        let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let (mut reader, mut writer) = tcp.into_split();
+        let head = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{auth}Content-Length: 1000\r\n\r\n");
+        writer.write_all(head.as_bytes()).await.unwrap();
+        let started = std::time::Instant::now();
+        let dribble = async {
+            for _ in 0..40 {
+                if writer.write_all(b" ").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        };
+        // The answer arrives while the client is still dribbling.
+        let mut answer = vec![0u8; 4096];
+        let read = async {
+            let read = tokio::time::timeout(std::time::Duration::from_secs(3), reader.read(&mut answer)).await;
+            (read, started.elapsed())
+        };
+        let (_, (read, took)) = tokio::join!(tokio::time::timeout(std::time::Duration::from_secs(3), dribble), read);
+        let n = read.expect("answered before 3 s").unwrap();
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
+        assert!(took >= std::time::Duration::from_millis(600), "{path}: cut off early, after {took:?}");
+    }
 }

@@ -14,6 +14,7 @@ on_both_backends!(
     me_without_a_session_is_401,
     sessions_end_after_idle_time,
     cross_site_state_changes_are_refused,
+    no_route_changes_anything_for_a_cross_site_request,
 );
 
 fn cookie_value(set_cookie: &str) -> String {
@@ -126,4 +127,75 @@ async fn cross_site_state_changes_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(same_origin.status(), StatusCode::CREATED);
+}
+
+/// Rows in every table: what a refused request must leave as it was.
+async fn row_counts(app: &crate::helpers::TestApp) -> Vec<(&'static str, i64)> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let mut counts = Vec::new();
+    for table in ["accounts", "audit_events", "events", "instance_claims", "login_throttles", "refusal_buckets", "servers", "sessions",
+        "signing_keys", "token_servers", "tokens", "usage_buckets"] {
+        let backend = app.db().get_database_backend();
+        let row = app.db().query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) FROM {table}"))).await.unwrap().unwrap();
+        counts.push((table, row.try_get_by_index::<i64>(0).unwrap()));
+    }
+    counts
+}
+
+/// Every state-changing route there is (each REST operation in the OpenAPI document, each
+/// server function), sent with a valid session cookie from another site, in the three ways a
+/// browser can label it: each is refused with 403 before anything changes.
+async fn no_route_changes_anything_for_a_cross_site_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let demo = crate::helpers::spawn_demo_mcp().await;
+    let (server, _) = crate::gateway::served(&ada, &demo, "streamable_http").await;
+    let server_id = server["id"].as_str().unwrap().to_string();
+
+    let spec = json_body(app.get("/api/v1/openapi.json").await).await;
+    let mut routes: Vec<(reqwest::Method, String)> = Vec::new();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for method in ["post", "put", "patch", "delete"] {
+            if operations.get(method).is_some() {
+                // Any id will do: the refusal comes before routing reaches a handler.
+                let mut concrete = String::new();
+                for part in path.split('/') {
+                    concrete.push_str(if part.starts_with('{') { &server_id } else { part });
+                    concrete.push('/');
+                }
+                concrete.pop();
+                routes.push((method.to_uppercase().parse().unwrap(), format!("/api/v1{concrete}")));
+            }
+        }
+    }
+    let rest = routes.len();
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        if method != http::Method::GET {
+            routes.push((method.as_str().parse().unwrap(), path.to_string()));
+        }
+    }
+    assert!(rest >= 10 && routes.len() >= rest + 10, "{rest} REST operations, {} routes in all", routes.len());
+
+    let before = row_counts(&app).await;
+    let labels: [&[(&str, &str)]; 3] = [
+        &[("origin", "https://evil.example")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("origin", "null"), ("sec-fetch-site", "same-site")],
+    ];
+    let mut tried = 0;
+    for (method, path) in &routes {
+        for label in labels {
+            let mut request = ada.client.request(method.clone(), app.url(path)).header(header::CONTENT_TYPE, "application/json").body("{}");
+            for (name, value) in label {
+                request = request.header(*name, *value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{method} {path} with {label:?}");
+            tried += 1;
+        }
+    }
+    assert_eq!(row_counts(&app).await, before, "a refused request changed something");
+    // The session itself survived every refused logout.
+    assert_eq!(ada.get("/auth/me").await.status(), StatusCode::OK);
+    eprintln!("cross-site requests: {} routes × {} labels = {tried}, all 403, no row changed", routes.len(), labels.len());
 }

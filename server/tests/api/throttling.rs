@@ -14,6 +14,8 @@ on_both_backends!(
     a_thousand_wrong_passwords_get_nobody_in_and_cost_few_password_checks,
     unknown_emails_are_throttled_like_real_ones,
     processes_on_one_database_share_the_counts,
+    probing_taken_emails_by_signing_up_is_throttled_like_logins,
+    guessing_the_current_password_is_throttled_like_logins,
 );
 
 /// A client whose requests come from `ip` (any 127.x.y.z is this machine's loopback).
@@ -43,7 +45,7 @@ async fn repeated_failures_get_429_with_retry_after_then_heal(backend: Backend) 
     assert!((1..=2).contains(&wait), "the first wait is a second: {wait}");
     let body = json_body(refused).await;
     assert_eq!(body["code"], "too_many_attempts");
-    assert!(body["message"].as_str().unwrap().starts_with("Too many failed logins. Try again in "), "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("Too many failed attempts. Try again in "), "{body}");
 
     // Another address is not slowed by this one's guesses.
     let elsewhere = login(&app, &client_from("127.0.0.2"), "ada@example.com", "analytical engine").await;
@@ -113,4 +115,51 @@ async fn processes_on_one_database_share_the_counts(backend: Backend) {
     }
     let there = login(&second, &client, "ada@example.com", "difference engine").await;
     assert_eq!(there.status(), StatusCode::TOO_MANY_REQUESTS, "the other process counts the same failures");
+}
+
+async fn sign_up(app: &TestApp, client: &Client, email: &str) -> reqwest::Response {
+    client.post(app.url("/api/v1/auth/register")).json(&json!({ "email": email, "password": "correct horse battery" })).send().await.unwrap()
+}
+
+/// Sign-up has to say an email is taken (there is no email verification to hide it behind), so
+/// each such answer counts against the address like a failed login: an address gets the same
+/// 30 free tries for both, then waits.
+async fn probing_taken_emails_by_signing_up_is_throttled_like_logins(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    // Sign-ups that make their account do not count: a classroom behind one address can join.
+    let shared = client_from("127.0.0.8");
+    for i in 0..35 {
+        assert_eq!(sign_up(&app, &shared, &format!("student{i}@example.com")).await.status(), StatusCode::CREATED, "student {i}");
+    }
+    let prober = client_from("127.0.0.7");
+    let mut statuses = Vec::new();
+    for i in 0..31 {
+        let email = if i % 2 == 0 { "ada@example.com".to_string() } else { format!("student{i}@example.com") };
+        statuses.push(sign_up(&app, &prober, &email).await.status());
+    }
+    assert!(statuses[..30].iter().all(|s| *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(statuses[30], StatusCode::TOO_MANY_REQUESTS, "the 31st probe waits: {statuses:?}");
+    // The same counter as logins: the prober's address cannot guess passwords now either.
+    assert_eq!(login(&app, &prober, "ada@example.com", "analytical engine").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Nobody else is slowed: Ada logs in from her address, a new person signs up from theirs.
+    assert_eq!(login(&app, &client_from("127.0.0.9"), "ada@example.com", "analytical engine").await.status(), StatusCode::OK);
+    assert_eq!(sign_up(&app, &client_from("127.0.0.10"), "newcomer@example.com").await.status(), StatusCode::CREATED);
+}
+
+/// Whoever holds a session (a borrowed laptop, a stolen cookie) could guess the current
+/// password through the password change; it counts like a login.
+async fn guessing_the_current_password_is_throttled_like_logins(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    let change = async |current: &str| {
+        app.post_json("/api/v1/account/password", &json!({ "current_password": current, "new_password": "difference engine 2" })).await
+    };
+    for guess in 1..=5 {
+        assert_eq!(change("wrong guess").await.status(), StatusCode::UNAUTHORIZED, "guess {guess}");
+    }
+    let refused = change("analytical engine").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    tokio::time::sleep(Duration::from_secs(retry_after(&refused))).await;
+    assert_eq!(change("analytical engine").await.status(), StatusCode::NO_CONTENT, "after the wait, the owner changes it");
 }

@@ -43,6 +43,8 @@ impl TryFrom<entity::Model> for AccountView {
 /// Creates an account. The first account of an installation becomes its admin.
 #[tracing::instrument(skip_all, fields(email = %new.email))]
 pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> Result<AccountView, AppError> {
+    let attempt = throttle::Attempt::sign_up(ip.as_deref());
+    attempt.begin(&state.db, Utc::now()).await?;
     // Hash before touching the database, so a taken email costs the same time as a free one.
     let password_hash = state.passwords.hash(new.password.expose()).await?;
     let id = Uuid::now_v7();
@@ -85,6 +87,7 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
     ))
     .await?;
     crate::events::commit(state, txn).await?;
+    attempt.succeeded(&state.db).await?;
     let account = find_account(&state.db, AccountId(id)).await?.ok_or_else(|| AppError::internal("new account vanished"))?;
     tracing::info!(account = %account.id, role = account.role.as_str(), "account registered");
     Ok(account)
@@ -203,6 +206,9 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let model = entity::Entity::find_by_id(actor.account_id().0).one(&state.db).await?.ok_or_else(AppError::unauthenticated)?;
     let new = Password::parse(new).map_err(|e| AppError::invalid_fields([("new_password".to_string(), e.to_string())].into()))?;
+    // The current password is guessed at like a login's, by whoever holds the session.
+    let attempt = throttle::Attempt::new(&model.email, actor.ip.as_deref());
+    attempt.begin(&state.db, Utc::now()).await?;
     if !state.passwords.verify(current, Some(&model.password_hash)).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, "Your current password is not right.")
             .with_field("current_password", "This is not your current password."));
@@ -220,6 +226,7 @@ pub async fn change_password(
     .await?;
     audit(&txn, AuditRecord::by(actor, "account.password_changed", "account", model.id)).await?;
     crate::events::commit(state, txn).await?;
+    attempt.succeeded(&state.db).await?;
     start_session(session, actor.account_id(), epoch).await
 }
 

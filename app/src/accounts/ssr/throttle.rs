@@ -61,24 +61,34 @@ pub const ADDRESS: Limit = Limit { free: 30, cap: Duration::minutes(15) };
 /// Failures older than this no longer count.
 pub const WINDOW: Duration = Duration::minutes(15);
 
-/// The counters one login attempt touches.
+/// The counters one attempt touches.
 pub struct Attempt {
-    pair: String,
-    account: String,
+    /// The (address, account) pair and the account; none for a sign-up.
+    account: Option<(String, String)>,
     address: String,
 }
 
 impl Attempt {
-    /// `email` as typed (it need not belong to an account: unknown emails are throttled the
-    /// same way, so throttling tells nothing about who has an account).
+    /// A login (or a password check) for `email` as typed (it need not belong to an account:
+    /// unknown emails are throttled the same way, so throttling tells nothing about who has an
+    /// account).
     pub fn new(email: &str, ip: Option<&str>) -> Self {
         let email: String = email.trim().to_lowercase().chars().take(254).collect();
         let ip = ip.unwrap_or("unknown");
-        Self { pair: format!("pair:{ip} {email}"), account: format!("account:{email}"), address: format!("address:{ip}") }
+        Self { account: Some((format!("pair:{ip} {email}"), format!("account:{email}"))), address: format!("address:{ip}") }
     }
 
-    fn counters(&self) -> [(&str, Limit); 3] {
-        [(&self.pair, PAIR), (&self.account, ACCOUNT), (&self.address, ADDRESS)]
+    /// A sign-up from `ip`. It counts against the address like a failed login unless it creates
+    /// the account, so learning which emails are taken by signing up with them is throttled
+    /// exactly like guessing passwords (sign-up has to say when an email is taken: without
+    /// email verification there is no other way to tell the person signing up).
+    pub fn sign_up(ip: Option<&str>) -> Self {
+        Self { account: None, address: format!("address:{}", ip.unwrap_or("unknown")) }
+    }
+
+    fn counters(&self) -> impl Iterator<Item = (&str, Limit)> {
+        let account = self.account.iter().flat_map(|(pair, account)| [(pair.as_str(), PAIR), (account.as_str(), ACCOUNT)]);
+        account.chain([(self.address.as_str(), ADDRESS)])
     }
 
     /// Counts this attempt as a failure, or refuses it (429 with how long to wait) when one of
@@ -111,15 +121,14 @@ impl Attempt {
         Ok(())
     }
 
-    /// The password was right: the account's counters start afresh and the address gets this
-    /// attempt back.
+    /// The password was right (or the sign-up made its account): the account's counters start
+    /// afresh and the address gets this attempt back.
     pub async fn succeeded(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         use sea_orm::{ColumnTrait, QueryFilter, sea_query::{Expr, ExprTrait}};
         let txn = crate::state::begin_write(db).await?;
-        entity::Entity::delete_many()
-            .filter(entity::Column::Key.is_in([self.pair.as_str(), self.account.as_str()]))
-            .exec(&txn)
-            .await?;
+        if let Some((pair, account)) = &self.account {
+            entity::Entity::delete_many().filter(entity::Column::Key.is_in([pair.as_str(), account.as_str()])).exec(&txn).await?;
+        }
         entity::Entity::update_many()
             .col_expr(entity::Column::Failures, Expr::col(entity::Column::Failures).sub(1))
             .filter(entity::Column::Key.eq(self.address.as_str()))
@@ -161,7 +170,7 @@ async fn locked_row(txn: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -
 fn too_many(wait: Duration) -> AppError {
     let seconds = (wait.num_milliseconds() + 999).max(1000) / 1000;
     let when = if seconds < 60 { format!("{seconds} seconds") } else { format!("{} minutes", (seconds + 59) / 60) };
-    AppError::new(ErrorCode::TooManyAttempts, format!("Too many failed logins. Try again in {when}."))
+    AppError::new(ErrorCode::TooManyAttempts, format!("Too many failed attempts. Try again in {when}."))
         .retry_after(seconds as u64)
 }
 
@@ -182,7 +191,7 @@ mod tests {
     fn the_wait_is_said_in_words_and_in_retry_after() {
         let error = too_many(Duration::milliseconds(1500));
         assert_eq!((error.code, error.retry_after), (ErrorCode::TooManyAttempts, Some(2)));
-        assert_eq!(error.message, "Too many failed logins. Try again in 2 seconds.");
-        assert_eq!(too_many(Duration::seconds(61)).message, "Too many failed logins. Try again in 2 minutes.");
+        assert_eq!(error.message, "Too many failed attempts. Try again in 2 seconds.");
+        assert_eq!(too_many(Duration::seconds(61)).message, "Too many failed attempts. Try again in 2 minutes.");
     }
 }
