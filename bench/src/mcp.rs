@@ -99,6 +99,14 @@ pub struct Sse {
     _reader: tokio::task::JoinHandle<()>,
 }
 
+/// Dropping the session closes its stream (a dropped `JoinHandle` would leave the reader
+/// running).
+impl Drop for Sse {
+    fn drop(&mut self) {
+        self._reader.abort();
+    }
+}
+
 impl Sse {
     pub async fn open(client: &Client, url: &str, token: Option<&str>) -> Result<Self> {
         let auth = token.map(|t| format!("Bearer {t}"));

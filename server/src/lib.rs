@@ -7,6 +7,7 @@ pub mod fuzzing;
 pub mod demo_mcp;
 pub mod gateway;
 pub mod master_key;
+pub mod memory;
 pub mod ops;
 pub mod origin_check;
 pub mod panics;

@@ -149,6 +149,7 @@ impl Application {
         });
         let follower = tokio::spawn(follower.run(events_poll));
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
+        let trimmer = tokio::spawn(crate::memory::give_back_after_streams_end(streams.clone(), Duration::from_secs(5)));
         tracing::info!(%address, %public_url, "Gatehouse is listening");
         let stopping = async move {
             shutdown.await;
@@ -159,6 +160,7 @@ impl Application {
         sweeper.abort();
         follower.abort();
         flusher.abort();
+        trimmer.abort();
         if let Err(err) = usage.flush(&state.db).await {
             tracing::warn!(%err, "could not write the last usage counts");
         }

@@ -1,6 +1,11 @@
 //! Forged tokens: every variant is tried on all three gateway surfaces (SSE GET, the SSE
 //! message POST into a live session, Streamable HTTP POST) and must get 401, never 5xx.
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::{Engine, engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD}};
+use futures::{StreamExt, stream::BoxStream};
 use hmac::{Hmac, Mac};
 use reqwest::{StatusCode, header};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -16,6 +21,8 @@ use crate::helpers::{Backend, TestApp, User, json_body, spawn_app, spawn_demo_mc
 use crate::on_both_backends;
 
 on_both_backends!(every_forged_token_is_refused_on_every_surface, another_accounts_valid_tokens_open_none_of_its_routes);
+// jwt-hack takes ten minutes to build on two cores, too long for a fresh machine's test command.
+on_both_backends!(#[ignore = "needs jwt-hack: run with ./dev harden"] every_jwt_hack_payload_is_refused_on_every_surface);
 
 /// A token taken apart: header and claims as JSON objects, and the signature as sent.
 #[derive(Clone)]
@@ -98,6 +105,96 @@ async fn key_secret(app: &TestApp, kid: &str) -> Vec<u8> {
 async fn revoke_token(user: &User, description: &str) {
     let id = ada_token_id(user, description).await;
     assert_eq!(user.post(&format!("/tokens/{id}/revoke"), &json!({})).await.status(), StatusCode::OK);
+}
+
+fn initialize(client: &str) -> Value {
+    json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": { "name": client, "version": "1" } } })
+}
+
+/// Opens an SSE session on `sse` (a server's JSON) with `token`; returns the open stream (the
+/// session lives as long as it does) and the session's message URL.
+async fn open_session(app: &TestApp, sse: &Value, token: &str) -> (BoxStream<'static, reqwest::Result<bytes::Bytes>>, String) {
+    let response = open_sse(sse["sse_endpoint"].as_str().unwrap(), token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut stream = response.bytes_stream().boxed();
+    let mut buffer = String::new();
+    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
+    let message_path = endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap().to_string();
+    (stream, format!("{}{message_path}", app.address))
+}
+
+/// The three gateway surfaces of a Streamable HTTP server and an SSE server: SSE `GET`, the
+/// message `POST` into a session opened with the real token, Streamable HTTP `POST`.
+struct Surfaces {
+    http: reqwest::Client,
+    list: [(&'static str, reqwest::Method, String); 3],
+    initialize: Value,
+    _session: BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+}
+
+impl Surfaces {
+    /// Opens the session with `real` and checks that `real` passes on every surface, so that a
+    /// 401 later is the forgery's doing.
+    async fn open(app: &TestApp, mcp: &Value, sse: &Value, real: &str) -> Self {
+        let (session, message_url) = open_session(app, sse, real).await;
+        let surfaces = Surfaces {
+            http: reqwest::Client::new(),
+            list: [
+                ("SSE GET", reqwest::Method::GET, sse["sse_endpoint"].as_str().unwrap().to_string()),
+                ("message POST", reqwest::Method::POST, message_url),
+                ("Streamable HTTP POST", reqwest::Method::POST, mcp["mcp_endpoint"].as_str().unwrap().to_string()),
+            ],
+            initialize: initialize("forger"),
+            _session: session,
+        };
+        for (surface, _, _) in &surfaces.list {
+            let status = surfaces.send(surface, real).await.status();
+            assert!(status.is_success(), "the real token on {surface}: {status}");
+        }
+        surfaces
+    }
+
+    /// One request to `surface` with `Authorization: Bearer {token}` (no header at all when
+    /// the token cannot be a header value).
+    async fn send(&self, surface: &str, token: &str) -> reqwest::Response {
+        let (_, method, url) = self.list.iter().find(|(name, _, _)| *name == surface).unwrap();
+        let mut request = self.http.request(method.clone(), url);
+        if let Ok(value) = header::HeaderValue::from_str(&format!("Bearer {token}")) {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        if *method == reqwest::Method::POST {
+            request = request.header(header::ACCEPT, "application/json, text/event-stream").json(&self.initialize);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Tries every (name, token) on every surface: each must be answered 401 `invalid_token`
+    /// (or `token_required`). Returns the number of requests made.
+    async fn refuse_all(&self, forged: &[(String, String)]) -> usize {
+        let mut accepted = Vec::new();
+        let mut tried = 0;
+        for (name, token) in forged {
+            for (surface, _, _) in &self.list {
+                let response = self.send(surface, token).await;
+                tried += 1;
+                let status = response.status();
+                if status != StatusCode::UNAUTHORIZED {
+                    accepted.push(format!("{name} on {surface}: {status} {:?}", response.headers().get("x-gatehouse-refusal")));
+                    continue;
+                }
+                let body = json_body(response).await;
+                assert!(body["code"] == "invalid_token" || body["code"] == "token_required", "{name} on {surface}: {body}");
+            }
+        }
+        assert!(accepted.is_empty(), "{} of {tried} forged requests were not refused with 401:\n{}", accepted.len(), accepted.join("\n"));
+        tried
+    }
+
+    /// The real session is still alive and its token still works: the forgeries changed nothing.
+    async fn still_open_to(&self, real: &str) {
+        assert_eq!(self.send("message POST", real).await.status(), StatusCode::ACCEPTED);
+    }
 }
 
 async fn every_forged_token_is_refused_on_every_surface(backend: Backend) {
@@ -248,60 +345,110 @@ async fn every_forged_token_is_refused_on_every_surface(backend: Backend) {
     assert_eq!(names.len(), forged.len(), "variant names are distinct");
     assert!(forged.len() >= 64, "{} variants", forged.len());
 
-    // A live SSE session opened with the real token, for the message surface.
-    let response = open_sse(sse["sse_endpoint"].as_str().unwrap(), &fresh).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
-    let message_path = endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap().to_string();
-    let message_url = format!("{}{message_path}", app.address);
-    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": { "name": "forger", "version": "1" } } });
+    let surfaces = Surfaces::open(&app, &mcp, &sse, &fresh).await;
+    let tried = surfaces.refuse_all(&forged).await;
+    eprintln!("forged tokens: {} variants × {} surfaces = {tried} requests, 0 accepted", forged.len(), surfaces.list.len());
+    surfaces.still_open_to(&fresh).await;
+}
 
-    let http = reqwest::Client::new();
-    let surfaces = [
-        ("SSE GET", reqwest::Method::GET, sse["sse_endpoint"].as_str().unwrap().to_string()),
-        ("message POST", reqwest::Method::POST, message_url.clone()),
-        ("Streamable HTTP POST", reqwest::Method::POST, mcp["mcp_endpoint"].as_str().unwrap().to_string()),
-    ];
-    // The untampered token passes everywhere, so a 401 below is the forgery's doing.
-    for (surface, method, url) in &surfaces {
-        let mut request = http.request(method.clone(), url).header(header::AUTHORIZATION, format!("Bearer {fresh}"));
-        if *method == reqwest::Method::POST {
-            request = request.header(header::ACCEPT, "application/json, text/event-stream").json(&initialize);
-        }
-        let status = request.send().await.unwrap().status();
-        assert!(status.is_success(), "the real token on {surface}: {status}");
-    }
-    let mut accepted = Vec::new();
-    let mut tried = 0;
-    for (name, token) in &forged {
-        for (surface, method, url) in &surfaces {
-            let mut request = http.request(method.clone(), url);
-            if let Ok(value) = header::HeaderValue::from_str(&format!("Bearer {token}")) {
-                request = request.header(header::AUTHORIZATION, value);
-            }
-            if *method == reqwest::Method::POST {
-                request = request.header(header::ACCEPT, "application/json, text/event-stream").json(&initialize);
-            }
-            let response = request.send().await.unwrap();
-            tried += 1;
-            let status = response.status();
-            if status != StatusCode::UNAUTHORIZED {
-                accepted.push(format!("{name} on {surface}: {status} {:?}", response.headers().get("x-gatehouse-refusal")));
-                continue;
-            }
-            let body = json_body(response).await;
-            assert!(body["code"] == "invalid_token" || body["code"] == "token_required", "{name} on {surface}: {body}");
-        }
-    }
-    assert!(accepted.is_empty(), "{} of {tried} forged requests were not refused with 401:\n{}", accepted.len(), accepted.join("\n"));
-    eprintln!("forged tokens: {} variants × {} surfaces = {tried} requests, 0 accepted", forged.len(), surfaces.len());
+/// Where the `jwt-hack` binary (crates.io) is, from `JWT_HACK`; the test fails without it.
+fn jwt_hack() -> String {
+    std::env::var("JWT_HACK").unwrap_or_else(|_| {
+        panic!(
+            "JWT_HACK is not set: this test feeds jwt-hack's payloads to the gateway and needs its binary. Install it with\n  \
+             cargo install jwt-hack --version 2.6.0 --locked --root $HOME/.cache/gatehouse/tools\n\
+             (about 10 minutes on two cores) and run the tests with\n  \
+             JWT_HACK=$HOME/.cache/gatehouse/tools/bin/jwt-hack cargo test -p gatehouse --test api jwt_hack -- --ignored\n\
+             (./dev harden does both)"
+        )
+    })
+}
 
-    // The real session is still alive and its token still works: the forgeries changed nothing.
-    let still = http.post(&message_url).header(header::AUTHORIZATION, format!("Bearer {fresh}")).json(&initialize).send().await.unwrap();
-    assert_eq!(still.status(), StatusCode::ACCEPTED);
+/// Runs `jwt-hack --json <args>` and returns its JSON answer (which must say `success`).
+async fn run_jwt_hack(binary: &str, args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(binary)
+        .arg("--json")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run JWT_HACK={binary}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answer: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("jwt-hack {args:?} did not answer JSON ({e}), status {}:\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr)));
+    assert!(output.status.success() && answer["success"] == true, "jwt-hack {args:?}: {} {answer}", output.status);
+    answer
+}
+
+/// A payload's header as text (the payload itself when it has no base64url header, e.g. the
+/// JSON serialisation).
+fn header_text(token: &str) -> String {
+    let header = token.split('.').next().and_then(|h| URL_SAFE_NO_PAD.decode(h).ok());
+    header.map(|h| String::from_utf8_lossy(&h).into_owned()).unwrap_or_else(|| token.to_string())
+}
+
+/// Every payload `jwt-hack` 2.6 makes from a real token: `payload` with every target (none
+/// variants, jku/x5u with bypasses, alg confusion, kid SQL/traversal/predictable/wildcard,
+/// x5c, embedded jwk, crit, b64, psychic signatures, zip, duplicate keys, nested, JSON forms…)
+/// and `jwks spoof` (jku/x5u re-signed with a fresh RSA key) for each algorithm it offers.
+/// The jku/x5u URLs name a loopback listener that must never be contacted.
+async fn every_jwt_hack_payload_is_refused_on_every_surface(backend: Backend) {
+    let binary = jwt_hack();
+    let version = run_jwt_hack(&binary, &["version"]).await["version"].as_str().unwrap_or("?").to_string();
+
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (mcp, _) = served(&ada, &demo, "streamable_http").await;
+    let (sse, _) = served(&ada, &demo, "sse").await;
+    let (real, _) = ada.token("real", "never", &[&mcp, &sse]).await;
+
+    // The attacker's host for jku/x5u: a listener that counts who calls it.
+    let canary = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let attacker = canary.local_addr().unwrap().to_string();
+    let contacted = Arc::new(AtomicUsize::new(0));
+    let counter = contacted.clone();
+    tokio::spawn(async move {
+        while canary.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let trusted = app.address.trim_start_matches("http://").to_string();
+
+    let generated = run_jwt_hack(&binary, &["payload", &real, "--jwk-attack", &attacker, "--jwk-trust", &trusted, "--jwk-protocol", "http"]).await;
+    let mut payloads: Vec<String> = generated["payloads"].as_array().expect("payloads").iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    assert_eq!(generated["count"], payloads.len(), "jwt-hack's count");
+    let from_payload = payloads.len();
+    let attacker_url = format!("http://{attacker}");
+    for algorithm in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
+        let spoofed = run_jwt_hack(&binary, &["jwks", "spoof", "--token", &real, "--attacker-url", &attacker_url, "--algorithm", algorithm]).await;
+        let injected = spoofed["payloads"].as_array().expect("spoof payloads");
+        assert_eq!(injected.len(), 2, "jwks spoof {algorithm}: one jku and one x5u token");
+        payloads.extend(injected.iter().map(|p| p["token"].as_str().unwrap().to_string()));
+    }
+
+    // Parsing worked: many payloads, all of them token-shaped, none of them the real token.
+    // (jwt-hack repeats a few, e.g. the alg-confusion `none` is also a `none` payload.)
+    let mut seen = HashSet::new();
+    payloads.retain(|p| seen.insert(p.clone()));
+    assert!(from_payload >= 150 && payloads.len() >= 150, "only {from_payload} payloads from `jwt-hack payload`, {} distinct in all", payloads.len());
+    for token in &payloads {
+        assert_ne!(token, &real, "a payload is the real token");
+        assert!(token.contains('.') || token.starts_with('{'), "not a token: {token}");
+    }
+    let jku = payloads.iter().filter(|p| header_text(p).contains(&attacker)).count();
+    assert!(jku >= 12 + 8, "{jku} payloads name the attacker's host");
+
+    let forged: Vec<(String, String)> = payloads.iter().enumerate().map(|(i, p)| (format!("jwt-hack payload #{i} {}", header_text(p).chars().take(160).collect::<String>()), p.clone())).collect();
+    let surfaces = Surfaces::open(&app, &mcp, &sse, &real).await;
+    let tried = surfaces.refuse_all(&forged).await;
+    assert_eq!(contacted.load(Ordering::SeqCst), 0, "the gateway fetched a jku/x5u URL named in a token");
+    eprintln!(
+        "jwt-hack payloads: {} tokens × {} surfaces = {tried} requests, 0 accepted (jwt-hack {version}; {jku} name the attacker's jku/x5u host, 0 connections to it)",
+        forged.len(),
+        surfaces.list.len()
+    );
+    surfaces.still_open_to(&real).await;
 }
 
 /// Tenant sweep: each of Ada's valid tokens (one per server, one for all of them) on every
@@ -317,14 +464,8 @@ async fn another_accounts_valid_tokens_open_none_of_its_routes(backend: Backend)
     let (bob_mcp, _) = served(&bob, &demo, "streamable_http").await;
     let (bob_sse, bob_token) = served(&bob, &demo, "sse").await;
 
-    let response = open_sse(bob_sse["sse_endpoint"].as_str().unwrap(), &bob_token).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
-    let message_url = format!("{}{}", app.address, endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap());
-    let initialize = json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": { "name": "tenant", "version": "1" } } });
+    let (_session, message_url) = open_session(&app, &bob_sse, &bob_token).await;
+    let initialize = initialize("tenant");
 
     let http = reqwest::Client::new();
     let routes = [

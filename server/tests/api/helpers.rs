@@ -25,6 +25,17 @@ macro_rules! on_both_backends {
             async fn postgres() { super::$name($crate::helpers::Backend::Postgres).await }
         }
     )*};
+    // Tests too slow to set up for the test command (`./dev harden` runs them).
+    (#[ignore = $why:literal] $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = $why]
+            async fn sqlite() { super::$name($crate::helpers::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = $why]
+            async fn postgres() { super::$name($crate::helpers::Backend::Postgres).await }
+        }
+    )*};
 }
 
 pub struct TestApp {
