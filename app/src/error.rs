@@ -24,6 +24,7 @@ pub enum ErrorCode {
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RequestTimeout,
     TooManyAttempts,
     Unavailable,
     Internal,
@@ -39,11 +40,18 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }
     }
+}
+
+/// A duration as a person reads it: "0.7 seconds", "30 seconds".
+pub fn in_words(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds == seconds.trunc() { format!("{seconds:.0} seconds") } else { format!("{seconds:.1} seconds") }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]

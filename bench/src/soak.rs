@@ -52,10 +52,14 @@ pub async fn run(gatehouse: &procs::Proc, s: &Setup, streams: usize, hold: Durat
         tasks.spawn(async move {
             let mut seen = Seen { calls: 0, failures: Vec::new() };
             tokio::time::sleep(Duration::from_millis((i as u64 * 7919) % 3000)).await;
-            while Instant::now() < until {
+            // At least one call each, however short the hold.
+            loop {
                 match session.call("echo", &format!("soak {i} {}", seen.calls)).await {
                     Ok(_) => seen.calls += 1,
                     Err(e) => seen.failures.push(format!("session {i}: {e}")),
+                }
+                if Instant::now() + Duration::from_millis(3000) >= until {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(3000)).await;
             }

@@ -112,6 +112,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// The body deadline, at least 0.1 s.
+    pub fn body_read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.body_read_timeout_ms.max(100))
+    }
+
     /// Reads the layers. `file` defaults to `gatehouse.toml` in the working directory and may
     /// be absent.
     pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {

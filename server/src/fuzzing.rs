@@ -241,6 +241,12 @@ pub fn upstream_url(data: &[u8]) {
     assert_eq!(url.host(), Some(parsed.host()), "{raw:?}");
     assert_eq!(url.port_or_known_default(), Some(parsed.port()), "{raw:?}");
     assert_eq!(UpstreamUrl::parse(parsed.as_str()).as_ref(), Ok(&parsed), "{raw:?} does not read back the same");
+    // What the HTTP client puts on the wire (reqwest hands hyper an `http::Uri` made from the
+    // URL) names the same host and port as the checks saw.
+    let uri: http::Uri = url.as_str().parse().unwrap_or_else(|e| panic!("accepted {raw:?}, which is no request target: {e}"));
+    let bare = |host: &str| host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    assert_eq!(uri.host().map(bare), Some(bare(&parsed.host().to_string())), "{raw:?}");
+    assert_eq!(uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 }), parsed.port(), "{raw:?}");
     match url.host() {
         Some(url::Host::Domain(name)) => {
             // A name the resolver could take for a number would dodge the literal check.

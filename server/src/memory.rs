@@ -6,16 +6,18 @@ use std::{sync::Arc, time::Duration};
 
 use crate::gateway::streams::StreamRegistry;
 
-/// Every `every`, if fewer streams are open than at the last look, trims the heaps.
+/// Every `every`, if fewer streams are open than at the most since the last trim, trims the
+/// heaps (off the async threads: it takes the allocator's locks).
 pub async fn give_back_after_streams_end(streams: Arc<StreamRegistry>, every: Duration) {
-    let mut last = streams.open();
+    let mut most = streams.open();
     loop {
         tokio::time::sleep(every).await;
         let open = streams.open();
-        if open < last {
-            trim();
+        if open < most {
+            let _ = tokio::task::spawn_blocking(trim).await;
+            most = open;
         }
-        last = open;
+        most = most.max(open);
     }
 }
 

@@ -2,7 +2,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, middleware, routing::get};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderValue, header};
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
 use tokio::net::TcpListener;
@@ -11,7 +11,6 @@ use tower_http::{
     services::ServeDir,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
@@ -90,7 +89,7 @@ impl Application {
             connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
             response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
             max_body_bytes: config.gateway_max_body_bytes,
-            body_read_timeout: Duration::from_millis(config.body_read_timeout_ms.max(100)),
+            body_read_timeout: config.body_read_timeout(),
             idle_timeout: Duration::from_millis(config.upstream_idle_timeout_ms),
             max_staleness: Duration::from_millis(config.events_max_staleness_ms),
             requests_per_second: config.token_requests_per_second,
@@ -198,7 +197,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // A body sent a byte at a time (slowhttptest -B) ends here rather than hold the
         // connection; the gateway keeps its own deadline, as its answers are streams.
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_millis(config.body_read_timeout_ms.max(100))))
+        .layer(middleware::from_fn_with_state(config.body_read_timeout(), answer_within))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .with_state(state);
@@ -210,6 +209,21 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Dashboard and API requests must have their body read and their answer started within
+/// `deadline` (408 otherwise, and the connection is closed).
+async fn answer_within(axum::extract::State(deadline): axum::extract::State<Duration>, request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let message = format!("The request did not arrive in time (within {}).", app::error::in_words(deadline));
+            let mut response = app::error::AppError::new(app::error::ErrorCode::RequestTimeout, message).into_response();
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 /// Streamed answers are many small writes; with Nagle's algorithm each would wait for the

@@ -1,5 +1,5 @@
-//! The fuzz corpus and regressions (`fuzz/corpus/<target>/`, `fuzz/regressions/<target>/`, kept
-//! in the repository) replayed through the properties the fuzz targets check, so every input
+//! The fuzz seeds, corpus and regressions (`fuzz/{seeds,corpus,regressions}/<target>/`, kept in
+//! the repository) replayed through the properties the fuzz targets check, so every input
 //! that once broke one stays a regression test in the test command.
 use std::{panic, path::Path};
 
@@ -10,7 +10,7 @@ fn replay(target: &str, property: fn(&[u8])) -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let mut failures = Vec::new();
     let mut ran = 0;
-    for folder in ["corpus", "regressions"] {
+    for folder in ["seeds", "corpus", "regressions"] {
         let dir = root.join(folder).join(target);
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries {
@@ -51,7 +51,7 @@ fn the_upstream_url_corpus_holds() {
 /// check (if the fixture changed, they would be refused at the signature and test little).
 #[test]
 fn the_seed_tokens_pass_the_fixture() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
     for seed in ["seed-indefinite", "seed-timed"] {
         let token = std::fs::read_to_string(root.join("token_reader").join(seed)).unwrap();
         let grant = fuzzing::accepts(&token).unwrap_or_else(|refusal| panic!("{seed} refused: {refusal:?}"));

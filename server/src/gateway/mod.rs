@@ -204,7 +204,7 @@ impl Gateway {
             Ok(Err(_)) => Err(failure(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
                 &format!("The request body is larger than {} bytes.", settings.max_body_bytes))),
             Err(_) => Err(failure(StatusCode::REQUEST_TIMEOUT, "request_timeout",
-                &format!("The request body did not arrive within {} seconds.", settings.body_read_timeout.as_secs()))),
+                &format!("The request body did not arrive within {}.", app::error::in_words(settings.body_read_timeout)))),
         }
     }
 

@@ -43,26 +43,35 @@ impl SessionBindings {
     }
 }
 
-/// Where the first SSE event in `buf` ends, reading lines from `from` (the start of a line):
-/// `Ok` with the index just past the blank line that ends it, or `Err` with the start of the
-/// last, unfinished line, to resume from when more bytes come. Lines end with CRLF, LF or a lone
+/// How far the search for the end of the buffered event got: the start of its unfinished last
+/// line, and how much of that line has been searched (so a long line arriving in small reads is
+/// searched once, not again with every read).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Scan {
+    line_start: usize,
+    searched: usize,
+}
+
+/// Where the first SSE event in `buf` ends: `Ok` with the index just past the blank line that
+/// ends it, or `Err` with where to resume when more bytes come. Lines end with CRLF, LF or a lone
 /// CR, as the SSE spec reads them (and so every conforming client); a CR at the very end may
 /// still become a CRLF, so it waits for the next byte, unless the stream has `ended`.
-fn event_end(buf: &[u8], from: usize, ended: bool) -> Result<usize, usize> {
-    let mut line_start = from;
-    while let Some(offset) = memchr::memchr2(b'\n', b'\r', &buf[line_start..]) {
-        let at = line_start + offset;
+fn event_end(buf: &[u8], scan: Scan, ended: bool) -> Result<usize, Scan> {
+    let mut line_start = scan.line_start;
+    let mut from = scan.searched.max(line_start);
+    while let Some(offset) = memchr::memchr2(b'\n', b'\r', &buf[from..]) {
+        let at = from + offset;
         let next = match (buf[at], buf.get(at + 1)) {
-            (b'\r', None) if !ended => return Err(line_start),
+            (b'\r', None) if !ended => return Err(Scan { line_start, searched: at }),
             (b'\r', Some(b'\n')) => at + 2,
             _ => at + 1,
         };
         if at == line_start {
             return Ok(next);
         }
-        line_start = next;
+        (line_start, from) = (next, next);
     }
-    Err(line_start)
+    Err(Scan { line_start, searched: buf.len() })
 }
 
 /// The lines of one event, split as the SSE spec does (CRLF, LF, CR); the empty pieces a CRLF or
@@ -93,7 +102,18 @@ pub struct Rewritten {
 /// upstream may only point to its own origin: anything else would let it aim the gateway at
 /// another host.
 pub fn rewrite_endpoint(event: &[u8], upstream_sse: &Url, server: Uuid) -> Result<Option<Rewritten>, &'static str> {
+    rewrite_event(event, false, upstream_sse, server)
+}
+
+/// Line breaks some clients split on though the SSE spec does not (Python's `str.splitlines`,
+/// which httpx-sse, under the Python MCP SDK, follows).
+const OTHER_LINE_BREAKS: [char; 8] = ['\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
+
+/// [`rewrite_endpoint`], for the stream's first event when `first`: a client drops one byte
+/// order mark there, so the gateway reads the event without it (and passes it on as it came).
+fn rewrite_event(event: &[u8], first: bool, upstream_sse: &Url, server: Uuid) -> Result<Option<Rewritten>, &'static str> {
     let text = std::str::from_utf8(event).map_err(|_| "an upstream SSE event is not UTF-8")?;
+    let text = if first { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
     // Read exactly as a client would: if the client would see an endpoint event here, so must
     // the gateway, or the upstream could send the client (and its token) anywhere.
     let mut is_endpoint = false;
@@ -105,9 +125,16 @@ pub fn rewrite_endpoint(event: &[u8], upstream_sse: &Url, server: Uuid) -> Resul
             _ => {}
         }
     }
-    // An event without data is not dispatched to the client at all.
-    if !is_endpoint || data.is_empty() {
+    if !is_endpoint {
+        // A client that splits lines elsewhere too could still read an endpoint event here.
+        if text.contains(OTHER_LINE_BREAKS) && text.contains("endpoint") {
+            return Err("an upstream SSE event names endpoint between unusual line breaks");
+        }
         return Ok(None);
+    }
+    // The spec does not dispatch an event without data, but some clients do.
+    if data.is_empty() {
+        return Err("an upstream endpoint event has no data");
     }
     let target = upstream_sse.join(data.join("\n").trim()).map_err(|_| "the endpoint is not a URL")?;
     if target.origin() != upstream_sse.origin() {
@@ -132,49 +159,38 @@ pub struct EndpointRewriting<S> {
     bindings: Arc<SessionBindings>,
     bound: Vec<String>,
     /// Where to resume looking for the end of the buffered event.
-    scanned: usize,
-    /// Whether the stream's first bytes (and a byte order mark there) have been seen.
+    scan: Scan,
+    /// Whether the stream's first event has gone by.
     started: bool,
     failed: bool,
 }
 
 /// The longest event the gateway buffers.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
-const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
 
 impl<S> EndpointRewriting<S> {
     pub fn new(inner: S, upstream_sse: Url, server: Uuid, token: Option<Uuid>, bindings: Arc<SessionBindings>) -> Self {
         Self {
             inner, buf: BytesMut::new(), upstream_sse, server, token, bindings,
-            bound: Vec::new(), scanned: 0, started: false, failed: false,
+            bound: Vec::new(), scan: Scan::default(), started: false, failed: false,
         }
     }
 
     /// Complete events waiting in the buffer, rewritten.
     fn drain(&mut self, ended: bool) -> Result<Option<Bytes>, &'static str> {
-        if !self.started {
-            // A client drops a byte order mark at the start of the stream, so the event after
-            // it must be read without it too: the mark goes.
-            if BYTE_ORDER_MARK.starts_with(&self.buf) {
-                return Ok(None);
-            }
-            if self.buf.starts_with(BYTE_ORDER_MARK) {
-                let _ = self.buf.split_to(BYTE_ORDER_MARK.len());
-            }
-            self.started = true;
-        }
         let mut out = BytesMut::new();
         loop {
-            let end = match event_end(&self.buf, self.scanned, ended) {
+            let end = match event_end(&self.buf, self.scan, ended) {
                 Ok(end) => end,
                 Err(resume) => {
-                    self.scanned = resume;
+                    self.scan = resume;
                     break;
                 }
             };
-            self.scanned = 0;
+            self.scan = Scan::default();
             let event = self.buf.split_to(end);
-            match rewrite_endpoint(&event, &self.upstream_sse, self.server)? {
+            let first = !std::mem::replace(&mut self.started, true);
+            match rewrite_event(&event, first, &self.upstream_sse, self.server)? {
                 Some(rewritten) => {
                     self.bindings.insert(self.server, rewritten.query.clone(), Binding { token: self.token, upstream: rewritten.upstream });
                     self.bound.push(rewritten.query);
@@ -225,18 +241,12 @@ where
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
                 Poll::Ready(None) => {
-                    // The last events, then what is left of an unfinished one as it is: a
-                    // client discards that at the end of the stream.
-                    let mut out = match self.drain(true) {
-                        Ok(events) => events.map(BytesMut::from).unwrap_or_default(),
-                        Err(why) => {
-                            self.failed = true;
-                            return Poll::Ready(Some(Err(std::io::Error::other(why).into())));
-                        }
-                    };
-                    out.extend_from_slice(&std::mem::take(&mut self.buf));
+                    // The last events; an unfinished one is dropped, as a client would.
                     self.failed = true;
-                    return Poll::Ready((!out.is_empty()).then(|| Ok(out.freeze())));
+                    return Poll::Ready(match self.drain(true) {
+                        Ok(events) => events.map(Ok),
+                        Err(why) => Some(Err(std::io::Error::other(why).into())),
+                    });
                 }
                 Poll::Pending => return Poll::Pending,
             }
@@ -278,24 +288,31 @@ mod tests {
         for event in ["event: endpoint\rdata: /m?s=1\r\r", "event: endpoint\r\ndata: /m?s=1\r\n\r\n", "event:endpoint\ndata:/m?s=1\n\r\n"] {
             let rewritten = rewrite_endpoint(event.as_bytes(), &upstream(), server).unwrap().expect(event);
             assert_eq!(rewritten.query, "s=1", "{event:?}");
-            assert_eq!(event_end(event.as_bytes(), 0, true), Ok(event.len()), "{event:?}");
+            assert_eq!(event_end(event.as_bytes(), Scan::default(), true), Ok(event.len()), "{event:?}");
         }
         let off_origin = "event: endpoint\rdata: http://evil.example/m\r\r";
         assert!(rewrite_endpoint(off_origin.as_bytes(), &upstream(), server).is_err());
-        // Not endpoint events for a client either: another event name, or no data at all.
-        for event in ["event: endpoint \ndata: /m\n\n", "event: Endpoint\ndata: /m\n\n", "event: endpoint\n\n"] {
+        // Not endpoint events for a client either.
+        for event in ["event: endpoint \ndata: /m\n\n", "event: Endpoint\ndata: /m\n\n"] {
             assert_eq!(rewrite_endpoint(event.as_bytes(), &upstream(), server), Ok(None), "{event:?}");
+        }
+        // Endpoint events some clients would dispatch or read though the spec does not: refused.
+        for event in ["event: endpoint\n\n", "event: x\u{2028}event: endpoint\u{2028}data: http://evil.example/\n\n"] {
+            assert!(rewrite_endpoint(event.as_bytes(), &upstream(), server).is_err(), "{event:?}");
         }
     }
 
     #[test]
     fn event_ends_are_found_across_line_endings_and_resumed() {
-        assert_eq!(event_end(b"data: a\n\ndata: b\n\n", 0, false), Ok(9));
-        assert_eq!(event_end(b"data: a\r", 0, false), Err(0), "a CR at the end may become CRLF");
-        assert_eq!(event_end(b"data: a\r\n\r", 0, false), Err(9));
-        assert_eq!(event_end(b"data: a\r\n\r", 0, true), Ok(10), "not once the stream has ended");
-        assert_eq!(event_end(b"data: a\r\n\r\n", 9, false), Ok(11));
-        assert_eq!(event_end(b"data: a\ndata: b", 0, false), Err(8));
+        let start = Scan::default();
+        let at = |line_start, searched| Scan { line_start, searched };
+        assert_eq!(event_end(b"data: a\n\ndata: b\n\n", start, false), Ok(9));
+        assert_eq!(event_end(b"data: a\r", start, false), Err(at(0, 7)), "a CR at the end may become CRLF");
+        assert_eq!(event_end(b"data: a\r\n\r", start, false), Err(at(9, 9)));
+        assert_eq!(event_end(b"data: a\r\n\r", start, true), Ok(10), "not once the stream has ended");
+        assert_eq!(event_end(b"data: a\r\n\r\n", at(9, 9), false), Ok(11));
+        assert_eq!(event_end(b"data: a\ndata: b", start, false), Err(at(8, 15)));
+        assert_eq!(event_end(b"data: a\ndata: bc\n\n", at(8, 15), false), Ok(18), "resumed where the search stopped");
     }
 
     #[tokio::test]
@@ -310,6 +327,12 @@ mod tests {
         let first = stream.next().await.unwrap().unwrap();
         assert_eq!(first, format!("event: endpoint\ndata: /s/{server}/messages?sessionId=b1\n\n").as_bytes());
         assert!(bindings.get(server, "sessionId=b1").is_some());
+        // A client drops only one mark: after two, the event is not an endpoint event to it
+        // either, and passes as it came.
+        let two = b"\xef\xbb\xbf\xef\xbb\xbfevent: endpoint\ndata: http://evil.example/\n\n";
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from_static(two))];
+        let mut stream = EndpointRewriting::new(futures::stream::iter(chunks), upstream(), server, None, bindings.clone());
+        assert_eq!(stream.next().await.unwrap().unwrap(), &two[..]);
     }
 
     #[tokio::test]
@@ -355,7 +378,7 @@ mod tests {
         assert!(text.starts_with(&format!("event: endpoint\ndata: /s/{server}/messages?sessionId=x1\n\n")), "{text}");
         assert!(text.ends_with("event: message\ndata: {\"a\":1}\n\n"));
         assert_eq!(bindings.get(server, "sessionId=x1").unwrap().token, token);
-        assert_eq!(stream.next().await.unwrap().unwrap(), Bytes::from_static(b"data: tail"));
+        // An event the stream ends in the middle of is dropped, as a client drops it.
         assert!(stream.next().await.is_none());
         drop(stream);
         assert!(bindings.get(server, "sessionId=x1").is_none(), "the binding goes with the stream");

@@ -114,5 +114,9 @@ async fn slow_bodies_are_cut_off_with_408(backend: Backend) {
         let text = String::from_utf8_lossy(&answer[..n]);
         assert!(text.starts_with("HTTP/1.1 408"), "{path}: {text}");
         assert!(took >= std::time::Duration::from_millis(600), "{path}: cut off early, after {took:?}");
+        // And the connection is closed: the rest of the body is never waited for.
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(2), reader.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "{path}: the connection stayed open");
     }
 }

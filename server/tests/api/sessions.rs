@@ -1,7 +1,7 @@
 //! Login sessions: cookie flags, id rotation, server-side logout, idle expiry, and refusal of
 //! cross-site state changes.
 use reqwest::{StatusCode, header};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Options, json_body, session_cookie, spawn_app, spawn_app_with};
 use crate::on_both_backends;
@@ -150,18 +150,28 @@ async fn no_route_changes_anything_for_a_cross_site_request(backend: Backend) {
     let ada = app.user("ada@example.com").await;
     let demo = crate::helpers::spawn_demo_mcp().await;
     let (server, _) = crate::gateway::served(&ada, &demo, "streamable_http").await;
-    let server_id = server["id"].as_str().unwrap().to_string();
+    // Real ids of each kind, so each route would act if it were not refused.
+    let ids = |value: &Value| value.as_array().unwrap()[0]["id"].as_str().unwrap().to_string();
+    let token_id = ids(&json_body(ada.get("/tokens").await).await);
+    let key_id = ids(&json_body(ada.get("/signing-keys").await).await);
+    let id_for = |collection: &str| match collection {
+        "tokens" => token_id.clone(),
+        "signing-keys" => key_id.clone(),
+        "accounts" | "users" => ada.id.clone(),
+        _ => server["id"].as_str().unwrap().to_string(),
+    };
 
     let spec = json_body(app.get("/api/v1/openapi.json").await).await;
     let mut routes: Vec<(reqwest::Method, String)> = Vec::new();
     for (path, operations) in spec["paths"].as_object().unwrap() {
         for method in ["post", "put", "patch", "delete"] {
             if operations.get(method).is_some() {
-                // Any id will do: the refusal comes before routing reaches a handler.
                 let mut concrete = String::new();
+                let mut previous = "";
                 for part in path.split('/') {
-                    concrete.push_str(if part.starts_with('{') { &server_id } else { part });
+                    concrete.push_str(&if part.starts_with('{') { id_for(previous) } else { part.to_string() });
                     concrete.push('/');
+                    previous = part;
                 }
                 concrete.pop();
                 routes.push((method.to_uppercase().parse().unwrap(), format!("/api/v1{concrete}")));
@@ -194,7 +204,9 @@ async fn no_route_changes_anything_for_a_cross_site_request(backend: Backend) {
             tried += 1;
         }
     }
-    assert_eq!(row_counts(&app).await, before, "a refused request changed something");
+    assert_eq!(row_counts(&app).await, before, "a refused request added or removed rows");
+    let token = json_body(ada.get(&format!("/tokens/{token_id}")).await).await;
+    assert_eq!(token["status"], "active", "the token is not revoked: {token}");
     // The session itself survived every refused logout.
     assert_eq!(ada.get("/auth/me").await.status(), StatusCode::OK);
     eprintln!("cross-site requests: {} routes × {} labels = {tried}, all 403, no row changed", routes.len(), labels.len());

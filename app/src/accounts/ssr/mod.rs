@@ -116,7 +116,7 @@ pub async fn authenticate(
     password: &str,
     ip: Option<String>,
 ) -> Result<(AccountView, i32), AppError> {
-    let attempt = throttle::Attempt::new(email, ip.as_deref());
+    let attempt = throttle::Attempt::login(email, ip.as_deref());
     attempt.begin(&state.db, Utc::now()).await?;
     let email = Email::parse(email).ok();
     let account = match &email {
@@ -207,7 +207,7 @@ pub async fn change_password(
     let model = entity::Entity::find_by_id(actor.account_id().0).one(&state.db).await?.ok_or_else(AppError::unauthenticated)?;
     let new = Password::parse(new).map_err(|e| AppError::invalid_fields([("new_password".to_string(), e.to_string())].into()))?;
     // The current password is guessed at like a login's, by whoever holds the session.
-    let attempt = throttle::Attempt::new(&model.email, actor.ip.as_deref());
+    let attempt = throttle::Attempt::login(&model.email, actor.ip.as_deref());
     attempt.begin(&state.db, Utc::now()).await?;
     if !state.passwords.verify(current, Some(&model.password_hash)).await? {
         return Err(AppError::new(ErrorCode::InvalidCredentials, "Your current password is not right.")

@@ -72,10 +72,10 @@ impl Attempt {
     /// A login (or a password check) for `email` as typed (it need not belong to an account:
     /// unknown emails are throttled the same way, so throttling tells nothing about who has an
     /// account).
-    pub fn new(email: &str, ip: Option<&str>) -> Self {
+    pub fn login(email: &str, ip: Option<&str>) -> Self {
         let email: String = email.trim().to_lowercase().chars().take(254).collect();
-        let ip = ip.unwrap_or("unknown");
-        Self { account: Some((format!("pair:{ip} {email}"), format!("account:{email}"))), address: format!("address:{ip}") }
+        let pair = format!("pair:{} {email}", ip.unwrap_or("unknown"));
+        Self { account: Some((pair, format!("account:{email}"))), ..Self::sign_up(ip) }
     }
 
     /// A sign-up from `ip`. It counts against the address like a failed login unless it creates
