@@ -96,14 +96,14 @@ pub struct Sse {
     post_url: String,
     auth: Option<String>,
     messages: mpsc::UnboundedReceiver<Value>,
-    _reader: tokio::task::JoinHandle<()>,
+    reader: tokio::task::JoinHandle<()>,
 }
 
 /// Dropping the session closes its stream (a dropped `JoinHandle` would leave the reader
 /// running).
 impl Drop for Sse {
     fn drop(&mut self) {
-        self._reader.abort();
+        self.reader.abort();
     }
 }
 
@@ -143,7 +143,7 @@ impl Sse {
         let endpoint = tokio::time::timeout(Duration::from_secs(10), endpoint_rx).await.context("no endpoint event")??;
         let base = reqwest::Url::parse(url)?;
         let post_url = base.join(&endpoint)?.to_string();
-        let mut s = Self { client: client.clone(), post_url, auth, messages, _reader: reader };
+        let mut s = Self { client: client.clone(), post_url, auth, messages, reader };
         let (id, init) = initialize();
         s.send(&init).await?;
         s.answer(id).await?;
@@ -153,7 +153,7 @@ impl Sse {
 
     /// Whether the event stream is still open.
     pub fn is_open(&self) -> bool {
-        !self._reader.is_finished()
+        !self.reader.is_finished()
     }
 
     async fn send(&self, body: &Value) -> Result<()> {

@@ -98,20 +98,15 @@ pub struct Rewritten {
     pub query: String,
 }
 
-/// Rewrites one event if it is an `endpoint` event; `Ok(None)` leaves it as it is. The
-/// upstream may only point to its own origin: anything else would let it aim the gateway at
-/// another host.
-pub fn rewrite_endpoint(event: &[u8], upstream_sse: &Url, server: Uuid) -> Result<Option<Rewritten>, &'static str> {
-    rewrite_event(event, false, upstream_sse, server)
-}
-
 /// Line breaks some clients split on though the SSE spec does not (Python's `str.splitlines`,
 /// which httpx-sse, under the Python MCP SDK, follows).
 const OTHER_LINE_BREAKS: [char; 8] = ['\u{b}', '\u{c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}', '\u{2029}'];
 
-/// [`rewrite_endpoint`], for the stream's first event when `first`: a client drops one byte
-/// order mark there, so the gateway reads the event without it (and passes it on as it came).
-fn rewrite_event(event: &[u8], first: bool, upstream_sse: &Url, server: Uuid) -> Result<Option<Rewritten>, &'static str> {
+/// Rewrites one event if it is an `endpoint` event; `Ok(None)` leaves it as it is. The
+/// upstream may only point to its own origin: anything else would let it aim the gateway at
+/// another host. The stream's `first` event is read past one byte order mark, as a client
+/// drops one there (the mark is passed on as it came).
+pub fn rewrite_endpoint(event: &[u8], first: bool, upstream_sse: &Url, server: Uuid) -> Result<Option<Rewritten>, &'static str> {
     let text = std::str::from_utf8(event).map_err(|_| "an upstream SSE event is not UTF-8")?;
     let text = if first { text.strip_prefix('\u{feff}').unwrap_or(text) } else { text };
     // Read exactly as a client would: if the client would see an endpoint event here, so must
@@ -190,7 +185,7 @@ impl<S> EndpointRewriting<S> {
             self.scan = Scan::default();
             let event = self.buf.split_to(end);
             let first = !std::mem::replace(&mut self.started, true);
-            match rewrite_event(&event, first, &self.upstream_sse, self.server)? {
+            match rewrite_endpoint(&event, first, &self.upstream_sse, self.server)? {
                 Some(rewritten) => {
                     self.bindings.insert(self.server, rewritten.query.clone(), Binding { token: self.token, upstream: rewritten.upstream });
                     self.bound.push(rewritten.query);
@@ -266,7 +261,7 @@ mod tests {
     #[test]
     fn endpoint_events_point_back_to_the_gateway_keeping_the_session() {
         let server = Uuid::new_v4();
-        let r = rewrite_endpoint(b"event: endpoint\ndata: /messages?sessionId=abc\n\n", &upstream(), server).unwrap().unwrap();
+        let r = rewrite_endpoint(b"event: endpoint\ndata: /messages?sessionId=abc\n\n", false, &upstream(), server).unwrap().unwrap();
         assert_eq!(String::from_utf8(r.event).unwrap(), format!("event: endpoint\ndata: /s/{server}/messages?sessionId=abc\n\n"));
         assert_eq!(r.upstream.as_str(), "http://127.0.0.1:9000/messages?sessionId=abc");
         assert_eq!(r.query, "sessionId=abc");
@@ -274,8 +269,8 @@ mod tests {
 
     #[test]
     fn other_events_pass_untouched() {
-        assert_eq!(rewrite_endpoint(b"event: message\ndata: {}\n\n", &upstream(), Uuid::nil()), Ok(None));
-        assert_eq!(rewrite_endpoint(b": keep-alive\n\n", &upstream(), Uuid::nil()), Ok(None));
+        assert_eq!(rewrite_endpoint(b"event: message\ndata: {}\n\n", false, &upstream(), Uuid::nil()), Ok(None));
+        assert_eq!(rewrite_endpoint(b": keep-alive\n\n", false, &upstream(), Uuid::nil()), Ok(None));
     }
 
     /// Every line ending the SSE spec allows: a client reads a lone CR as a line end, so the
@@ -286,19 +281,19 @@ mod tests {
     fn endpoint_events_are_read_with_every_line_ending() {
         let server = Uuid::new_v4();
         for event in ["event: endpoint\rdata: /m?s=1\r\r", "event: endpoint\r\ndata: /m?s=1\r\n\r\n", "event:endpoint\ndata:/m?s=1\n\r\n"] {
-            let rewritten = rewrite_endpoint(event.as_bytes(), &upstream(), server).unwrap().expect(event);
+            let rewritten = rewrite_endpoint(event.as_bytes(), false, &upstream(), server).unwrap().expect(event);
             assert_eq!(rewritten.query, "s=1", "{event:?}");
             assert_eq!(event_end(event.as_bytes(), Scan::default(), true), Ok(event.len()), "{event:?}");
         }
         let off_origin = "event: endpoint\rdata: http://evil.example/m\r\r";
-        assert!(rewrite_endpoint(off_origin.as_bytes(), &upstream(), server).is_err());
+        assert!(rewrite_endpoint(off_origin.as_bytes(), false, &upstream(), server).is_err());
         // Not endpoint events for a client either.
         for event in ["event: endpoint \ndata: /m\n\n", "event: Endpoint\ndata: /m\n\n"] {
-            assert_eq!(rewrite_endpoint(event.as_bytes(), &upstream(), server), Ok(None), "{event:?}");
+            assert_eq!(rewrite_endpoint(event.as_bytes(), false, &upstream(), server), Ok(None), "{event:?}");
         }
         // Endpoint events some clients would dispatch or read though the spec does not: refused.
         for event in ["event: endpoint\n\n", "event: x\u{2028}event: endpoint\u{2028}data: http://evil.example/\n\n"] {
-            assert!(rewrite_endpoint(event.as_bytes(), &upstream(), server).is_err(), "{event:?}");
+            assert!(rewrite_endpoint(event.as_bytes(), false, &upstream(), server).is_err(), "{event:?}");
         }
     }
 
@@ -351,13 +346,13 @@ mod tests {
     fn an_endpoint_on_another_origin_is_refused() {
         for data in ["http://169.254.169.254/latest", "//evil.example/x", "https://127.0.0.1:9000/messages"] {
             let event = format!("event: endpoint\ndata: {data}\n\n");
-            assert!(rewrite_endpoint(event.as_bytes(), &upstream(), Uuid::nil()).is_err(), "{data}");
+            assert!(rewrite_endpoint(event.as_bytes(), false, &upstream(), Uuid::nil()).is_err(), "{data}");
         }
     }
 
     #[test]
     fn a_session_in_the_path_gets_a_gateway_session_parameter() {
-        let r = rewrite_endpoint(b"event: endpoint\ndata: /messages/abc\n\n", &upstream(), Uuid::nil()).unwrap().unwrap();
+        let r = rewrite_endpoint(b"event: endpoint\ndata: /messages/abc\n\n", false, &upstream(), Uuid::nil()).unwrap().unwrap();
         assert!(r.query.starts_with("gh_session="));
         assert_eq!(r.upstream.path(), "/messages/abc");
     }
