@@ -6,18 +6,16 @@ use std::{sync::Arc, time::Duration};
 
 use crate::gateway::streams::StreamRegistry;
 
-/// Every `every`, if fewer streams are open than at the most since the last trim, trims the
-/// heaps (off the async threads: it takes the allocator's locks).
+/// Every `every`, if fewer streams are open than were at once since the last look, trims the
+/// heaps (off the async threads: it takes the allocator's locks). The registry keeps the peak,
+/// so streams that came and went between two looks count too.
 pub async fn give_back_after_streams_end(streams: Arc<StreamRegistry>, every: Duration) {
-    let mut most = streams.open();
     loop {
         tokio::time::sleep(every).await;
-        let open = streams.open();
+        let (most, open) = streams.take_peak();
         if open < most {
             let _ = tokio::task::spawn_blocking(trim).await;
-            most = open;
         }
-        most = most.max(open);
     }
 }
 

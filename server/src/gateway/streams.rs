@@ -6,7 +6,7 @@ use std::{
     pin::Pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     task::{Context, Poll},
 };
@@ -29,6 +29,8 @@ pub struct StreamRegistry {
     next: AtomicU64,
     live: Mutex<HashMap<u64, Entry>>,
     per_token: Mutex<HashMap<Uuid, usize>>,
+    /// The most streams open at once since `take_peak` last looked.
+    peak: AtomicUsize,
 }
 
 impl StreamRegistry {
@@ -36,7 +38,10 @@ impl StreamRegistry {
     pub fn register(self: &Arc<Self>, token: Option<Uuid>, server: Uuid) -> StreamGuard {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let cancel = CancellationToken::new();
-        self.lock().insert(id, Entry { token, server, cancel: cancel.clone() });
+        let mut live = self.lock();
+        live.insert(id, Entry { token, server, cancel: cancel.clone() });
+        self.peak.fetch_max(live.len(), Ordering::Relaxed);
+        drop(live);
         if let Some(token) = token {
             *self.counts().entry(token).or_default() += 1;
         }
@@ -65,6 +70,12 @@ impl StreamRegistry {
 
     pub fn open(&self) -> usize {
         self.lock().len()
+    }
+
+    /// The most streams that were open at once since the last call, and how many are open now.
+    pub fn take_peak(&self) -> (usize, usize) {
+        let open = self.lock().len();
+        (self.peak.swap(open, Ordering::Relaxed).max(open), open)
     }
 
     pub fn open_for_token(&self, token: Uuid) -> usize {
