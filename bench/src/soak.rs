@@ -23,7 +23,9 @@ pub async fn run(gatehouse: &procs::Proc, s: &Setup, streams: usize, hold: Durat
     let pid = gatehouse.child.id();
     let (token, _) = s.api.token(&[&s.sse_server]).await?;
     let url = format!("{}/s/{}/sse", gatehouse.url, s.sse_server);
-    let client = mcp::client();
+    // No overall request timeout: it would end every held stream after 30 s (each answer has
+    // its own 10 s deadline).
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).connect_timeout(Duration::from_secs(10)).build()?;
 
     // Warm up (pools, lazily built state), then take the baseline.
     let mut warm = mcp::Sse::open(&client, &url, Some(&token)).await?;

@@ -249,9 +249,11 @@ pub fn upstream_url(data: &[u8]) {
     assert_eq!(uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 }), parsed.port(), "{raw:?}");
     match url.host() {
         Some(url::Host::Domain(name)) => {
-            // A name the resolver could take for a number would dodge the literal check.
+            // A name the resolver could take for a number would dodge the literal check. The
+            // URL standard reads a host as an address when its last label (past one trailing
+            // dot) is a number; a name that ends otherwise is one to resolve.
             assert!(name.parse::<IpAddr>().is_err(), "{raw:?}: {name} is an address");
-            let last = name.trim_end_matches('.').rsplit('.').next().unwrap_or(name);
+            let last = name.strip_suffix('.').unwrap_or(name).rsplit('.').next().unwrap_or(name);
             assert!(last.is_empty() || !last.chars().all(|c| c.is_ascii_digit()), "{raw:?}: {name} ends in a number");
         }
         Some(_) => {

@@ -148,6 +148,10 @@ pub fn verify(view: &ViewData, account: Uuid, token: &str, issuer: &str, audienc
     {
         return Err(Refusal::Expired(DateTime::from_timestamp(exp, 0).unwrap_or(now)));
     }
+    // Gatehouse never issues a time before 1970; `jsonwebtoken` refuses one too.
+    if claims.nbf < 0 || claims.exp.is_some_and(|exp| exp < 0) {
+        return Err(Refusal::Malformed);
+    }
     if claims.nbf > seconds.saturating_add(leeway) {
         return Err(Refusal::NotYetValid);
     }
