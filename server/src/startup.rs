@@ -1,10 +1,10 @@
 //! Building and running the whole app: tests call `Application::build` with port 0.
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::{Arc, OnceLock}, time::Duration};
 
 use axum::{Router, middleware, routing::get};
 use http::{HeaderValue, header};
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::{
     limit::RequestBodyLimitLayer,
@@ -169,6 +169,16 @@ impl Application {
     }
 }
 
+/// The dashboard's page routes, worked out once per process. Working them out renders the app
+/// with resource loading switched off by a flag that is global to the process (leptos_server's
+/// `SuppressResourceLoad`); a page of another app in the same process whose resource first
+/// polls meanwhile waits for ever (leptos issue #4773). A server builds one app, before it
+/// listens; the tests build hundreds side by side, and a page then hung now and again.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
@@ -177,7 +187,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .with_secure(public_url.scheme() == "https")
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(config.session_idle_seconds.min(i64::MAX as u64) as i64)));
 
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let options = state.leptos_options.clone();
     // The bundle, stylesheet and script, as the build compressed them (`.br`, `.gz`) for
     // clients that accept it: the wasm is a fifth of its size in brotli.

@@ -2,7 +2,9 @@
 //! redirects, and forms that post to server functions.
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{Backend, spawn_app};
+use std::{sync::atomic::{AtomicBool, Ordering}, time::Duration};
+
+use crate::helpers::{Backend, build_another_process, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -11,6 +13,7 @@ on_both_backends!(
     form_errors_come_back_to_the_page,
     unknown_pages_are_404,
     the_token_list_is_paged,
+    pages_finish_while_other_apps_are_built_beside_them,
 );
 
 fn location(response: &reqwest::Response) -> String {
@@ -121,4 +124,36 @@ async fn the_token_list_is_paged(backend: Backend) {
     assert!(filtered.contains(r#"href="/tokens?status=active&amp;sort=last_used&amp;page=2""#), "the filter and order are kept");
     let past_the_end = page("/tokens?page=9").await;
     assert!(past_the_end.contains("Showing 51–51 of 51"));
+}
+
+/// Building an app works out its page routes by rendering it with resource loading switched off
+/// for the whole process (leptos issue #4773): a page of another app whose resources first polled
+/// meanwhile never finished its body. The test suite builds apps side by side, so now and again a
+/// page hung. Here 20 apps are built one after another while a page with three resources is
+/// fetched again and again (at least 100 times).
+async fn pages_finish_while_other_apps_are_built_beside_them(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let ada = app.user("ada@example.com").await;
+    ada.token("for the page", "never", &[]).await;
+    let built = AtomicBool::new(false);
+    let build = async {
+        for _ in 0..20 {
+            build_another_process(&app).await;
+        }
+        built.store(true, Ordering::Relaxed);
+    };
+    let pages = async {
+        let mut round = 0;
+        while round < 100 || !built.load(Ordering::Relaxed) {
+            let page = async {
+                let response = ada.client.get(app.url("/tokens")).header(header::ACCEPT, "text/html").send().await.unwrap();
+                response.text().await.unwrap()
+            };
+            let page = tokio::time::timeout(Duration::from_secs(10), page).await;
+            let page = page.unwrap_or_else(|_| panic!("round {round}: the page did not finish within 10 s"));
+            assert!(page.contains("for the page"), "round {round}: {page}");
+            round += 1;
+        }
+    };
+    tokio::join!(build, pages);
 }

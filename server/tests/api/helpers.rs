@@ -145,6 +145,13 @@ pub async fn spawn_second_process_with(app: &TestApp, change: impl FnOnce(Config
     start(change(config), None, None).await
 }
 
+/// Builds (connects, migrates, binds) another process on `app`'s database and drops it unserved,
+/// as a test running beside `app` in this process does.
+pub async fn build_another_process(app: &TestApp) {
+    let config = Config { bind: "127.0.0.1:0".parse().unwrap(), ..app.config.clone() };
+    drop(Application::build(config).await.expect("app builds"));
+}
+
 /// The demo MCP server on a port of its own; returns its base URL.
 pub async fn spawn_demo_mcp() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
