@@ -258,9 +258,9 @@ pub struct HeaderInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ServerInput {
-    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, example = "Docs search"))]
     pub name: String,
-    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, example = "http://127.0.0.1:8931/mcp"))]
     pub upstream_url: String,
     pub transport: Transport,
     #[serde(default = "yes")]

@@ -255,10 +255,10 @@ impl<T> TokenPage<T> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewTokenInput {
-    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, example = "Claude Desktop on my laptop"))]
     pub description: String,
     /// `never`, a duration (`30m 12h 7d 2w 90d 1y`), a date (`2027-01-31`) or an RFC 3339 time.
-    #[cfg_attr(feature = "ssr", schema(min_length = 1))]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, example = "90d"))]
     pub expires: String,
     /// Servers the token may reach right away.
     #[serde(default)]

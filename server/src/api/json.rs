@@ -13,23 +13,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::new(
-                ErrorCode::UnsupportedMediaType,
-                "Send the body as JSON with Content-Type: application/json.",
-            )),
-            Err(JsonRejection::JsonDataError(e)) => {
-                Err(AppError::new(ErrorCode::InvalidInput, format!("The JSON body does not fit: {}", e.body_text())))
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                return Err(AppError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "Send the body as JSON with Content-Type: application/json.",
+                ));
             }
-            Err(JsonRejection::JsonSyntaxError(_)) => {
-                Err(AppError::new(ErrorCode::InvalidInput, "The body is not valid JSON."))
+            Err(JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_)) => {
+                return Err(AppError::new(ErrorCode::InvalidInput, "The body is not valid JSON."));
             }
             Err(JsonRejection::BytesRejection(e)) if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(AppError::new(ErrorCode::PayloadTooLarge, "The request body is too large."))
+                return Err(AppError::new(ErrorCode::PayloadTooLarge, "The request body is too large."));
             }
-            Err(e) => Err(AppError::new(ErrorCode::InvalidInput, e.body_text())),
+            Err(e) => return Err(AppError::new(ErrorCode::InvalidInput, e.body_text())),
+        };
+        // Every body of this API is an object; serde would also read a struct from an array
+        // (`[null, null]`), which no client means.
+        if !value.is_object() {
+            return Err(AppError::new(ErrorCode::InvalidInput, "The body must be a JSON object."));
         }
+        serde_path_to_error::deserialize(value)
+            .map(Self)
+            .map_err(|e| AppError::new(ErrorCode::InvalidInput, format!("The JSON body does not fit: {e}")))
     }
 }
 

@@ -51,8 +51,8 @@ impl Modify for SessionCookie {
 }
 
 /// Answers every operation can give that its own annotation does not list: a malformed path or
-/// query (400), no session where one is needed (401), a body that is not JSON (415) and the
-/// database being unreachable (503).
+/// query (400), no session where one is needed (401), a body that is not JSON (415) or not of
+/// the documented shape (422), and the database being unreachable (503).
 fn document_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{RefOr, ResponseBuilder};
     let described = |text: &str| RefOr::T(ResponseBuilder::new().description(text).build());
@@ -71,6 +71,7 @@ fn document_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
             }
             if operation.request_body.is_some() {
                 responses.entry("415".into()).or_insert_with(|| described("The body is not `application/json`."));
+                responses.entry("422".into()).or_insert_with(|| described("The body is not a JSON object of the documented shape."));
             }
             responses.entry("503".into()).or_insert_with(|| described("The database is unavailable right now; try again shortly."));
         }

@@ -102,6 +102,14 @@ async fn malformed_bodies_get_json_errors_not_500(backend: Backend) {
 
     let wrong_type = app.post_json("/api/v1/auth/register", &json!({ "email": 5, "password": [] })).await;
     assert_eq!(wrong_type.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let message = json_body(wrong_type).await["message"].as_str().unwrap().to_string();
+    assert!(message.starts_with("The JSON body does not fit: email: invalid type"), "{message}");
+
+    // serde reads a struct from an array as readily as from an object; the API does not.
+    let array = app.post_json("/api/v1/auth/register", &json!(["array@example.com", "correct horse battery"])).await;
+    assert_eq!(array.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_body(array).await["message"], "The body must be a JSON object.");
+    assert_eq!(app.login("array@example.com", "correct horse battery").await.status(), StatusCode::UNAUTHORIZED);
 
     // Announce a 2 MiB body and send none of it: the answer must come from the header alone
     // (a client writing the body could meet a closed socket, which would make this flaky).
