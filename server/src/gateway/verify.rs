@@ -58,12 +58,33 @@ struct Header<'a> {
     x5t_s256: Option<IgnoredAny>,
     #[serde(default)]
     crit: Option<IgnoredAny>,
+    // Members of encrypted tokens (JWE); a signed token never carries them.
+    #[serde(default)]
+    enc: Option<IgnoredAny>,
+    #[serde(default)]
+    zip: Option<IgnoredAny>,
+    // Registered members Gatehouse has no use for, read only so that each must be the string
+    // the JOSE specs make it: other JWT libraries refuse a token whose `typ` is a number.
+    #[allow(dead_code)]
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[allow(dead_code)]
+    #[serde(borrow, default)]
+    cty: Option<Cow<'a, str>>,
+    #[allow(dead_code)]
+    #[serde(borrow, default)]
+    url: Option<Cow<'a, str>>,
+    #[allow(dead_code)]
+    #[serde(borrow, default)]
+    nonce: Option<Cow<'a, str>>,
 }
 
 impl Header<'_> {
-    fn locates_keys(&self) -> bool {
+    /// Key-locating members, critical extensions and encryption: all refused.
+    fn names_refused_members(&self) -> bool {
         self.jku.is_some() || self.jwk.is_some() || self.x5u.is_some() || self.x5c.is_some()
             || self.x5t.is_some() || self.x5t_s256.is_some() || self.crit.is_some()
+            || self.enc.is_some() || self.zip.is_some()
     }
 }
 
@@ -243,7 +264,7 @@ fn inspect_header(token: &str) -> Result<Uuid, Refusal> {
 fn read_header(header: &str) -> Result<Uuid, Refusal> {
     let bytes = URL_SAFE_NO_PAD.decode(header).map_err(|_| Refusal::Malformed)?;
     let header: Header = serde_json::from_str(json_text(&bytes)?).map_err(|_| Refusal::Malformed)?;
-    if header.locates_keys() {
+    if header.names_refused_members() {
         return Err(Refusal::ForbiddenHeader);
     }
     if header.alg != "HS256" {
@@ -278,9 +299,16 @@ mod tests {
         for alg in ["none", "None", "NONE", "nOnE", "hs256", "RS256", "ES256", "HS512", ""] {
             assert_eq!(inspect_header(&header(&format!(r#"{{"alg":"{alg}","kid":"{kid}"}}"#))), Err(Refusal::Algorithm), "{alg}");
         }
-        for extra in [r#""jku":"https://evil""#, r#""jwk":{}"#, r#""x5u":"https://evil""#, r#""x5c":[]"#, r#""crit":["exp"]"#] {
+        for extra in [r#""jku":"https://evil""#, r#""jwk":{}"#, r#""x5u":"https://evil""#, r#""x5c":[]"#, r#""crit":["exp"]"#, r#""enc":"A128GCM""#, r#""zip":"DEF""#] {
             let json = format!(r#"{{"alg":"HS256","kid":"{kid}",{extra}}}"#);
             assert_eq!(inspect_header(&header(&json)), Err(Refusal::ForbiddenHeader), "{extra}");
+        }
+        // Found by fuzzing: a `typ` that is a number was accepted; jsonwebtoken refuses it.
+        for member in ["typ", "cty", "url", "nonce"] {
+            let json = format!(r#"{{"alg":"HS256","kid":"{kid}","{member}":1796083140}}"#);
+            assert_eq!(inspect_header(&header(&json)), Err(Refusal::Malformed), "{member} as a number");
+            let json = format!(r#"{{"alg":"HS256","kid":"{kid}","{member}":"JWT"}}"#);
+            assert_eq!(inspect_header(&header(&json)), Ok(kid), "{member} as a string");
         }
         assert_eq!(inspect_header(&header(r#"{"alg":"HS256"}"#)), Err(Refusal::NotForThisServer), "no kid");
         assert_eq!(inspect_header(&header(r#"{"alg":"HS256","kid":"../../etc/passwd"}"#)), Err(Refusal::NotForThisServer));
