@@ -241,8 +241,57 @@ impl GatewayCheck for ViewCheck {
 /// A decoded part as JSON text, which must be UTF-8 throughout: serde_json checks the strings it
 /// reads but skips over the ones it ignores, so invalid bytes in an unknown member passed (the
 /// `signed_claims` fuzz target found it; `jsonwebtoken` refuses such a token).
+/// A part's text: UTF-8, and JSON read in full (see [`WellFormed`]).
 fn json_text(bytes: &[u8]) -> Result<&str, Refusal> {
-    std::str::from_utf8(bytes).map_err(|_| Refusal::Malformed)
+    let text = std::str::from_utf8(bytes).map_err(|_| Refusal::Malformed)?;
+    serde_json::from_str::<WellFormed>(text).map_err(|_| Refusal::Malformed)?;
+    Ok(text)
+}
+
+/// Any JSON value, read in full. serde skips the members a struct does not name without reading
+/// their numbers, so a claim of `1e999` (beyond any `f64`) there would pass, where libraries that
+/// read every claim refuse the token; fuzzing found one such token accepted. Each part is read
+/// once as this first, which allocates nothing.
+struct WellFormed;
+
+impl<'de> Deserialize<'de> for WellFormed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(WellFormed)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for WellFormed {
+    type Value = WellFormed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<Self, A::Error> {
+        while items.next_element::<WellFormed>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut members: A) -> Result<Self, A::Error> {
+        while members.next_entry::<WellFormed, WellFormed>()?.is_some() {}
+        Ok(self)
+    }
 }
 
 /// The header, payload and signature of a compact JWT: exactly three parts.
@@ -316,6 +365,11 @@ mod tests {
         assert_eq!(inspect_header("a.b"), Err(Refusal::Malformed));
         assert_eq!(inspect_header("a.b.c.d"), Err(Refusal::Malformed));
         assert_eq!(inspect_header(r#"{"protected":"x","payload":"y","signature":"z"}"#), Err(Refusal::Malformed), "JSON serialisation");
+        // Found by fuzzing: a number beyond any f64 in a member nobody reads was let through.
+        let huge = format!(r#"{{"alg":"HS256","kid":"{kid}","note":[1e999]}}"#);
+        assert_eq!(inspect_header(&header(&huge)), Err(Refusal::Malformed), "a number out of range");
+        let nested = format!(r#"{{"alg":"HS256","kid":"{kid}","note":{{"a":[1.5e300,-2,"x\u00e9",null,true]}}}}"#);
+        assert_eq!(inspect_header(&header(&nested)), Ok(kid), "any JSON in range");
         let twice = format!(r#"{{"alg":"none","alg":"HS256","kid":"{kid}"}}"#);
         assert_eq!(inspect_header(&header(&twice)), Err(Refusal::Malformed), "a member given twice");
     }
