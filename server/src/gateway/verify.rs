@@ -238,10 +238,10 @@ impl GatewayCheck for ViewCheck {
     }
 }
 
-/// A decoded part as JSON text, which must be UTF-8 throughout: serde_json checks the strings it
-/// reads but skips over the ones it ignores, so invalid bytes in an unknown member passed (the
-/// `signed_claims` fuzz target found it; `jsonwebtoken` refuses such a token).
-/// A part's text: UTF-8, and JSON read in full (see [`WellFormed`]).
+/// A decoded part as JSON text: UTF-8 throughout, and JSON read in full (see [`WellFormed`]).
+/// serde_json checks the strings it reads but skips over the ones it ignores, so invalid bytes
+/// in an unknown member passed (the `signed_claims` fuzz target found it; `jsonwebtoken`
+/// refuses such a token).
 fn json_text(bytes: &[u8]) -> Result<&str, Refusal> {
     let text = std::str::from_utf8(bytes).map_err(|_| Refusal::Malformed)?;
     serde_json::from_str::<WellFormed>(text).map_err(|_| Refusal::Malformed)?;
