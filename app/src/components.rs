@@ -130,11 +130,11 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     // A page rendered on the server answers with the error's status, not 200.
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::from_u16(error.code.status()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR));
+        response.set_status(error.code.status());
     }
     let (title, hint) = match error.code {
         ErrorCode::Unauthenticated => {
-            return view! { <leptos_router::components::Redirect path=crate::toast::login_here()/> }.into_any();
+            return view! { <leptos_router::components::Redirect path=login_here()/> }.into_any();
         }
         ErrorCode::NotFound => ("Not found", "It may have been deleted, or the link is wrong."),
         ErrorCode::Forbidden => ("Not allowed", "Your account cannot do this."),
@@ -153,6 +153,19 @@ pub fn ErrorPanel(error: AppError) -> impl IntoView {
     }
     .into_any()
 }
+
+/// The login page's address that comes back to where the visitor is now.
+pub fn login_here() -> String {
+    let location = leptos_router::hooks::use_location();
+    let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
+    let here = match (path.is_empty(), search.is_empty()) {
+        (true, _) => "/".to_string(),
+        (false, true) => path,
+        (false, false) => format!("{path}?{}", search.trim_start_matches('?')),
+    };
+    format!("/login?next={}", encode_query_value(&here))
+}
+
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
 pub fn encode_query_value(value: &str) -> String {

@@ -25,8 +25,8 @@ pub struct Overview {
 #[server(prefix = "/rpc", endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
     use crate::tokens::{TokenStatus, ssr::{TokenQuery, list_tokens}};
-    crate::state::with_status(async move {
-        let (state, actor) = crate::state::require_actor().await?;
+    crate::server_fns::with_status(async move {
+        let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
         let account = actor.account_id();
         let now = chrono::Utc::now();
         let servers = crate::servers::ssr::list_servers(&state, account).await?.len();

@@ -31,19 +31,20 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub fn status(self) -> u16 {
+    pub fn status(self) -> http::StatusCode {
+        use http::StatusCode;
         match self {
-            ErrorCode::InvalidInput => 422,
-            ErrorCode::EmailUnavailable | ErrorCode::Conflict => 409,
-            ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => 401,
-            ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => 403,
-            ErrorCode::NotFound => 404,
-            ErrorCode::PayloadTooLarge => 413,
-            ErrorCode::UnsupportedMediaType => 415,
-            ErrorCode::RequestTimeout => 408,
-            ErrorCode::TooManyAttempts => 429,
-            ErrorCode::Unavailable => 503,
-            ErrorCode::Internal => 500,
+            ErrorCode::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::EmailUnavailable | ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::InvalidCredentials | ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorCode::AccountDisabled | ErrorCode::Forbidden | ErrorCode::CrossOrigin => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -184,8 +185,7 @@ fn database_unavailable(err: &sea_orm::DbErr) -> bool {
 #[cfg(feature = "ssr")]
 impl axum::response::IntoResponse for AppError {
     fn into_response(self) -> axum::response::Response {
-        let status = http::StatusCode::from_u16(self.code.status())
-            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.code.status();
         let retry_after = self.retry_after;
         let mut response = (status, axum::Json(self)).into_response();
         if let Some(seconds) = retry_after {

@@ -13,7 +13,6 @@ use sea_orm::{
 use tokio::sync::{Notify, watch};
 
 use crate::error::AppError;
-use crate::state::AppState;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -136,9 +135,27 @@ impl ChangeFeed {
     }
 }
 
-/// Commits, then waits until this process's gateway has seen the change.
-pub async fn commit(state: &AppState, txn: DatabaseTransaction) -> Result<(), AppError> {
-    txn.commit().await?;
-    state.changes.settle(&state.db).await;
-    Ok(())
+impl ChangeFeed {
+    /// Begins a transaction that records changes (see [`begin_write`]).
+    pub async fn begin(&self, db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+        begin_write(db).await
+    }
+
+    /// Commits a transaction that recorded changes, then waits until this process's gateway has
+    /// applied them.
+    pub async fn commit(&self, db: &DatabaseConnection, txn: DatabaseTransaction) -> Result<(), AppError> {
+        txn.commit().await?;
+        self.settle(db).await;
+        Ok(())
+    }
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), so concurrent writers queue on the busy timeout instead of failing with
+/// "database is locked" when a read transaction tries to become a write one. PostgreSQL
+/// ignores the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+    db.begin_with_options(options).await
 }

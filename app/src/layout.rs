@@ -4,7 +4,8 @@ use leptos_router::components::{A, Outlet, Redirect};
 
 use crate::accounts::{AccountView, LogoutButton, current_account};
 use crate::components::ErrorPanel;
-use crate::toast::{ToastRegion, login_here};
+use crate::components::login_here;
+use crate::toast::ToastRegion;
 use crate::error::ErrorCode;
 
 const NAV: &[(&str, &str)] = &[

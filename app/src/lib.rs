@@ -15,6 +15,8 @@ pub mod secrets;
 pub mod servers;
 pub mod signing_keys;
 #[cfg(feature = "ssr")]
+pub mod server_fns;
+#[cfg(feature = "ssr")]
 pub mod state;
 pub mod toast;
 pub mod tokens;

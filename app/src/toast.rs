@@ -61,18 +61,6 @@ pub fn ToastRegion() -> impl IntoView {
     }
 }
 
-/// The login page's address that comes back to where the visitor is now.
-pub fn login_here() -> String {
-    let location = leptos_router::hooks::use_location();
-    let (path, search) = (location.pathname.get_untracked(), location.search.get_untracked());
-    let here = match (path.is_empty(), search.is_empty()) {
-        (true, _) => "/".to_string(),
-        (false, true) => path,
-        (false, false) => format!("{path}?{}", search.trim_start_matches('?')),
-    };
-    format!("/login?next={}", crate::components::encode_query_value(&here))
-}
-
 /// Shows a toast when `action` finishes: `success` names what it did; a failure shows its
 /// message (unless the page shows field errors for it), and an expired session goes to the
 /// login page.
@@ -82,7 +70,7 @@ where
     S::Output: Clone + Send + Sync + 'static,
 {
     let toasts = use_context::<Toasts>();
-    let login = login_here();
+    let login = crate::components::login_here();
     let navigate = leptos_router::hooks::use_navigate();
     Effect::new(move |_| {
         let Some(result) = action.value().get() else { return };

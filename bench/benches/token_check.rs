@@ -5,7 +5,7 @@ use std::{collections::{HashMap, HashSet}, hint::black_box, sync::Arc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::gateway::{
     verify,
-    view::{KeyEntry, ServerEntry, TokenEntry, ViewData},
+    view::{KeyEntry, ServerEntry, TokenEntry, AccessTables},
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use uuid::Uuid;
@@ -15,7 +15,7 @@ const ISSUER: &str = "https://gatehouse.example";
 fn bench(c: &mut Criterion) {
     let (account, key, token_id, server_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
     let secret = [7u8; 32];
-    let mut view = ViewData::default();
+    let mut view = AccessTables::default();
     view.accounts.insert(account, true);
     view.keys.insert(key, KeyEntry::new(account, false, &secret));
     view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false });
@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
         transport: app::servers::Transport::StreamableHttp,
         require_token: true,
         headers: Vec::new(),
+        row: 0,
     });
     view.servers.insert(server_id, server.clone());
     view.links = HashSet::from([(token_id, server_id)]);

@@ -6,6 +6,7 @@ mod m20261122_000001_accounts_and_sessions;
 mod m20261122_000002_management;
 mod m20261122_000003_usage;
 mod m20261122_000004_login_throttles;
+mod m20261201_000005_upstream_query;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_management::Migration),
             Box::new(m20261122_000003_usage::Migration),
             Box::new(m20261122_000004_login_throttles::Migration),
+            Box::new(m20261201_000005_upstream_query::Migration),
         ]
     }
 }

@@ -62,6 +62,12 @@ pub struct Config {
     pub events_poll_ms: u64,
     /// The gateway refuses with 503 after failing to read change events for this long.
     pub events_max_staleness_ms: u64,
+    /// A sequence number a transaction took but has not committed is watched for this long
+    /// (read again on every poll), so a late commit is applied as soon as it lands.
+    pub events_gap_watch_ms: u64,
+    /// The whole view is compared with the database this often, and whatever differs is read
+    /// again: the bound on how late any change can be applied, however it was missed (0: never).
+    pub events_reconcile_ms: u64,
     /// Last-used times and usage counts are written in one batch this often (and at shutdown).
     pub usage_flush_ms: u64,
     /// Requests per second one token may send (0: unlimited), and the burst it may use.
@@ -103,6 +109,8 @@ impl Default for Config {
             gateway_max_body_bytes: 4 * 1024 * 1024,
             events_poll_ms: 50,
             events_max_staleness_ms: 3_000,
+            events_gap_watch_ms: 10 * 60 * 1000,
+            events_reconcile_ms: 30_000,
             usage_flush_ms: 5_000,
             token_requests_per_second: 50,
             token_burst: 100,

@@ -94,7 +94,7 @@ pub async fn serve(bind: SocketAddr) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "demo MCP server listening: Streamable HTTP at /mcp, SSE at /sse");
     println!("demo-mcp listening on http://{address} (Streamable HTTP: /mcp, SSE: /sse)");
-    let listener = axum::serve::ListenerExt::tap_io(listener, crate::startup::no_delay);
+    let listener = axum::serve::ListenerExt::tap_io(listener, crate::serve::no_delay);
     axum::serve(listener, router()).with_graceful_shutdown(crate::startup::shutdown_signal()).await?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use app::servers::{Transport, UpstreamPolicy, UpstreamUrl};
 use crate::gateway::{
     sse::{EndpointRewriting, SessionBindings},
     verify::{self, Grant},
-    view::{KeyEntry, ServerEntry, TokenEntry, ViewData},
+    view::{KeyEntry, ServerEntry, TokenEntry, AccessTables},
 };
 
 /// The fixture every token input is checked against: one account with one key, an indefinite
@@ -39,10 +39,10 @@ fn now() -> DateTime<Utc> {
     DateTime::from_timestamp(NOW, 0).expect("a valid instant")
 }
 
-fn view() -> &'static ViewData {
-    static VIEW: OnceLock<ViewData> = OnceLock::new();
+fn view() -> &'static AccessTables {
+    static VIEW: OnceLock<AccessTables> = OnceLock::new();
     VIEW.get_or_init(|| {
-        let mut view = ViewData::default();
+        let mut view = AccessTables::default();
         view.accounts.insert(ACCOUNT, true);
         view.keys.insert(KEY, KeyEntry::new(ACCOUNT, false, SECRET));
         let expires_at = DateTime::from_timestamp(TIMED_EXPIRES, 0);
@@ -56,6 +56,7 @@ fn view() -> &'static ViewData {
             transport: Transport::StreamableHttp,
             require_token: true,
             headers: Vec::new(),
+            row: 0,
         }));
         view.links.insert((INDEFINITE, SERVER));
         view.links.insert((TIMED, SERVER));

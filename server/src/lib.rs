@@ -3,6 +3,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod demo_mcp;
 pub mod gateway;

@@ -32,7 +32,7 @@ pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: D
             },
             () = &mut shutdown => break,
         };
-        crate::startup::no_delay(&mut tcp);
+        no_delay(&mut tcp);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(ConnectInfo(peer));
@@ -51,4 +51,10 @@ pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: D
     if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
         tracing::warn!(?drain, "requests still running at shutdown were cut off");
     }
+}
+
+/// Streamed answers are many small writes; with Nagle's algorithm each would wait for the
+/// client's delayed ACK (40 ms on Linux). Every listener's connections get TCP_NODELAY.
+pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    let _ = tcp.set_nodelay(true);
 }

@@ -13,6 +13,9 @@ use tower_sessions::{
     session_store::{Error, Result},
 };
 
+/// The login session cookie.
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+
 mod entity {
     use sea_orm::entity::prelude::*;
 

@@ -16,20 +16,19 @@ use tower_http::{
 use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
 use url::Url;
 
-use app::{App, accounts::ssr::PasswordHasher, secrets::Cipher, shell, state::{AppState, Settings, TakenOnce}};
+use app::{App, accounts::ssr::password::PasswordHasher, secrets::Cipher, server_fns::TakenFromSession, shell, state::{AppState, Settings}};
 
 use crate::{
     api, config::Config, db,
     gateway::{
-        Gateway, GatewaySettings, ViewCheck, follower::Follower, streams::StreamRegistry,
-        usage::{UsageRecorder, run_flusher}, view::TokenView,
+        Gateway, GatewaySettings, LiveCheck, follower::{ChangeFollower, Patience}, mcp_session::SessionTags, streams::StreamRegistry,
+        usage::{UsageRecorder, run_flusher}, view::AccessIndex,
     },
     master_key::MasterKey, ops,
     origin_check::{TrustedOrigin, refuse_cross_site},
     sessions::DbSessionStore,
 };
 
-pub const SESSION_COOKIE: &str = "gatehouse_session";
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub struct Application {
@@ -37,8 +36,7 @@ pub struct Application {
     router: Router,
     public_url: Url,
     state: AppState,
-    follower: Follower,
-    events_poll: Duration,
+    follower: ChangeFollower,
     streams: Arc<StreamRegistry>,
     usage: Arc<UsageRecorder>,
     usage_flush: Duration,
@@ -71,8 +69,8 @@ impl Application {
             public_url: base,
             upstream_policy: config.upstream_policy(),
         };
-        let view = Arc::new(TokenView::empty());
-        let check = Arc::new(ViewCheck::new(view.clone(), &settings.issuer, &settings.audience));
+        let view = Arc::new(AccessIndex::empty());
+        let check = Arc::new(LiveCheck::new(view.clone(), &settings.issuer, &settings.audience));
         let state = AppState {
             gateway: check,
             db,
@@ -82,10 +80,17 @@ impl Application {
             changes: Arc::default(),
             leptos_options,
         };
+        app::servers::ssr::seal_stored_queries(&state).await.map_err(|e| anyhow::anyhow!("sealing upstream URL queries: {e}"))?;
         let streams = Arc::new(StreamRegistry::default());
-        let (follower, freshness) = Follower::start(state.clone(), view.clone(), streams.clone()).await?;
+        let patience = Patience {
+            poll: Duration::from_millis(config.events_poll_ms.max(1)),
+            gap_watch: Duration::from_millis(config.events_gap_watch_ms),
+            reconcile: (config.events_reconcile_ms > 0).then(|| Duration::from_millis(config.events_reconcile_ms)),
+        };
+        let (follower, freshness) = ChangeFollower::start(state.clone(), view.clone(), streams.clone(), patience).await?;
         let usage = Arc::new(UsageRecorder::default());
-        let gateway = Gateway::new(state.clone(), view, streams.clone(), freshness, usage.clone(), GatewaySettings {
+        let tags = SessionTags::new(master_key.bytes());
+        let gateway = Gateway::new(state.clone(), view, streams.clone(), freshness, usage.clone(), tags, GatewaySettings {
             connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
             response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
             max_body_bytes: config.gateway_max_body_bytes,
@@ -103,7 +108,6 @@ impl Application {
             public_url,
             state,
             follower,
-            events_poll: Duration::from_millis(config.events_poll_ms.max(1)),
             streams,
             usage,
             usage_flush: Duration::from_millis(config.usage_flush_ms.max(10)),
@@ -131,7 +135,7 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let address = self.address();
-        let Application { listener, router, public_url, state, follower, events_poll, streams, usage, usage_flush, header_read_timeout } = self;
+        let Application { listener, router, public_url, state, follower, streams, usage, usage_flush, header_read_timeout } = self;
         let store = DbSessionStore::new(state.db.clone());
         let db = state.db.clone();
         let sweeper = tokio::spawn(async move {
@@ -146,7 +150,7 @@ impl Application {
                 }
             }
         });
-        let follower = tokio::spawn(follower.run(events_poll));
+        let follower = tokio::spawn(follower.run());
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         let trimmer = tokio::spawn(crate::memory::give_back_after_streams_end(streams.clone(), Duration::from_secs(5)));
         tracing::info!(%address, %public_url, "Gatehouse is listening");
@@ -181,7 +185,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(crate::sessions::SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(public_url.scheme() == "https")
@@ -200,7 +204,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .route("/readyz", get(ops::readyz))
         .nest("/api/v1", api::router())
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
-        .leptos_routes_with_context(&state, routes, || provide_context(TakenOnce::default()), move || shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, || provide_context(TakenFromSession::default()), move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(TrustedOrigin(public_url.clone()), refuse_cross_site))
         .layer(sessions)
@@ -234,12 +238,6 @@ async fn answer_within(axum::extract::State(deadline): axum::extract::State<Dura
             response
         }
     }
-}
-
-/// Streamed answers are many small writes; with Nagle's algorithm each would wait for the
-/// client's delayed ACK (40 ms on Linux). Every listener's connections get TCP_NODELAY.
-pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
-    let _ = tcp.set_nodelay(true);
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -111,3 +111,88 @@ fn a_bad_database_url_is_a_clear_error_not_a_panic() {
     assert!(stderr.contains("DATABASE_URL must start with sqlite:// or postgres://"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `gatehouse serve` on a fresh SQLite directory with `env` set; returns the child and its
+/// address once it listens.
+fn serve_with(dir: &std::path::Path, env: &[(&str, String)]) -> (std::process::Child, String) {
+    let mut command = gatehouse();
+    command.arg("serve").current_dir(dir).env("GATEHOUSE_BIND", "127.0.0.1:0").env("GATEHOUSE_LOG_FORMAT", "json");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let address = loop {
+        let line = lines.next().expect("gatehouse printed its address").unwrap();
+        if let Some(rest) = line.split("\"address\":\"").nth(1) {
+            break rest.split('"').next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, address)
+}
+
+/// A listener that answers every connection with one small JSON response and counts them.
+fn counting_http_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+        }
+    });
+    (address, count)
+}
+
+/// HTTP(S)_PROXY would send every upstream's name to a proxy and connect past the resolver that
+/// applies the address policy: the gateway ignores it and connects to the upstream itself.
+#[test]
+fn the_gateway_ignores_proxy_settings_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proxy, proxied) = counting_http_server();
+    let (upstream, reached) = counting_http_server();
+    let proxy_url = format!("http://{proxy}");
+    let env: Vec<(&str, String)> = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .into_iter()
+        .map(|name| (name, proxy_url.clone()))
+        .collect();
+    let (mut child, address) = serve_with(dir.path(), &env);
+
+    let client = reqwest::blocking::Client::builder().cookie_store(true).no_proxy().build().unwrap();
+    let api = |path: &str| format!("http://{address}/api/v1{path}");
+    let signed_up = client.post(api("/auth/register")).json(&serde_json::json!({ "email": "ops@example.com", "password": "correct horse battery" })).send().unwrap();
+    assert_eq!(signed_up.status(), 201);
+    let server: serde_json::Value = client
+        .post(api("/servers"))
+        .json(&serde_json::json!({ "name": "direct", "upstream_url": format!("http://{upstream}/mcp"), "transport": "streamable_http" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let created: serde_json::Value = client
+        .post(api("/tokens"))
+        .json(&serde_json::json!({ "description": "ci", "expires": "never", "server_ids": [server["id"]] }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let answer = client
+        .post(server["mcp_endpoint"].as_str().unwrap())
+        .bearer_auth(created["token"].as_str().unwrap())
+        .header("accept", "application/json, text/event-stream")
+        .body("{}")
+        .send()
+        .unwrap();
+    let status = answer.status();
+    send_sigterm(child.id());
+    let _ = child.wait();
+    assert_eq!(status, 200);
+    assert_eq!(proxied.load(std::sync::atomic::Ordering::SeqCst), 0, "the gateway went through the proxy");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 1, "and straight to the upstream");
+}

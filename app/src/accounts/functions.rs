@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use super::domain::AccountView;
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::state::{app_state, request_ip, request_session, with_status};
+use crate::accounts::ssr::sign_in::request_ip;
+#[cfg(feature = "ssr")]
+use crate::server_fns::{app_state, request_session, with_status};
 
 #[server(prefix = "/rpc", endpoint = "register")]
 pub async fn register(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
@@ -14,6 +16,7 @@ pub async fn register(email: String, password: String, next: Option<String>) -> 
             let state = app_state();
             let account = super::ssr::register(&state, new, request_ip()).await?;
             super::ssr::start_session(&request_session().await?, account.id, 0).await?;
+            remember_device(&state, account.email.as_str(), None)?;
             leptos_axum::redirect(&super::safe_next(next.as_deref()));
             Ok(())
         }
@@ -27,8 +30,12 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         async move {
             super::check_login_fields(&email, &password)?;
             let state = app_state();
-            let (account, epoch) = super::ssr::authenticate(&state, &email, &password, request_ip()).await?;
+            let parts = use_context::<http::request::Parts>();
+            let cookies = parts.as_ref().and_then(|p| p.headers.get(http::header::COOKIE));
+            let device = super::ssr::device::recognised(&state, cookies, &email);
+            let (account, epoch) = super::ssr::authenticate(&state, &email, &password, request_ip(), device.clone()).await?;
             super::ssr::start_session(&request_session().await?, account.id, epoch).await?;
+            remember_device(&state, &email, device)?;
             leptos_axum::redirect(&super::safe_next(next.as_deref()));
             Ok(())
         }
@@ -58,8 +65,8 @@ pub async fn current_account() -> Result<Option<AccountView>, AppError> {
 pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
     with_status(
         async move {
-            let state = app_state();
-            super::ssr::require_admin(&state, &request_session().await?).await?;
+            let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
+            actor.admin()?;
             super::ssr::list_accounts(&state.db).await
         }
         .await,
@@ -70,7 +77,7 @@ pub async fn list_accounts() -> Result<Vec<AccountView>, AppError> {
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     with_status(
         async move {
-            let (state, actor) = crate::state::require_actor().await?;
+            let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
             super::ssr::change_password(&state, &actor, &request_session().await?, &current_password, new_password).await
         }
         .await,
@@ -82,7 +89,8 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 pub async fn update_account(id: super::AccountId, status: Option<String>, role: Option<String>) -> Result<AccountView, AppError> {
     with_status(
         async move {
-            let (state, admin) = crate::state::require_admin_actor().await?;
+            let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
+            let admin = actor.admin()?;
             let bad = |what: &str| AppError::new(crate::error::ErrorCode::InvalidInput, format!("Unknown {what}."));
             if status.is_none() && role.is_none() {
                 return Err(bad("change"));
@@ -93,4 +101,14 @@ pub async fn update_account(id: super::AccountId, status: Option<String>, role: 
         }
         .await,
     )
+}
+
+/// Gives the browser its device cookie for `email` (see `ssr::device`).
+#[cfg(feature = "ssr")]
+fn remember_device(state: &crate::state::AppState, email: &str, device: Option<String>) -> Result<(), AppError> {
+    let cookie = super::ssr::device::cookie_for(state, email, device)?;
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(http::header::SET_COOKIE, cookie);
+    }
+    Ok(())
 }

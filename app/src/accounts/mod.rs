@@ -1,4 +1,6 @@
 //! Accounts: sign up, log in, log out, who am I.
+#[cfg(feature = "ssr")]
+pub mod actor;
 pub mod domain;
 mod functions;
 mod pages;

@@ -3,7 +3,9 @@ use leptos::prelude::*;
 use super::domain::AuditPage;
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::state::{require_actor, with_status};
+use crate::accounts::ssr::sign_in::require_actor;
+#[cfg(feature = "ssr")]
+use crate::server_fns::with_status;
 
 #[server(prefix = "/rpc", endpoint = "audit_log")]
 pub async fn audit_log(page: u64, everything: bool) -> Result<AuditPage, AppError> {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::domain::{AuditEntryView, AuditPage, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::accounts::{AccountId, AccountView, ssr::entity as accounts};
 use crate::error::AppError;
-use crate::state::Actor;
+use crate::accounts::actor::Actor;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -33,6 +33,38 @@ pub mod entity {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Hides the query values of every upstream URL recorded for `server` (records written before
+/// queries were sealed): `upstream_url`, and the `from`/`to` of an edit.
+pub async fn redact_upstream_urls(db: &impl ConnectionTrait, server: Uuid) -> Result<(), AppError> {
+    use crate::servers::redact_query;
+    let records = entity::Entity::find()
+        .filter(entity::Column::ObjectType.eq("server"))
+        .filter(entity::Column::ObjectId.eq(server.to_string()))
+        .all(db)
+        .await?;
+    for record in records {
+        let Ok(mut detail) = serde_json::from_str::<serde_json::Value>(&record.detail) else { continue };
+        let Some(url) = detail.get_mut("upstream_url") else { continue };
+        let hide = |value: &mut serde_json::Value| {
+            if let Some(text) = value.as_str() {
+                *value = serde_json::Value::String(redact_query(text));
+            }
+        };
+        hide(url);
+        for side in ["from", "to"] {
+            if let Some(value) = url.get_mut(side) {
+                hide(value);
+            }
+        }
+        entity::Entity::update_many()
+            .col_expr(entity::Column::Detail, sea_orm::sea_query::Expr::value(detail.to_string()))
+            .filter(entity::Column::Id.eq(record.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]

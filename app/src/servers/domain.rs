@@ -199,6 +199,17 @@ impl UpstreamUrl {
         self.url.port_or_known_default().expect("http(s) has a default port")
     }
 
+    /// The query as written (after `?`), which may hold a key: sealed at rest like header
+    /// values, and never shown.
+    pub fn query(&self) -> Option<&str> {
+        self.raw.split_once('?').map(|(_, query)| query).filter(|q| !q.is_empty())
+    }
+
+    /// The URL as pages, the API and the audit log show it: every query value hidden.
+    pub fn redacted(&self) -> String {
+        redact_query(&self.raw)
+    }
+
     /// The address an address-literal host names, if it is one.
     pub fn ip(&self) -> Option<IpAddr> {
         match self.host() {
@@ -207,6 +218,44 @@ impl UpstreamUrl {
             url::Host::Domain(_) => None,
         }
     }
+}
+
+/// What a hidden query value is shown as. Sent back unchanged in an edit, it keeps the saved
+/// value of that parameter (as an upstream header left without a value does).
+pub const HIDDEN_VALUE: &str = "***";
+
+/// `raw` with the value of every query parameter replaced by [`HIDDEN_VALUE`].
+pub fn redact_query(raw: &str) -> String {
+    let Some((base, query)) = raw.split_once('?') else { return raw.to_string() };
+    let hidden: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}={HIDDEN_VALUE}"),
+            None if pair.is_empty() => String::new(),
+            None => format!("{pair}={HIDDEN_VALUE}"),
+        })
+        .collect();
+    format!("{base}?{}", hidden.join("&"))
+}
+
+/// `submitted` with each hidden value put back from the `saved` query, parameter by parameter
+/// (the n-th `name=***` takes the n-th saved value of `name`). A name with no saved value keeps
+/// the marker, which then fails no rule: the owner sees what they sent.
+pub fn restore_hidden_values(submitted: &str, saved: Option<&str>) -> String {
+    let (Some((base, query)), Some(saved)) = (submitted.trim().split_once('?'), saved) else { return submitted.to_string() };
+    // Each saved parameter by name, written as it was saved.
+    let mut saved_pairs: Vec<(&str, &str)> = saved.split('&').map(|p| (p.split_once('=').map_or(p, |(n, _)| n), p)).collect();
+    let restored: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, HIDDEN_VALUE)) => match saved_pairs.iter().position(|(n, _)| *n == name) {
+                Some(at) => saved_pairs.remove(at).1.to_string(),
+                None => pair.to_string(),
+            },
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", restored.join("&"))
 }
 
 /// Headers Gatehouse never lets an owner set upstream: they belong to the connection or are
@@ -318,6 +367,26 @@ mod tests {
     use proptest::prelude::*;
 
     const DEFAULT: UpstreamPolicy = UpstreamPolicy { allow_loopback: false, allow_private: false };
+
+    #[test]
+    fn query_values_are_hidden_and_come_back_from_the_saved_query() {
+        let url = UpstreamUrl::parse("https://mcp.example.com/mcp?api_key=s3cret&region=eu&flag").unwrap();
+        assert_eq!(url.query(), Some("api_key=s3cret&region=eu&flag"));
+        assert_eq!(url.redacted(), "https://mcp.example.com/mcp?api_key=***&region=***&flag=***");
+        assert_eq!(UpstreamUrl::parse("https://x.example/mcp").unwrap().redacted(), "https://x.example/mcp");
+        assert_eq!(UpstreamUrl::parse("https://x.example/mcp?").unwrap().query(), None);
+        let saved = url.query();
+        // Sent back as shown: every value restored.
+        assert_eq!(restore_hidden_values(&url.redacted(), saved), "https://mcp.example.com/mcp?api_key=s3cret&region=eu&flag");
+        // One value changed, one parameter dropped, one added without a saved value.
+        assert_eq!(
+            restore_hidden_values("https://mcp.example.com/v2?region=us&api_key=***&new=***", saved),
+            "https://mcp.example.com/v2?region=us&api_key=s3cret&new=***"
+        );
+        assert_eq!(restore_hidden_values("https://x.example/?a=***", None), "https://x.example/?a=***", "nothing saved");
+        let twice = "https://x.example/?k=1&k=2";
+        assert_eq!(restore_hidden_values(&redact_query(twice), Some("k=1&k=2")), twice, "repeated names in order");
+    }
 
     #[test]
     fn urls_must_be_http_with_a_host_and_no_credentials() {

@@ -6,7 +6,9 @@ use super::domain::{HeaderInput, ServerId, ServerView};
 use super::domain::{ServerInput, Transport};
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::state::{require_actor, with_status};
+use crate::accounts::ssr::sign_in::require_actor;
+#[cfg(feature = "ssr")]
+use crate::server_fns::with_status;
 
 /// Reads the header box: one `Name: value` a line; a name alone keeps its saved value.
 pub fn parse_header_lines(text: &str) -> Vec<HeaderInput> {

@@ -82,7 +82,7 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
         <FormAlert error/>
         <Field label="Name" name="name" value=name autocomplete="off" error=field_error(error, "name")/>
         <Field label="Upstream URL" name="upstream_url" input_type="url" value=url autocomplete="off"
-            hint="Where your MCP server listens, e.g. https://mcp.example.com/mcp" error=field_error(error, "upstream_url")/>
+            hint="Where your MCP server listens, e.g. https://mcp.example.com/mcp. Query values are sealed once saved and shown as ***; leave *** to keep a saved one." error=field_error(error, "upstream_url")/>
         <div class="space-y-1.5">
             <label for="field-transport" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Upstream transport"</label>
             <select id="field-transport" name="transport" class=INPUT>

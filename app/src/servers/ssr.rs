@@ -17,7 +17,8 @@ use crate::accounts::AccountId;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::state::{Actor, AppState};
+use crate::accounts::actor::Actor;
+use crate::state::AppState;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -34,6 +35,8 @@ pub mod entity {
         pub require_token: bool,
         pub upstream_header_names: String,
         pub upstream_headers_ciphertext: Option<String>,
+        /// The URL's query, sealed; `upstream_url` shows it with every value hidden.
+        pub upstream_query_ciphertext: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -76,6 +79,65 @@ fn headers_context(id: Uuid) -> String {
     format!("server_headers:{id}")
 }
 
+fn query_context(id: Uuid) -> String {
+    format!("server_query:{id}")
+}
+
+/// The saved upstream URL's query, decrypted (`None`: it has none).
+pub fn upstream_query(state: &AppState, server: &entity::Model) -> Result<Option<String>, AppError> {
+    match &server.upstream_query_ciphertext {
+        None => Ok(None),
+        Some(sealed) => {
+            let plain = state.cipher.open_string(sealed, &query_context(server.id))?;
+            Ok(Some(plain.expose_secret().to_string()))
+        }
+    }
+}
+
+/// The upstream URL the gateway contacts: the stored one with its real query. Rows saved before
+/// queries were sealed hold theirs in `upstream_url` until startup seals them.
+pub fn upstream_url(state: &AppState, server: &entity::Model) -> Result<UpstreamUrl, AppError> {
+    let stored = UpstreamUrl::parse(&server.upstream_url).map_err(AppError::internal)?;
+    match upstream_query(state, server)? {
+        None => Ok(stored),
+        Some(query) => {
+            let base = server.upstream_url.split_once('?').map_or(server.upstream_url.as_str(), |(base, _)| base);
+            UpstreamUrl::parse(&format!("{base}?{query}")).map_err(AppError::internal)
+        }
+    }
+}
+
+fn seal_query(state: &AppState, id: Uuid, url: &UpstreamUrl) -> Result<Option<String>, AppError> {
+    url.query().map(|query| state.cipher.seal(query.as_bytes(), &query_context(id))).transpose()
+}
+
+/// Seals the query of every server saved before queries were sealed, and hides the values in
+/// their audit records. Idempotent; the server runs it at start.
+pub async fn seal_stored_queries(state: &AppState) -> Result<usize, AppError> {
+    let legacy = entity::Entity::find()
+        .filter(entity::Column::UpstreamQueryCiphertext.is_null())
+        .filter(entity::Column::UpstreamUrl.contains("?"))
+        .all(&state.db)
+        .await?;
+    for server in &legacy {
+        let Ok(url) = UpstreamUrl::parse(&server.upstream_url) else { continue };
+        let txn = state.changes.begin(&state.db).await?;
+        entity::Entity::update_many()
+            .col_expr(entity::Column::UpstreamUrl, sea_orm::sea_query::Expr::value(url.redacted()))
+            .col_expr(entity::Column::UpstreamQueryCiphertext, sea_orm::sea_query::Expr::value(seal_query(state, server.id, &url)?))
+            .filter(entity::Column::Id.eq(server.id))
+            .exec(&txn)
+            .await?;
+        record_change(&txn, ChangeKind::Server, server.id).await?;
+        crate::audit::ssr::redact_upstream_urls(&txn, server.id).await?;
+        txn.commit().await?;
+    }
+    if !legacy.is_empty() {
+        tracing::info!(servers = legacy.len(), "sealed the query strings of upstream URLs saved before they were sealed");
+    }
+    Ok(legacy.len())
+}
+
 /// The saved upstream headers, decrypted. Only the gateway and edits need the values.
 pub fn upstream_headers(state: &AppState, server: &entity::Model) -> Result<BTreeMap<String, String>, AppError> {
     match &server.upstream_headers_ciphertext {
@@ -91,10 +153,12 @@ async fn validate(
     state: &AppState,
     input: ServerInput,
     saved_headers: BTreeMap<String, String>,
+    saved_query: Option<String>,
 ) -> Result<ValidServer, AppError> {
     let mut fields = BTreeMap::new();
     let name = ServerName::parse(&input.name).map_err(|e| fields.insert("name".into(), e.into())).ok();
-    let url = match UpstreamUrl::parse(&input.upstream_url) {
+    let submitted = restore_hidden_values(&input.upstream_url, saved_query.as_deref());
+    let url = match UpstreamUrl::parse(&submitted) {
         Ok(url) => match check_upstream_address(&url, state.settings.upstream_policy).await {
             Ok(()) => Some(url),
             Err(e) => {
@@ -184,19 +248,20 @@ fn name_conflict() -> AppError {
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) -> Result<ServerView, AppError> {
-    let valid = validate(state, input, BTreeMap::new()).await?;
+    let valid = validate(state, input, BTreeMap::new(), None).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
         account_id: Set(actor.account_id().0),
         name: Set(valid.name.as_str().into()),
-        upstream_url: Set(valid.url.as_str().into()),
+        upstream_url: Set(valid.url.redacted()),
         transport: Set(valid.transport.as_str().into()),
         require_token: Set(valid.require_token),
         upstream_header_names: Set(header_names_json(&valid.headers)),
         upstream_headers_ciphertext: Set(seal_headers(state, id, &valid.headers)?),
+        upstream_query_ciphertext: Set(seal_query(state, id, &valid.url)?),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -208,11 +273,11 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
     };
     record_change(&txn, ChangeKind::Server, id).await?;
     audit(&txn, AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
-        "name": valid.name.as_str(), "upstream_url": valid.url.as_str(), "transport": valid.transport.as_str(),
+        "name": valid.name.as_str(), "upstream_url": valid.url.redacted(), "transport": valid.transport.as_str(),
         "require_token": valid.require_token, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
     })))
     .await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     get_server(state, actor.account_id(), ServerId(id)).await
 }
 
@@ -220,16 +285,18 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
 pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input: ServerInput) -> Result<ServerView, AppError> {
     let existing = find_model(&state.db, actor.account_id(), id).await?;
     let saved_headers = upstream_headers(state, &existing)?;
-    let valid = validate(state, input, saved_headers).await?;
-    let txn = crate::state::begin_write(&state.db).await?;
+    let saved_query = upstream_query(state, &existing)?;
+    let valid = validate(state, input, saved_headers, saved_query.clone()).await?;
+    let txn = state.changes.begin(&state.db).await?;
     let updated = entity::Entity::update_many()
         .set(entity::ActiveModel {
         name: Set(valid.name.as_str().into()),
-        upstream_url: Set(valid.url.as_str().into()),
+        upstream_url: Set(valid.url.redacted()),
         transport: Set(valid.transport.as_str().into()),
         require_token: Set(valid.require_token),
         upstream_header_names: Set(header_names_json(&valid.headers)),
         upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
+        upstream_query_ciphertext: Set(seal_query(state, existing.id, &valid.url)?),
         updated_at: Set(Utc::now()),
         ..Default::default()
     })
@@ -243,9 +310,10 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     };
     record_change(&txn, ChangeKind::Server, existing.id).await?;
     let mut changed = serde_json::Map::new();
+    let redacted = valid.url.redacted();
     for (key, before, after) in [
         ("name", existing.name.as_str(), valid.name.as_str()),
-        ("upstream_url", existing.upstream_url.as_str(), valid.url.as_str()),
+        ("upstream_url", existing.upstream_url.as_str(), redacted.as_str()),
         ("transport", existing.transport.as_str(), valid.transport.as_str()),
     ] {
         if before != after {
@@ -255,16 +323,20 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     if existing.require_token != valid.require_token {
         changed.insert("require_token".into(), serde_json::json!({ "from": existing.require_token, "to": valid.require_token }));
     }
+    if saved_query.as_deref() != valid.url.query() {
+        // Which values changed is a secret too: only that the query did.
+        changed.insert("upstream_query".into(), serde_json::json!("changed"));
+    }
     changed.insert("upstream_headers".into(), serde_json::json!(valid.headers.keys().collect::<Vec<_>>()));
     audit(&txn, AuditRecord::by(actor, "server.edited", "server", existing.id).detail(changed.into())).await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     get_server(state, actor.account_id(), id).await
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
 pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<(), AppError> {
     let existing = find_model(&state.db, actor.account_id(), id).await?;
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     token_servers::Entity::delete_many()
         .filter(token_servers::Column::ServerId.eq(existing.id))
         .exec(&txn)
@@ -275,7 +347,7 @@ pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Res
         .await?;
     record_change(&txn, ChangeKind::Server, existing.id).await?;
     audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name }))).await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     Ok(())
 }
 

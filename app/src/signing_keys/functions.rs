@@ -5,7 +5,9 @@ use uuid::Uuid;
 use super::domain::SigningKeyView;
 use crate::error::AppError;
 #[cfg(feature = "ssr")]
-use crate::state::{require_actor, with_status};
+use crate::accounts::ssr::sign_in::require_actor;
+#[cfg(feature = "ssr")]
+use crate::server_fns::with_status;
 
 #[server(prefix = "/rpc", endpoint = "list_signing_keys")]
 pub async fn list_signing_keys() -> Result<Vec<SigningKeyView>, AppError> {

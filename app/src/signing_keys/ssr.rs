@@ -14,7 +14,8 @@ use crate::accounts::AccountId;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::state::{Actor, AppState};
+use crate::accounts::actor::Actor;
+use crate::state::AppState;
 use crate::tokens::ssr::entity as tokens;
 
 pub mod entity {
@@ -112,7 +113,7 @@ pub async fn active_key(db: &impl ConnectionTrait, state: &AppState, account: Ac
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, AppError> {
     let account = actor.account_id();
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     let retired = find_active(&txn, account).await?;
     if let Some(old) = &retired {
         entity::Entity::update(entity::ActiveModel {
@@ -133,7 +134,7 @@ pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, A
         "retired_key": retired.as_ref().map(|k| k.id),
     })))
     .await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     get(state, account, new.id).await
 }
 
@@ -150,7 +151,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<Signing
         Some(KeyState::Revoked) => return Err(AppError::new(ErrorCode::Conflict, "This key is already revoked.")),
         _ => {}
     }
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     entity::Entity::update(entity::ActiveModel {
         id: Set(key.id),
         state: Set(KeyState::Revoked.as_str().into()),
@@ -168,7 +169,7 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<Signing
         "tokens_ended": ended,
     })))
     .await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     get(state, account, key.id).await
 }
 

@@ -7,7 +7,9 @@ use super::domain::{NewTokenInput, TokenStatus};
 use crate::error::AppError;
 use crate::servers::ServerId;
 #[cfg(feature = "ssr")]
-use crate::state::{is_form_post, request_session, require_actor, with_status};
+use crate::accounts::ssr::sign_in::require_actor;
+#[cfg(feature = "ssr")]
+use crate::server_fns::{is_form_post, request_session, with_status};
 
 /// Where a token made by a plain form post waits, in the maker's session, to be shown once.
 #[cfg(feature = "ssr")]
@@ -58,9 +60,12 @@ pub async fn create_token(
         let expires = if expires == "date" { expires_on } else { expires };
         let created = super::ssr::create_token(&state, &actor, NewTokenInput { description, expires, server_ids: servers }).await?;
         if is_form_post() {
-            // Without JavaScript the answer is a redirect, so the token page shows it, once.
+            // Without JavaScript the answer is a redirect, so the token page shows it, once. Until
+            // then it waits in the session store, sealed under the master key like every secret
+            // at rest (the key names the token, so a sealed value cannot be moved to another).
             let key = shown_once_key(created.details.id);
-            request_session().await?.insert(&key, &created.token).await.map_err(AppError::internal)?;
+            let sealed = state.cipher.seal(created.token.as_bytes(), &key)?;
+            request_session().await?.insert(&key, &sealed).await.map_err(AppError::internal)?;
             leptos_axum::redirect(&format!("/tokens/{}", created.details.id));
         }
         Ok(created)
@@ -71,10 +76,13 @@ pub async fn create_token(
 #[server(prefix = "/rpc", endpoint = "take_created_token")]
 pub async fn take_created_token(id: TokenId) -> Result<Option<String>, AppError> {
     with_status(async move {
-        require_actor().await?;
+        let (state, _) = require_actor().await?;
         let session = request_session().await?;
-        let taken = use_context::<crate::state::TakenOnce>().unwrap_or_default();
-        taken.take(&session, &shown_once_key(id)).await
+        let taken = use_context::<crate::server_fns::TakenFromSession>().unwrap_or_default();
+        let key = shown_once_key(id);
+        let Some(sealed) = taken.take(&session, &key).await? else { return Ok(None) };
+        let token = state.cipher.open_string(&sealed, &key)?;
+        Ok(Some(secrecy::ExposeSecret::expose_secret(&token).to_string()))
     }.await)
 }
 

@@ -43,8 +43,8 @@ pub struct ServerVerdict {
 
 #[server(prefix = "/rpc", endpoint = "inspect_token")]
 pub async fn inspect_token(token: String) -> Result<Inspection, AppError> {
-    crate::state::with_status(async move {
-        let (state, actor) = crate::state::require_actor().await?;
+    crate::server_fns::with_status(async move {
+        let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
         ssr::inspect(&state, actor.account_id(), &token, Utc::now()).await
     }.await)
 }

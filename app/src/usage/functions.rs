@@ -8,7 +8,9 @@ use crate::error::AppError;
 use crate::servers::ServerId;
 use crate::tokens::TokenId;
 #[cfg(feature = "ssr")]
-use crate::state::{require_actor, with_status};
+use crate::accounts::ssr::sign_in::require_actor;
+#[cfg(feature = "ssr")]
+use crate::server_fns::with_status;
 
 #[server(prefix = "/rpc", endpoint = "token_usage")]
 pub async fn get_token_usage(id: TokenId) -> Result<Usage, AppError> {

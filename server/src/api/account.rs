@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use app::{
     accounts::ssr,
     error::AppError,
-    state::{Actor, AppState},
+    accounts::actor::Actor,
+    state::AppState,
 };
 
 use super::ApiJson;

@@ -5,15 +5,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use app::{
-    accounts::{AccountId, AccountStatus, AccountView, Role, ssr},
+    accounts::{AccountId, AccountStatus, AccountView, Role, actor::Actor, ssr},
     error::AppError,
-    state::{AdminActor, AppState},
+    state::AppState,
 };
 
 use super::ApiJson;
 
 #[utoipa::path(get, path = "/admin/accounts", tag = "admin", responses((status = 200, body = Vec<AccountView>), (status = 403, body = AppError)))]
-pub async fn list(State(state): State<AppState>, _admin: AdminActor) -> Result<Json<Vec<AccountView>>, AppError> {
+pub async fn list(State(state): State<AppState>, actor: Actor) -> Result<Json<Vec<AccountView>>, AppError> {
+    actor.admin()?;
     Ok(Json(ssr::list_accounts(&state.db).await?))
 }
 
@@ -28,9 +29,10 @@ pub struct AccountUpdate {
     responses((status = 200, body = AccountView), (status = 403, body = AppError), (status = 404, body = AppError), (status = 409, body = AppError)))]
 pub async fn update(
     State(state): State<AppState>,
-    AdminActor(admin): AdminActor,
+    actor: Actor,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<AccountUpdate>,
 ) -> Result<Json<AccountView>, AppError> {
+    let admin = actor.admin()?;
     Ok(Json(ssr::update_account(&state, &admin, AccountId(id), body.status, body.role).await?))
 }

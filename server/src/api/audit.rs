@@ -6,7 +6,8 @@ use utoipa::IntoParams;
 use app::{
     audit::{AuditPage, ssr},
     error::AppError,
-    state::{Actor, AppState},
+    accounts::actor::Actor,
+    state::AppState,
 };
 
 #[derive(Deserialize, IntoParams)]

@@ -1,7 +1,12 @@
 //! `/auth/*`: the same account rules as the dashboard, over JSON.
 use std::net::SocketAddr;
 
-use axum::{Json, extract::{ConnectInfo, State}, http::StatusCode};
+use axum::{
+    Json,
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode, header},
+    response::AppendHeaders,
+};
 use serde::Deserialize;
 use tower_sessions::Session;
 use utoipa::ToSchema;
@@ -32,12 +37,16 @@ pub async fn register(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<(StatusCode, Json<AccountView>), AppError> {
+) -> Result<(StatusCode, DeviceCookie, Json<AccountView>), AppError> {
     let new = NewAccount::parse(&body.email, body.password)?;
     let account = ssr::register(&state, new, Some(peer.ip().to_string())).await?;
     ssr::start_session(&session, account.id, 0).await?;
-    Ok((StatusCode::CREATED, Json(account)))
+    let cookie = ssr::device::cookie_for(&state, account.email.as_str(), None)?;
+    Ok((StatusCode::CREATED, AppendHeaders([(header::SET_COOKIE, cookie)]), Json(account)))
 }
+
+/// The device cookie a successful sign-up or login gives (see `ssr::device`).
+type DeviceCookie = AppendHeaders<[(header::HeaderName, header::HeaderValue); 1]>;
 
 /// Logs in under a new session id. Repeated failures are throttled: 429 with `Retry-After`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", security(()), request_body = Credentials,
@@ -47,12 +56,16 @@ pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
-) -> Result<Json<AccountView>, AppError> {
+) -> Result<(DeviceCookie, Json<AccountView>), AppError> {
     accounts::check_login_fields(&body.email, &body.password)?;
-    let (account, epoch) = ssr::authenticate(&state, &body.email, &body.password, Some(peer.ip().to_string())).await?;
+    let device = ssr::device::recognised(&state, headers.get(header::COOKIE), &body.email);
+    let ip = Some(peer.ip().to_string());
+    let (account, epoch) = ssr::authenticate(&state, &body.email, &body.password, ip, device.clone()).await?;
     ssr::start_session(&session, account.id, epoch).await?;
-    Ok(Json(account))
+    let cookie = ssr::device::cookie_for(&state, &body.email, device)?;
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Json(account)))
 }
 
 /// Ends the session and deletes it on the server.

@@ -5,7 +5,8 @@ use uuid::Uuid;
 use app::{
     error::AppError,
     servers::{ServerId, ServerInput, ServerView, ssr},
-    state::{Actor, AppState},
+    accounts::actor::Actor,
+    state::AppState,
     tokens::{TokenView, ssr as tokens},
 };
 

@@ -5,7 +5,8 @@ use uuid::Uuid;
 use app::{
     error::AppError,
     signing_keys::{SigningKeyView, ssr},
-    state::{Actor, AppState},
+    accounts::actor::Actor,
+    state::AppState,
 };
 
 #[utoipa::path(get, path = "/signing-keys", tag = "signing-keys", responses((status = 200, body = Vec<SigningKeyView>)))]

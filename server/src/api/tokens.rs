@@ -7,7 +7,8 @@ use uuid::Uuid;
 use app::{
     error::{AppError, ErrorCode},
     servers::ServerId,
-    state::{Actor, AppState},
+    accounts::actor::Actor,
+    state::AppState,
     tokens::{CreatedToken, NewTokenInput, TokenId, TokenStatus, TokenView, ssr},
 };
 

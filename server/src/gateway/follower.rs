@@ -2,7 +2,7 @@
 //! woken by PostgreSQL NOTIFY and by a short poll (SQLite, and a safety net on PostgreSQL).
 //! Then ends every live stream that is no longer allowed.
 use std::{
-    collections::BTreeSet,
+    collections::BTreeMap,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -18,12 +18,23 @@ use app::{
     state::AppState,
 };
 
-use super::{streams::StreamRegistry, view::{TokenView, ViewData}};
+use super::{streams::StreamRegistry, verify, view::AccessIndex};
 
-/// A sequence gap (a transaction that took a number but has not committed) is waited for this
-/// long before it is taken as rolled back.
-const GAP_PATIENCE: Duration = Duration::from_secs(10);
 const BATCH: u64 = 1000;
+/// At most this many unfilled sequence numbers are watched at once; past it the oldest are left
+/// to reconciliation (a sequence can jump, e.g. by 32 after a PostgreSQL crash).
+const MAX_WATCHED_GAPS: usize = 10_000;
+
+/// How long late changes may be waited for, and how often the whole view is checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// How often events are polled (NOTIFY also wakes the poll).
+    pub poll: Duration,
+    /// How long an unfilled sequence number is read again on every poll.
+    pub gap_watch: Duration,
+    /// How often the view is reconciled with the database; `None`: never.
+    pub reconcile: Option<Duration>,
+}
 
 /// When the events were last read successfully; the gateway refuses (fails closed) when that
 /// is too long ago.
@@ -47,28 +58,38 @@ impl Freshness {
     }
 }
 
-pub struct Follower {
+/// Applies change events to this process's access index, and ends the streams they refuse.
+///
+/// A sequence number is taken when a transaction inserts its event, but becomes visible only
+/// when that transaction commits, so numbers can appear out of order. A number not seen yet is
+/// never given up on while it is watched (read again on every poll), and reconciliation
+/// compares the whole index with the database on a fixed period, so a change that commits
+/// later than any watch is still applied within that period.
+pub struct ChangeFollower {
     state: AppState,
-    view: Arc<TokenView>,
+    view: Arc<AccessIndex>,
     streams: Arc<StreamRegistry>,
     freshness: Arc<Freshness>,
-    /// Every event up to here is applied.
-    low: i64,
-    /// Applied events above `low` (there is a gap below them).
-    seen: BTreeSet<i64>,
-    gap_since: Option<Instant>,
+    patience: Patience,
+    /// The highest sequence number read.
+    high: i64,
+    /// Numbers below `high` not seen yet, with when they were first missed.
+    missing: BTreeMap<i64, Instant>,
+    last_reconcile: Instant,
 }
 
-impl Follower {
+impl ChangeFollower {
     /// Loads the view and returns the follower, ready to run.
     pub async fn start(
         state: AppState,
-        view: Arc<TokenView>,
+        view: Arc<AccessIndex>,
         streams: Arc<StreamRegistry>,
+        patience: Patience,
     ) -> Result<(Self, Arc<Freshness>), DbErr> {
         // Read the high-water mark before the snapshot: anything changed during the load is
-        // applied again, which refreshing makes harmless.
-        let low = events::Entity::find()
+        // applied again, which refreshing makes harmless. A transaction still open below it is
+        // caught by reconciliation.
+        let high = events::Entity::find()
             .select_only()
             .column_as(events::Column::Seq.max(), "max")
             .into_tuple::<Option<i64>>()
@@ -79,7 +100,7 @@ impl Follower {
         view.load(&state).await?;
         // From here on, changes made in this process wait for the follower to apply them (it is
         // about to run), even before its first poll.
-        state.changes.applied_up_to(low);
+        state.changes.applied_up_to(high);
         let freshness = Arc::new(Freshness::new());
         freshness.mark();
         let follower = Self {
@@ -87,92 +108,110 @@ impl Follower {
             view,
             streams,
             freshness: freshness.clone(),
-            low,
-            seen: BTreeSet::new(),
-            gap_since: None,
+            patience,
+            high,
+            missing: BTreeMap::new(),
+            last_reconcile: Instant::now(),
         };
         Ok((follower, freshness))
     }
 
-    pub async fn run(mut self, poll: Duration) {
+    pub async fn run(mut self) {
         if self.state.db.get_database_backend() == DbBackend::Postgres {
             tokio::spawn(listen(self.state.clone()));
         }
         let changes = self.state.changes.clone();
         loop {
-            match self.poll_once().await {
-                Ok(_) => self.freshness.mark(),
+            let reconcile_due = self.patience.reconcile.is_some_and(|every| self.last_reconcile.elapsed() >= every);
+            let result = if reconcile_due { self.reconcile().await } else { self.poll_once().await.map(|_| ()) };
+            match result {
+                Ok(()) => self.freshness.mark(),
                 Err(err) => tracing::warn!(%err, "cannot read change events; the gateway fails closed until it can"),
             }
             tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(self.patience.poll) => {}
                 _ = changes.wake().notified() => {}
             }
         }
     }
 
-    /// Applies new events; returns how many.
+    /// Applies new events, and late ones below them; returns how many.
     pub async fn poll_once(&mut self) -> Result<usize, DbErr> {
-        let rows = events::Entity::find()
-            .filter(events::Column::Seq.gt(self.low))
+        let mut rows = events::Entity::find()
+            .filter(events::Column::Seq.gt(self.high))
             .order_by_asc(events::Column::Seq)
             .limit(BATCH)
             .all(&self.state.db)
             .await?;
-        let mut applied = 0;
-        let mut highest = self.low;
-        for row in rows {
-            highest = highest.max(row.seq);
-            if self.seen.contains(&row.seq) {
-                continue;
+        self.forget_old_gaps();
+        if !self.missing.is_empty() {
+            let late = events::Entity::find()
+                .filter(events::Column::Seq.is_in(self.missing.keys().copied()))
+                .all(&self.state.db)
+                .await?;
+            if !late.is_empty() {
+                tracing::info!(events = late.len(), "applying change events that committed late");
+            }
+            rows.extend(late);
+        }
+        let mut changed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.seq > self.high {
+                let now = Instant::now();
+                let from = (self.high + 1).max(row.seq - MAX_WATCHED_GAPS as i64);
+                for gap in from..row.seq {
+                    self.missing.insert(gap, now);
+                }
+                self.high = row.seq;
+            } else {
+                self.missing.remove(&row.seq);
             }
             if let (Some(kind), Ok(id)) = (ChangeKind::parse(&row.kind), row.object_id.parse::<Uuid>()) {
-                self.view.refresh(&self.state, kind, id).await?;
-            }
-            self.seen.insert(row.seq);
-            applied += 1;
-        }
-        self.advance();
-        self.state.changes.applied_up_to(highest.max(self.low));
-        if applied > 0 {
-            let now = chrono::Utc::now();
-            let view = self.view.read();
-            let ended = self.streams.end_where_refused(|token, server| still_allowed(&view, token, server, now));
-            if ended > 0 {
-                tracing::info!(ended, "ended streams that are no longer allowed");
+                changed.push((kind, id));
             }
         }
-        Ok(applied)
+        for (kind, id) in &changed {
+            self.view.refresh(&self.state, *kind, *id).await?;
+        }
+        // Changes made here are committed before they wait, so they are never among the missing.
+        self.state.changes.applied_up_to(self.high);
+        if !rows.is_empty() {
+            self.end_refused_streams();
+        }
+        Ok(rows.len())
     }
 
-    fn advance(&mut self) {
-        while self.seen.remove(&(self.low + 1)) {
-            self.low += 1;
+    /// Reads every table the view holds and refreshes whatever differs; then polls.
+    pub async fn reconcile(&mut self) -> Result<(), DbErr> {
+        self.last_reconcile = Instant::now();
+        let stale = self.view.reconcile(&self.state).await?;
+        if !stale.is_empty() {
+            tracing::warn!(objects = stale.len(), ?stale, "reconciling found changes no event delivered; applied them");
+            self.end_refused_streams();
         }
-        match (self.seen.first().copied(), self.gap_since) {
-            (None, _) => self.gap_since = None,
-            (Some(_), None) => self.gap_since = Some(Instant::now()),
-            (Some(next), Some(since)) if since.elapsed() > GAP_PATIENCE => {
-                tracing::debug!(from = self.low + 1, to = next - 1, "skipping a sequence gap (rolled back)");
-                self.low = next - 1;
-                self.gap_since = None;
-                self.advance();
-            }
-            _ => {}
-        }
+        self.poll_once().await.map(|_| ())
     }
-}
 
-/// Whether a stream granted for `token` on `server` may go on.
-pub fn still_allowed(view: &ViewData, token: Option<Uuid>, server: Uuid, now: chrono::DateTime<chrono::Utc>) -> bool {
-    let Some(entry) = view.servers.get(&server) else { return false };
-    if view.accounts.get(&entry.account) != Some(&true) {
-        return false;
+    fn forget_old_gaps(&mut self) {
+        let watch = self.patience.gap_watch;
+        let before = self.missing.len();
+        self.missing.retain(|_, since| since.elapsed() <= watch);
+        while self.missing.len() > MAX_WATCHED_GAPS {
+            self.missing.pop_first();
+        }
+        if self.missing.len() < before {
+            tracing::debug!(forgotten = before - self.missing.len(), "stopped watching sequence gaps; reconciliation covers them");
+        }
     }
-    let Some(token) = token else { return !entry.require_token };
-    let Some(t) = view.tokens.get(&token) else { return false };
-    let key_live = view.keys.get(&t.key).is_some_and(|k| !k.revoked);
-    !t.revoked && key_live && t.expires_at.is_none_or(|at| at > now) && view.links.contains(&(token, server))
+
+    fn end_refused_streams(&self) {
+        let now = chrono::Utc::now();
+        let view = self.view.read();
+        let ended = self.streams.end_where_refused(|token, server| verify::grant_stands(&view, token, server, now).is_ok());
+        if ended > 0 {
+            tracing::info!(ended, "ended streams that are no longer allowed");
+        }
+    }
 }
 
 /// Wakes the follower on every NOTIFY; reconnects after losing the connection.

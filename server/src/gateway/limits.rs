@@ -1,16 +1,17 @@
-//! Per-token request rate limits (a token bucket each), answered with 429 and `Retry-After`.
+//! Request rate limits, a token bucket per holder (a token, or a client address on servers that
+//! need no token), answered with 429 and `Retry-After`.
 use std::{
     collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
-use uuid::Uuid;
+use super::streams::Holder;
 
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<Uuid, (f64, Instant)>>,
+    buckets: Mutex<HashMap<Holder, (f64, Instant)>>,
 }
 
 impl RateLimiter {
@@ -19,8 +20,8 @@ impl RateLimiter {
         Self { per_second: f64::from(per_second), burst: f64::from(burst.max(1)), buckets: Mutex::default() }
     }
 
-    /// Takes one request's worth for `token`, or says how long to wait.
-    pub fn check(&self, token: Uuid) -> Result<(), Duration> {
+    /// Takes one request's worth for `holder`, or says how long to wait.
+    pub fn check(&self, holder: Holder) -> Result<(), Duration> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
@@ -30,7 +31,7 @@ impl RateLimiter {
             // Forget idle tokens rather than grow without bound.
             buckets.retain(|_, (_, last)| now.duration_since(*last) < Duration::from_secs(60));
         }
-        let (available, last) = buckets.entry(token).or_insert((self.burst, now));
+        let (available, last) = buckets.entry(holder).or_insert((self.burst, now));
         *available = (*available + now.duration_since(*last).as_secs_f64() * self.per_second).min(self.burst);
         *last = now;
         if *available >= 1.0 {
@@ -45,23 +46,28 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
+
+    fn a_token() -> Holder {
+        Holder::Token(Uuid::new_v4())
+    }
 
     #[test]
     fn a_burst_passes_then_requests_wait_their_turn() {
         let limiter = RateLimiter::new(10, 3);
-        let token = Uuid::new_v4();
+        let token = a_token();
         for _ in 0..3 {
             assert!(limiter.check(token).is_ok());
         }
         let wait = limiter.check(token).unwrap_err();
         assert!(wait > Duration::ZERO && wait <= Duration::from_millis(100), "{wait:?}");
-        assert!(limiter.check(Uuid::new_v4()).is_ok(), "other tokens have their own bucket");
+        assert!(limiter.check(a_token()).is_ok(), "other tokens have their own bucket");
     }
 
     #[test]
     fn zero_means_unlimited() {
         let limiter = RateLimiter::new(0, 0);
-        let token = Uuid::new_v4();
+        let token = a_token();
         for _ in 0..1000 {
             assert!(limiter.check(token).is_ok());
         }

@@ -1,7 +1,9 @@
 //! The gateway: `/s/{server}/sse`, `/s/{server}/messages` and `/s/{server}/mcp`. Every request
 //! is checked against the in-memory token view, then streamed to and from the upstream.
+pub mod error;
 pub mod follower;
 pub mod limits;
+pub mod mcp_session;
 pub mod resolver;
 pub mod sse;
 pub mod streams;
@@ -9,33 +11,34 @@ pub mod usage;
 pub mod verify;
 pub mod view;
 
-pub use verify::ViewCheck;
+pub use verify::LiveCheck;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
-    Json, Router,
+    Router,
     body::Body,
     extract::{ConnectInfo, Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, Uri, header, uri::Authority},
     response::{IntoResponse, Response},
     routing::{any, get, post},
 };
 use futures::TryStreamExt;
-use serde_json::json;
 use url::Url;
 use uuid::Uuid;
 
 use app::{servers::Transport, state::AppState};
 
 use self::{
+    error::GatewayError,
     follower::Freshness,
     limits::RateLimiter,
+    mcp_session::SessionTags,
     sse::{EndpointRewriting, SessionBindings},
-    streams::{Guarded, StreamRegistry},
+    streams::{GrantedStream, Holder, StreamGuard, StreamRegistry},
     usage::UsageRecorder,
     verify::{Grant, Refusal},
-    view::{ServerEntry, TokenView},
+    view::{AccessIndex, ServerEntry},
 };
 
 /// Gateway limits and timeouts.
@@ -51,10 +54,11 @@ pub struct GatewaySettings {
     pub body_read_timeout: Duration,
     /// Refuse (503) when the change events could not be read for this long.
     pub max_staleness: Duration,
-    /// Requests per second per token (0: unlimited), and the burst allowed.
+    /// Requests per second per token, or per client address on servers that need no token
+    /// (0: unlimited), and the burst allowed.
     pub requests_per_second: u32,
     pub burst: u32,
-    /// Responses open at once per token (streams included); 0: unlimited.
+    /// Responses open at once per token or address (streams included); 0: unlimited.
     pub max_open_per_token: usize,
 }
 
@@ -65,14 +69,25 @@ pub struct Gateway {
 
 struct Inner {
     app: AppState,
-    view: Arc<TokenView>,
+    view: Arc<AccessIndex>,
     streams: Arc<StreamRegistry>,
     freshness: Arc<Freshness>,
     sessions: Arc<SessionBindings>,
+    tags: SessionTags,
     usage: Arc<UsageRecorder>,
     limiter: RateLimiter,
     client: reqwest::Client,
     settings: GatewaySettings,
+    /// Where this deployment is reached, for the host and origin checks.
+    public: PublicAddress,
+}
+
+/// A request that passed admission: the server, what its token grants, and its place among the
+/// holder's open requests (held until the answer's last byte).
+struct Admitted {
+    server: Arc<ServerEntry>,
+    grant: Grant,
+    guard: StreamGuard,
 }
 
 /// Request headers a client may pass to the upstream; everything else (its `Authorization`,
@@ -82,26 +97,32 @@ const FORWARD_REQUEST: &[&str] = &[
 ];
 /// Response headers passed back to the client.
 const FORWARD_RESPONSE: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "cache-control", "retry-after"];
+const MCP_SESSION_ID: &str = "mcp-session-id";
 
 impl Gateway {
     pub fn new(
         app: AppState,
-        view: Arc<TokenView>,
+        view: Arc<AccessIndex>,
         streams: Arc<StreamRegistry>,
         freshness: Arc<Freshness>,
         usage: Arc<UsageRecorder>,
+        tags: SessionTags,
         settings: GatewaySettings,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // HTTP(S)_PROXY would send every upstream's name to the proxy and connect through
+            // it, past the resolver that applies the address policy: never.
+            .no_proxy()
             .dns_resolver(Arc::new(resolver::PolicyResolver::new(app.settings.upstream_policy)))
             .connect_timeout(settings.connect_timeout)
             .pool_idle_timeout(settings.idle_timeout)
             .build()?;
+        let public = PublicAddress::of(&app.settings.public_url)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 limiter: RateLimiter::new(settings.requests_per_second, settings.burst),
-                app, view, streams, freshness, sessions: Arc::default(), usage, client, settings,
+                app, view, streams, freshness, sessions: Arc::default(), tags, usage, client, settings, public,
             }),
         })
     }
@@ -114,11 +135,11 @@ impl Gateway {
             .with_state(self)
     }
 
-    /// The server and the grant for this request, or the answer refusing it.
-    fn admit(&self, server: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(Arc<ServerEntry>, Grant), Response> {
+    /// The server, the grant and a place among the holder's open requests, or the refusal.
+    /// Refusals are counted here; what happens after admission is counted by [`Self::counted`].
+    fn admit(&self, server: &str, headers: &HeaderMap, authority: Option<&Authority>, peer: SocketAddr) -> Result<Admitted, GatewayError> {
         if !self.inner.freshness.is_fresh(self.inner.settings.max_staleness) {
-            return Err(failure(StatusCode::SERVICE_UNAVAILABLE, "unavailable",
-                "Gatehouse cannot confirm that this token is still valid right now. Try again shortly."));
+            return Err(GatewayError::Unavailable);
         }
         let view = self.inner.view.read();
         let server = server.parse::<Uuid>().ok().and_then(|id| view.servers.get(&id).cloned());
@@ -126,37 +147,54 @@ impl Gateway {
         let Some(server) = server else {
             // An unknown server is refused like a foreign one: nothing says whether it exists.
             let refusal = verify::bearer(authorization).map(|_| Refusal::NotForThisServer).unwrap_or_else(|r| r);
-            return Err(refuse(&refusal));
+            return Err(refusal.into());
         };
-        let settings = &self.inner.app.settings;
-        match verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now()) {
-            Ok(grant) => {
-                if let Some(token) = grant.token {
-                    self.within_limits(token, server.id)?;
-                    self.inner.usage.admitted(token, server.id, Some(peer.ip().to_string()));
-                }
-                Ok((server, grant))
+        if !server.require_token {
+            // Nothing but the network stands in front of a server that needs no token, so a
+            // page of another site must not reach it through the browser (DNS rebinding).
+            if let Err(error) = self.inner.public.check(headers, authority) {
+                return Err(self.refused(None, server.id, error));
             }
+        }
+        let settings = &self.inner.app.settings;
+        let grant = match verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now()) {
+            Ok(grant) => grant,
             Err(refusal) => {
                 tracing::info!(server = %server.id, reason = refusal.reason(), "gateway refused a request");
                 let token = refusal.signature_verified().then(|| verify::bearer(authorization).ok().and_then(verify::claimed_id)).flatten();
-                self.inner.usage.refused(token, server.id, refusal.reason());
-                Err(refuse(&refusal))
+                return Err(self.refused(token, server.id, refusal.into()));
             }
+        };
+        drop(view);
+        let holder = grant.token.map_or(Holder::Address(peer.ip()), Holder::Token);
+        if let Err(wait) = self.inner.limiter.check(holder) {
+            return Err(self.refused(grant.token, server.id, GatewayError::RateLimited { wait }));
         }
+        let guard = match self.inner.streams.try_register(grant.token, server.id, holder, self.inner.settings.max_open_per_token) {
+            Ok(guard) => guard,
+            Err(at_limit) => return Err(self.refused(grant.token, server.id, GatewayError::TooManyOpen { max: at_limit.0 })),
+        };
+        if let Some(token) = grant.token {
+            self.inner.usage.admitted(token, Some(peer.ip().to_string()));
+        }
+        Ok(Admitted { server, grant, guard })
     }
 
-    fn within_limits(&self, token: Uuid, server: Uuid) -> Result<(), Response> {
-        if let Err(wait) = self.inner.limiter.check(token) {
-            self.inner.usage.refused(Some(token), server, "rate_limited");
-            return Err(too_many("This token is sending requests too fast; slow down.", wait));
+    /// Counts a request that failed as `error` and returns the error.
+    fn refused(&self, token: Option<Uuid>, server: Uuid, error: GatewayError) -> GatewayError {
+        self.inner.usage.failed(token, server, error.reason());
+        error
+    }
+
+    /// Counts what became of an admitted request: a success only when the upstream answered.
+    fn counted(&self, token: Option<Uuid>, server: Uuid, result: Result<Response, GatewayError>) -> Result<Response, GatewayError> {
+        match result {
+            Ok(response) => {
+                self.inner.usage.answered(token, server);
+                Ok(response)
+            }
+            Err(error) => Err(self.refused(token, server, error)),
         }
-        let max = self.inner.settings.max_open_per_token;
-        if max > 0 && self.inner.streams.open_for_token(token) >= max {
-            self.inner.usage.refused(Some(token), server, "too_many_streams");
-            return Err(too_many(&format!("This token already has {max} open requests or streams; close one first."), Duration::from_secs(1)));
-        }
-        Ok(())
     }
 
     fn upstream_request(&self, method: Method, url: Url, server: &ServerEntry, headers: &HeaderMap) -> reqwest::RequestBuilder {
@@ -173,55 +211,44 @@ impl Gateway {
     }
 
     /// An upstream whose address the operator's policy refuses is never contacted.
-    fn allowed_upstream(server: &ServerEntry) -> Result<(), Response> {
+    fn allowed_upstream(server: &ServerEntry) -> Result<(), GatewayError> {
         match server.refused {
             Some(reason) => {
                 tracing::warn!(server = %server.id, reason, "upstream address refused by policy");
-                Err(failure(StatusCode::BAD_GATEWAY, "upstream_not_allowed",
-                    "This server's upstream address is not allowed by this Gatehouse's policy. Its owner should point it elsewhere."))
+                Err(GatewayError::UpstreamNotAllowed)
             }
             None => Ok(()),
         }
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, server: Uuid) -> Result<reqwest::Response, Response> {
+    async fn send(&self, request: reqwest::RequestBuilder, server: Uuid) -> Result<reqwest::Response, GatewayError> {
         match tokio::time::timeout(self.inner.settings.response_timeout, request.send()).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(err)) if err.is_timeout() => Err(upstream_timeout(server)),
-            Ok(Err(err)) => {
+            Ok(Err(err)) if !err.is_timeout() => {
                 tracing::warn!(%server, error = %err, "upstream unreachable");
-                Err(failure(StatusCode::BAD_GATEWAY, "upstream_unreachable",
-                    "The MCP server behind this endpoint could not be reached. Its owner should check that it is running."))
+                Err(GatewayError::UpstreamUnreachable)
             }
-            Err(_) => Err(upstream_timeout(server)),
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(%server, "upstream too slow");
+                Err(GatewayError::UpstreamTimeout)
+            }
         }
     }
 
-    async fn read_body(&self, body: Body) -> Result<bytes::Bytes, Response> {
+    async fn read_body(&self, body: Body) -> Result<bytes::Bytes, GatewayError> {
         let settings = &self.inner.settings;
         match tokio::time::timeout(settings.body_read_timeout, axum::body::to_bytes(body, settings.max_body_bytes)).await {
             Ok(Ok(bytes)) => Ok(bytes),
-            Ok(Err(_)) => Err(failure(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large",
-                &format!("The request body is larger than {} bytes.", settings.max_body_bytes))),
-            Err(_) => Err(failure(StatusCode::REQUEST_TIMEOUT, "request_timeout",
-                &format!("The request body did not arrive within {}.", app::error::in_words(settings.body_read_timeout)))),
+            Ok(Err(_)) => Err(GatewayError::PayloadTooLarge { max: settings.max_body_bytes }),
+            Err(_) => Err(GatewayError::RequestTimeout { after: settings.body_read_timeout }),
         }
     }
 
-    /// Sends `request` upstream and streams the answer back.
-    async fn relay(&self, request: reqwest::RequestBuilder, server: Uuid, grant: &Grant) -> Result<Response, Response> {
-        let upstream = self.send(request, server).await?;
+    /// The upstream's answer as a body that ends when the grant does.
+    fn granted_body(upstream: reqwest::Response, admitted: Admitted) -> (Head, Body) {
         let head = upstream_head(&upstream);
-        let body = self.guarded_body(Box::pin(upstream.bytes_stream().map_err(io_error)), server, grant);
-        Ok(self.stream_back(head, server, grant, body))
-    }
-
-    fn guarded_body<S>(&self, stream: S, server: Uuid, grant: &Grant) -> Body
-    where
-        S: futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + Unpin + 'static,
-    {
-        let guard = self.inner.streams.register(grant.token, server);
-        Body::from_stream(Guarded::new(stream, guard, grant.expires_at))
+        let stream = GrantedStream::new(Box::pin(upstream.bytes_stream().map_err(io_error)), admitted.guard, admitted.grant.expires_at);
+        (head, Body::from_stream(stream))
     }
 }
 
@@ -233,73 +260,117 @@ fn io_error(err: reqwest::Error) -> std::io::Error {
 async fn streamable_http(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     Path(server): Path<String>,
     method: Method,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
-    let (server, grant) = gateway.admit(&server, &headers, peer)?;
-    if server.transport != Transport::StreamableHttp {
-        return Err(wrong_transport(server.id, "sse"));
+) -> Result<Response, GatewayError> {
+    let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
+    let (token, server) = (admitted.grant.token, admitted.server.id);
+    let result = gateway.streamable(admitted, method, headers, body).await;
+    gateway.counted(token, server, result)
+}
+
+impl Gateway {
+    async fn streamable(&self, admitted: Admitted, method: Method, mut headers: HeaderMap, body: Body) -> Result<Response, GatewayError> {
+        let server = admitted.server.clone();
+        let token = admitted.grant.token;
+        if server.transport != Transport::StreamableHttp {
+            return Err(GatewayError::WrongTransport { server: server.id, use_instead: "sse" });
+        }
+        if !matches!(method, Method::POST | Method::GET | Method::DELETE) {
+            return Err(GatewayError::MethodNotAllowed);
+        }
+        Self::allowed_upstream(&server)?;
+        if let Some(tagged) = headers.get(MCP_SESSION_ID) {
+            let session = self.inner.tags.for_upstream(server.id, token, tagged)?;
+            headers.insert(MCP_SESSION_ID, session);
+        }
+        let bytes = self.read_body(body).await?;
+        let request = self.upstream_request(method, server.upstream.clone(), &server, &headers).body(bytes);
+        let upstream = self.send(request, server.id).await?;
+        let grant = admitted.grant.clone();
+        let (mut head, body) = Self::granted_body(upstream, admitted);
+        if let Some(session) = head.headers.remove(MCP_SESSION_ID)
+            && let Some(tagged) = self.inner.tags.for_client(server.id, token, &session)
+        {
+            head.headers.insert(MCP_SESSION_ID, tagged);
+        }
+        Ok(self.stream_back(head, server.id, &grant, body))
     }
-    if !matches!(method, Method::POST | Method::GET | Method::DELETE) {
-        return Err(failure(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use POST, GET or DELETE."));
-    }
-    Gateway::allowed_upstream(&server)?;
-    let bytes = gateway.read_body(body).await?;
-    let request = gateway.upstream_request(method, server.upstream.clone(), &server, &headers).body(bytes);
-    gateway.relay(request, server.id, &grant).await
 }
 
 /// `/s/{server}/sse`: the upstream's event stream, with its endpoint rewritten.
 async fn sse_stream(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     Path(server): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, Response> {
-    let (server, grant) = gateway.admit(&server, &headers, peer)?;
-    if server.transport != Transport::Sse {
-        return Err(wrong_transport(server.id, "mcp"));
+) -> Result<Response, GatewayError> {
+    let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
+    let (token, server) = (admitted.grant.token, admitted.server.id);
+    let result = gateway.sse(admitted, headers).await;
+    gateway.counted(token, server, result)
+}
+
+impl Gateway {
+    async fn sse(&self, admitted: Admitted, headers: HeaderMap) -> Result<Response, GatewayError> {
+        let server = admitted.server.clone();
+        if server.transport != Transport::Sse {
+            return Err(GatewayError::WrongTransport { server: server.id, use_instead: "mcp" });
+        }
+        Self::allowed_upstream(&server)?;
+        let request = self
+            .upstream_request(Method::GET, server.upstream.clone(), &server, &headers)
+            .header(header::ACCEPT, "text/event-stream");
+        let upstream = self.send(request, server.id).await?;
+        let head = upstream_head(&upstream);
+        let Admitted { grant, guard, .. } = admitted;
+        let rewritten = EndpointRewriting::new(
+            Box::pin(upstream.bytes_stream().map_err(io_error)),
+            server.upstream.clone(),
+            server.id,
+            grant.token,
+            self.inner.sessions.clone(),
+        );
+        let body = Body::from_stream(GrantedStream::new(rewritten, guard, grant.expires_at));
+        Ok(self.stream_back(head, server.id, &grant, body))
     }
-    Gateway::allowed_upstream(&server)?;
-    let request = gateway
-        .upstream_request(Method::GET, server.upstream.clone(), &server, &headers)
-        .header(header::ACCEPT, "text/event-stream");
-    let upstream = gateway.send(request, server.id).await?;
-    let head = upstream_head(&upstream);
-    let rewritten = EndpointRewriting::new(
-        Box::pin(upstream.bytes_stream().map_err(io_error)),
-        server.upstream.clone(),
-        server.id,
-        grant.token,
-        gateway.inner.sessions.clone(),
-    );
-    let body = gateway.guarded_body(rewritten, server.id, &grant);
-    Ok(gateway.stream_back(head, server.id, &grant, body))
 }
 
 /// `/s/{server}/messages?…`: a message into an SSE session, from the token that opened it.
 async fn sse_message(
     State(gateway): State<Gateway>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
     Path(server): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
-    let (server, grant) = gateway.admit(&server, &headers, peer)?;
-    let Some(binding) = gateway.inner.sessions.get(server.id, query.as_deref().unwrap_or("")) else {
-        return Err(failure(StatusCode::NOT_FOUND, "unknown_session",
-            "No open SSE session has this message URL. Open /sse first and use the endpoint it sends."));
-    };
-    if binding.token != grant.token {
-        return Err(refuse_with(true, "session_token_mismatch", "This session was opened with a different token; use that token."));
+) -> Result<Response, GatewayError> {
+    let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
+    let (token, server) = (admitted.grant.token, admitted.server.id);
+    let result = gateway.sse_message(admitted, query, headers, body).await;
+    gateway.counted(token, server, result)
+}
+
+impl Gateway {
+    async fn sse_message(&self, admitted: Admitted, query: Option<String>, headers: HeaderMap, body: Body) -> Result<Response, GatewayError> {
+        let server = admitted.server.clone();
+        let binding = self.inner.sessions.get(server.id, query.as_deref().unwrap_or("")).ok_or(GatewayError::UnknownSession)?;
+        if binding.token != admitted.grant.token {
+            return Err(GatewayError::SessionTokenMismatch);
+        }
+        Self::allowed_upstream(&server)?;
+        let bytes = self.read_body(body).await?;
+        let request = self.upstream_request(Method::POST, binding.upstream, &server, &headers).body(bytes);
+        let upstream = self.send(request, server.id).await?;
+        let grant = admitted.grant.clone();
+        let (head, body) = Self::granted_body(upstream, admitted);
+        Ok(self.stream_back(head, server.id, &grant, body))
     }
-    Gateway::allowed_upstream(&server)?;
-    let bytes = gateway.read_body(body).await?;
-    let request = gateway.upstream_request(Method::POST, binding.upstream, &server, &headers).body(bytes);
-    gateway.relay(request, server.id, &grant).await
 }
 
 struct Head {
@@ -333,45 +404,47 @@ impl Gateway {
     }
 }
 
-fn too_many(message: &str, wait: Duration) -> Response {
-    let mut response = failure(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
-    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
+/// This deployment's public host and origin. Requests to servers that need no token must name
+/// that host (`Host`), and when a browser says where they come from (`Origin`), come from it.
+struct PublicAddress {
+    host: String,
+    port: u16,
+    origin: String,
 }
 
-fn upstream_timeout(server: Uuid) -> Response {
-    tracing::warn!(%server, "upstream too slow");
-    failure(StatusCode::GATEWAY_TIMEOUT, "upstream_timeout", "The MCP server behind this endpoint did not answer in time.")
-}
-
-fn wrong_transport(server: Uuid, use_instead: &str) -> Response {
-    failure(StatusCode::NOT_FOUND, "wrong_transport",
-        &format!("This server uses the other MCP transport; connect to /s/{server}/{use_instead}."))
-}
-
-fn failure(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "code": code, "message": message }))).into_response()
-}
-
-/// 401 with `WWW-Authenticate` (RFC 6750).
-fn refuse(refusal: &Refusal) -> Response {
-    let code = if refusal.token_sent() { "invalid_token" } else { "token_required" };
-    let mut response = refuse_with(refusal.token_sent(), code, &refusal.message());
-    response.headers_mut().insert("x-gatehouse-refusal", HeaderValue::from_static(refusal.reason()));
-    response
-}
-
-fn refuse_with(token_sent: bool, code: &str, message: &str) -> Response {
-    let challenge = if token_sent {
-        let description = message.replace('"', "'");
-        format!("Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"{description}\"")
-    } else {
-        "Bearer realm=\"gatehouse\"".to_string()
-    };
-    let mut response = failure(StatusCode::UNAUTHORIZED, code, message);
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+impl PublicAddress {
+    fn of(public_url: &str) -> anyhow::Result<Self> {
+        let url = Url::parse(public_url)?;
+        let host = url.host_str().ok_or_else(|| anyhow::anyhow!("the public URL {public_url} has no host"))?;
+        let port = url.port_or_known_default().ok_or_else(|| anyhow::anyhow!("the public URL {public_url} has no port"))?;
+        Ok(Self { host: host.to_ascii_lowercase(), port, origin: url.origin().ascii_serialization() })
     }
-    response
+
+    /// `authority` is the request URI's, which HTTP/2 sends instead of `Host`.
+    fn check(&self, headers: &HeaderMap, authority: Option<&Authority>) -> Result<(), GatewayError> {
+        let default_port = if self.origin.starts_with("https:") { 443 } else { 80 };
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<Authority>().ok());
+        let host_matches = host
+            .as_ref()
+            .or(authority)
+            .is_some_and(|a| {
+                let host = a.host().trim_start_matches('[').trim_end_matches(']');
+                let ours = self.host.trim_start_matches('[').trim_end_matches(']');
+                // A deployment on loopback answers to each of loopback's names: no other site
+                // can be given one of them.
+                let same = host.eq_ignore_ascii_case(ours) || (is_loopback(ours) && is_loopback(host));
+                same && a.port_u16().unwrap_or(default_port) == self.port
+            });
+        if !host_matches {
+            return Err(GatewayError::HostNotAllowed);
+        }
+        match headers.get(header::ORIGIN) {
+            Some(origin) if origin.as_bytes() != self.origin.as_bytes() => Err(GatewayError::CrossSiteOrigin),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }

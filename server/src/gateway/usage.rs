@@ -46,19 +46,27 @@ impl UsageRecorder {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A request `token` was let through to `server`.
-    pub fn admitted(&self, token: Uuid, server: Uuid, ip: Option<String>) {
+    /// `token` was let through to `server`: it counts as used, whatever the upstream does.
+    pub fn admitted(&self, token: Uuid, ip: Option<String>) {
         let now = Utc::now();
         let mut pending = self.lock();
         let entry = pending.touched.entry(token).or_insert((now, None, 0));
         entry.0 = now;
         entry.1 = ip;
         entry.2 += 1;
-        pending.buckets.entry((token, server, hour_of(now))).or_default().0 += 1;
     }
 
-    /// A request to `server` was refused; `token` when it is known which token it was.
-    pub fn refused(&self, token: Option<Uuid>, server: Uuid, reason: &'static str) {
+    /// The upstream answered a request `token` (if the server needs one) sent to `server`: the
+    /// only outcome counted as a success.
+    pub fn answered(&self, token: Option<Uuid>, server: Uuid) {
+        if let Some(token) = token {
+            self.lock().buckets.entry((token, server, hour_of(Utc::now()))).or_default().0 += 1;
+        }
+    }
+
+    /// A request to `server` failed for `reason`, refused here or not answered upstream;
+    /// `token` when it is known which token it was.
+    pub fn failed(&self, token: Option<Uuid>, server: Uuid, reason: &'static str) {
         let hour = hour_of(Utc::now());
         let mut pending = self.lock();
         *pending.refusals.entry((server, hour, reason)).or_default() += 1;
@@ -106,7 +114,7 @@ impl UsageRecorder {
 
 async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
     let excluded = Alias::new("excluded");
-    let txn = app::state::begin_write(db).await?;
+    let txn = app::events::begin_write(db).await?;
     // Tokens deleted since their requests were counted take their counts with them.
     let mentioned: Vec<Uuid> = batch.buckets.keys().map(|(token, _, _)| *token).collect();
     let live: std::collections::HashSet<Uuid> = if mentioned.is_empty() {
@@ -123,9 +131,11 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
             .collect()
     };
     for (token, (at, ip, count)) in &batch.touched {
+        // Processes flush in any order: last used only ever moves forward.
+        let newer = Expr::col(tokens::Column::LastUsedAt).is_null().or(Expr::col(tokens::Column::LastUsedAt).lt(*at));
         tokens::Entity::update_many()
-            .col_expr(tokens::Column::LastUsedAt, Expr::value(*at))
-            .col_expr(tokens::Column::LastUsedIp, Expr::value(ip.clone()))
+            .col_expr(tokens::Column::LastUsedAt, Expr::case(newer.clone(), Expr::value(*at)).finally(Expr::col(tokens::Column::LastUsedAt)).into())
+            .col_expr(tokens::Column::LastUsedIp, Expr::case(newer, Expr::value(ip.clone())).finally(Expr::col(tokens::Column::LastUsedIp)).into())
             .col_expr(tokens::Column::UseCount, Expr::col(tokens::Column::UseCount).add(*count))
             .filter(tokens::Column::Id.eq(*token))
             .exec(&txn)

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use app::state::GatewayCheck;
 
-use super::view::{ServerEntry, TokenView, ViewData};
+use super::view::{AccessIndex, AccessTables, ServerEntry, TokenEntry};
 
 /// Leeway for `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 5;
@@ -124,7 +124,7 @@ pub fn claimed_id(token: &str) -> Option<Uuid> {
 
 /// Checks `authorization` for a request to `server`.
 pub fn check(
-    view: &ViewData,
+    view: &AccessTables,
     server: &ServerEntry,
     authorization: Option<&http::HeaderValue>,
     issuer: &str,
@@ -132,19 +132,56 @@ pub fn check(
     now: DateTime<Utc>,
 ) -> Result<Grant, Refusal> {
     if !server.require_token {
-        let owner_active = view.accounts.get(&server.account) == Some(&true);
-        return if owner_active { Ok(Grant { token: None, expires_at: None }) } else { Err(Refusal::AccountDisabled) };
+        grant_stands(view, None, server.id, now)?;
+        return Ok(Grant { token: None, expires_at: None });
     }
     let token = bearer(authorization)?;
     let grant = verify(view, server.account, token, issuer, audience, now)?;
-    match grant.token {
-        Some(id) if view.links.contains(&(id, server.id)) => Ok(grant),
-        _ => Err(Refusal::NotAssociated),
+    grant_stands(view, grant.token, server.id, now)?;
+    Ok(grant)
+}
+
+/// Whether a grant for `token` (`None`: on a server that needs no token) to `server` stands at
+/// `now`. The one rule for "may this go on": every request passes it after its signature and
+/// claims, live streams are ended when it fails, and the inspector reports it.
+pub fn grant_stands(view: &AccessTables, token: Option<Uuid>, server: Uuid, now: DateTime<Utc>) -> Result<(), Refusal> {
+    let entry = view.servers.get(&server).ok_or(Refusal::NotForThisServer)?;
+    let Some(token) = token else {
+        if entry.require_token {
+            return Err(Refusal::Missing);
+        }
+        return account_active(view, entry.account);
+    };
+    let held = view.tokens.get(&token).filter(|t| t.account == entry.account).ok_or(Refusal::NotForThisServer)?;
+    token_stands(view, held, now)?;
+    if view.links.contains(&(token, server)) { Ok(()) } else { Err(Refusal::NotAssociated) }
+}
+
+/// The part of [`grant_stands`] that does not depend on the server: the token, its key and its
+/// account are live, and its time is not up (at its expiry exactly: Gatehouse issued it and
+/// holds the time, so no leeway is needed here; leeway is for the claims' clocks).
+fn token_stands(view: &AccessTables, token: &TokenEntry, now: DateTime<Utc>) -> Result<(), Refusal> {
+    if token.revoked {
+        return Err(Refusal::Revoked);
     }
+    let key = view.keys.get(&token.key).filter(|k| k.account == token.account).ok_or(Refusal::NotForThisServer)?;
+    if key.revoked {
+        return Err(Refusal::KeyRevoked);
+    }
+    if let Some(expires_at) = token.expires_at
+        && expires_at <= now
+    {
+        return Err(Refusal::Expired(expires_at));
+    }
+    account_active(view, token.account)
+}
+
+fn account_active(view: &AccessTables, account: Uuid) -> Result<(), Refusal> {
+    if view.accounts.get(&account) == Some(&true) { Ok(()) } else { Err(Refusal::AccountDisabled) }
 }
 
 /// Checks `token` as one of `account`'s tokens: everything but the server it is used on.
-pub fn verify(view: &ViewData, account: Uuid, token: &str, issuer: &str, audience: &str, now: DateTime<Utc>) -> Result<Grant, Refusal> {
+pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, audience: &str, now: DateTime<Utc>) -> Result<Grant, Refusal> {
     let (header, payload, signature) = parts(token)?;
     let signed = &token[..header.len() + 1 + payload.len()];
     let kid = read_header(header)?;
@@ -193,38 +230,30 @@ pub fn verify(view: &ViewData, account: Uuid, token: &str, issuer: &str, audienc
         return Err(Refusal::Revoked);
     }
     // A time-limited token must carry its expiry, and the one Gatehouse issued.
-    if let Some(expires_at) = entry.expires_at {
-        match claims.exp {
-            Some(exp) if exp == expires_at.timestamp() => {}
-            _ => return Err(Refusal::Malformed),
-        }
-        if expires_at + chrono::Duration::seconds(LEEWAY_SECONDS) <= now {
-            return Err(Refusal::Expired(expires_at));
-        }
-    } else if claims.exp.is_some() {
-        return Err(Refusal::Malformed);
+    match (entry.expires_at, claims.exp) {
+        (Some(expires_at), Some(exp)) if exp == expires_at.timestamp() => {}
+        (None, None) => {}
+        _ => return Err(Refusal::Malformed),
     }
-    if view.accounts.get(&account) != Some(&true) {
-        return Err(Refusal::AccountDisabled);
-    }
+    token_stands(view, entry, now)?;
     Ok(Grant { token: Some(id), expires_at: entry.expires_at })
 }
 
 /// The gateway's check over its live view, for the token inspector: the same code and data as
 /// a real request.
-pub struct ViewCheck {
-    view: Arc<TokenView>,
+pub struct LiveCheck {
+    view: Arc<AccessIndex>,
     issuer: String,
     audience: String,
 }
 
-impl ViewCheck {
-    pub fn new(view: Arc<TokenView>, issuer: &str, audience: &str) -> Self {
+impl LiveCheck {
+    pub fn new(view: Arc<AccessIndex>, issuer: &str, audience: &str) -> Self {
         Self { view, issuer: issuer.to_string(), audience: audience.to_string() }
     }
 }
 
-impl GatewayCheck for ViewCheck {
+impl GatewayCheck for LiveCheck {
     fn verify(&self, account: Uuid, token: &str) -> Result<Uuid, Refusal> {
         let grant = verify(&self.view.read(), account, token, &self.issuer, &self.audience, Utc::now())?;
         grant.token.ok_or(Refusal::Malformed)
@@ -377,7 +406,7 @@ mod tests {
     const ISSUER: &str = "https://gatehouse.test";
 
     struct Fixture {
-        view: ViewData,
+        view: AccessTables,
         account: Uuid,
         kid: Uuid,
         token: Uuid,
@@ -388,7 +417,7 @@ mod tests {
     fn fixture() -> Fixture {
         let (account, kid, token) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let secret = [9u8; 32];
-        let mut view = ViewData::default();
+        let mut view = AccessTables::default();
         view.accounts.insert(account, true);
         view.keys.insert(kid, super::super::view::KeyEntry::new(account, false, &secret));
         view.tokens.insert(token, super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false });
@@ -448,5 +477,35 @@ mod tests {
         assert_eq!(check(claims.replace(&f.account.to_string(), &Uuid::new_v4().to_string())), Err(Refusal::NotForThisServer), "sub of another account");
         assert_eq!(check(claims.replace(r#""nbf""#, r#""nbf_""#)), Err(Refusal::Malformed), "no nbf");
         assert_eq!(f.verify(&f.sign(&f.header(), "[]")), Err(Refusal::Malformed), "claims not an object");
+    }
+
+    /// The request check and the cut of live streams are one rule: a token past its expiry by
+    /// less than the claims' leeway was let in by one and cut by the other before.
+    #[test]
+    fn the_request_check_and_the_stream_cut_agree_at_expiry() {
+        let mut f = fixture();
+        let server = Uuid::new_v4();
+        f.view.servers.insert(server, Arc::new(ServerEntry {
+            id: server,
+            account: f.account,
+            upstream: url::Url::parse("http://127.0.0.1:9/mcp").unwrap(),
+            refused: None,
+            transport: app::servers::Transport::StreamableHttp,
+            require_token: true,
+            headers: Vec::new(),
+            row: 0,
+        }));
+        f.view.links.insert((f.token, server));
+        let expired = DateTime::from_timestamp(f.now.timestamp() - 2, 0).unwrap();
+        f.view.tokens.get_mut(&f.token).unwrap().expires_at = Some(expired);
+        let token = f.sign(&f.header(), &format!("{{{},\"exp\":{}}}", f.claims(), expired.timestamp()));
+        let header = http::HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+        let entry = f.view.servers[&server].clone();
+        let request = |now| check(&f.view, &entry, Some(&header), ISSUER, ISSUER, now).map(|_| ());
+        assert_eq!(request(f.now), Err(Refusal::Expired(expired)), "within the claims' leeway, but expired");
+        assert_eq!(grant_stands(&f.view, Some(f.token), server, f.now), Err(Refusal::Expired(expired)));
+        let before = expired - chrono::Duration::milliseconds(1);
+        assert_eq!(request(before), Ok(()), "a moment before, both let it go on");
+        assert_eq!(grant_stands(&f.view, Some(f.token), server, before), Ok(()));
     }
 }

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use app::{
     accounts::{AccountStatus, ssr::entity as accounts},
     events::ChangeKind,
-    servers::{Transport, UpstreamUrl, ssr::{entity as servers, token_servers, upstream_headers}},
+    servers::{Transport, ssr::{entity as servers, token_servers, upstream_headers, upstream_url}},
     signing_keys::{KeyState, ssr::{entity as keys, secret}},
     state::AppState,
     tokens::ssr::entity as tokens,
@@ -37,7 +37,7 @@ impl KeyEntry {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenEntry {
     pub account: Uuid,
     pub key: Uuid,
@@ -57,10 +57,13 @@ pub struct ServerEntry {
     pub transport: Transport,
     pub require_token: bool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The stored row this entry was made from, hashed (headers still sealed), so that
+    /// reconciling compares rows without decrypting anything.
+    pub row: u64,
 }
 
 #[derive(Default)]
-pub struct ViewData {
+pub struct AccessTables {
     pub accounts: HashMap<Uuid, bool>,
     pub keys: HashMap<Uuid, KeyEntry>,
     pub tokens: HashMap<Uuid, TokenEntry>,
@@ -68,26 +71,26 @@ pub struct ViewData {
     pub links: HashSet<(Uuid, Uuid)>,
 }
 
-pub struct TokenView {
-    data: RwLock<ViewData>,
+pub struct AccessIndex {
+    data: RwLock<AccessTables>,
 }
 
-impl TokenView {
+impl AccessIndex {
     pub fn empty() -> Self {
-        Self { data: RwLock::new(ViewData::default()) }
+        Self { data: RwLock::new(AccessTables::default()) }
     }
 
-    pub fn read(&self) -> RwLockReadGuard<'_, ViewData> {
+    pub fn read(&self) -> RwLockReadGuard<'_, AccessTables> {
         self.data.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, ViewData> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, AccessTables> {
         self.data.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Loads everything. Reads happen outside the lock; the swap is instant.
     pub async fn load(&self, state: &AppState) -> Result<(), DbErr> {
-        let mut data = ViewData::default();
+        let mut data = AccessTables::default();
         for account in accounts::Entity::find().all(&state.db).await? {
             data.accounts.insert(account.id, account.status == AccountStatus::Active.as_str());
         }
@@ -168,6 +171,78 @@ impl TokenView {
     }
 }
 
+impl AccessIndex {
+    /// Compares the whole view with the database and reads again every object that differs:
+    /// the safety net under change events (a transaction that committed after its sequence gap
+    /// stopped being watched, or anything else missed). Returns the objects refreshed. Nothing
+    /// is decrypted unless it differs, so a reconcile that finds nothing costs only the reads.
+    pub async fn reconcile(&self, state: &AppState) -> Result<Vec<(ChangeKind, Uuid)>, DbErr> {
+        let db = &state.db;
+        let accounts: HashMap<Uuid, bool> = accounts::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.status == AccountStatus::Active.as_str()))
+            .collect();
+        let keys: HashMap<Uuid, (Uuid, bool)> = keys::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|k| (k.id, (k.account_id, k.state == KeyState::Revoked.as_str())))
+            .collect();
+        let tokens: HashMap<Uuid, TokenEntry> =
+            tokens::Entity::find().all(db).await?.iter().map(|t| (t.id, token_entry(t))).collect();
+        let servers: HashMap<Uuid, u64> =
+            servers::Entity::find().all(db).await?.iter().map(|s| (s.id, row_digest(s))).collect();
+        let links: HashSet<(Uuid, Uuid)> =
+            token_servers::Entity::find().all(db).await?.into_iter().map(|l| (l.token_id, l.server_id)).collect();
+
+        let stale = {
+            let view = self.read();
+            let mut stale = differing(ChangeKind::Account, &view.accounts, &accounts, |held, stored| held == stored);
+            stale.extend(differing(ChangeKind::SigningKey, &view.keys, &keys, |held, (account, revoked)| {
+                held.account == *account && held.revoked == *revoked
+            }));
+            stale.extend(differing(ChangeKind::Token, &view.tokens, &tokens, |held, stored| held == stored));
+            stale.extend(differing(ChangeKind::Server, &view.servers, &servers, |held, row| held.row == *row));
+            // An association is read again with its token.
+            stale.extend(view.links.symmetric_difference(&links).map(|(token, _)| (ChangeKind::Token, *token)));
+            stale.sort_by_key(|(kind, id)| (kind.as_str(), *id));
+            stale.dedup();
+            stale
+        };
+        for (kind, id) in &stale {
+            self.refresh(state, *kind, *id).await?;
+        }
+        Ok(stale)
+    }
+}
+
+/// The ids held and stored that are not the same in both, as change events of `kind`. A key or
+/// server the view left out because it could not be decrypted is stored but not held: reading
+/// it again is harmless, and logs why it is still left out.
+fn differing<H, S>(
+    kind: ChangeKind,
+    held: &HashMap<Uuid, H>,
+    stored: &HashMap<Uuid, S>,
+    same: impl Fn(&H, &S) -> bool,
+) -> Vec<(ChangeKind, Uuid)> {
+    let changed = stored.iter().filter(|(id, s)| held.get(*id).is_none_or(|h| !same(h, s))).map(|(id, _)| *id);
+    let gone = held.keys().filter(|id| !stored.contains_key(*id)).copied();
+    changed.chain(gone).map(|id| (kind, id)).collect()
+}
+
+/// The stored columns a server entry is made from, hashed.
+fn row_digest(server: &servers::Model) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&server.account_id, &server.upstream_url, &server.transport, server.require_token)
+        .hash(&mut hasher);
+    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext)
+        .hash(&mut hasher);
+    hasher.finish()
+}
+
 async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id: Uuid) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
     Ok(token_servers::Entity::find()
         .filter(column.eq(id))
@@ -206,9 +281,12 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
             return None;
         }
     };
-    let Ok(upstream) = UpstreamUrl::parse(&server.upstream_url) else {
-        tracing::error!(server = %server.id, "the stored upstream URL does not parse; server unavailable");
-        return None;
+    let upstream = match upstream_url(state, server) {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            tracing::error!(server = %server.id, error = %e.message, "cannot read the stored upstream URL; server unavailable");
+            return None;
+        }
     };
     Some(ServerEntry {
         id: server.id,
@@ -221,5 +299,6 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
             .into_iter()
             .filter_map(|(name, value)| Some((HeaderName::try_from(name).ok()?, HeaderValue::try_from(value).ok()?)))
             .collect(),
+        row: row_digest(server),
     })
 }

@@ -262,17 +262,21 @@ async fn client_credentials_never_reach_the_upstream(backend: Backend) {
             .iter()
             .map(|(k, v)| (k.as_str().to_string(), Value::String(v.to_str().unwrap_or("").to_string())))
             .collect();
-        axum::Json(Value::Object(seen))
+        ([("mcp-session-id", "s-1")], axum::Json(Value::Object(seen)))
     }));
     tokio::spawn(async move { axum::serve(listener, echo).await });
     let server = json_body(ada.post("/servers", &json!({ "name": "echo", "upstream_url": upstream, "transport": "streamable_http",
         "upstream_headers": [{ "name": "X-Api-Key", "value": "upstream-secret" }] })).await).await;
     let (token, _) = ada.token("t", "never", &[&server]).await;
+    // The session id the upstream gave, as the gateway hands it to this token.
+    let opened = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await;
+    let session = opened.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    assert!(session.starts_with("s-1."), "{session}");
     let response = reqwest::Client::new()
         .post(server["mcp_endpoint"].as_str().unwrap())
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::COOKIE, "gatehouse_session=abc; other=1")
-        .header("mcp-session-id", "s-1")
+        .header("mcp-session-id", &session)
         .header("mcp-protocol-version", "2026-07-28")
         .header("x-forwarded-for", "1.2.3.4")
         .header(header::ACCEPT, "application/json, text/event-stream")
@@ -283,7 +287,7 @@ async fn client_credentials_never_reach_the_upstream(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     let seen = json_body(response).await;
     assert_eq!(seen["x-api-key"], "upstream-secret", "the server's own upstream header is sent");
-    assert_eq!(seen["mcp-session-id"], "s-1");
+    assert_eq!(seen["mcp-session-id"], "s-1", "the upstream gets its own session id back");
     assert_eq!(seen["mcp-protocol-version"], "2026-07-28");
     assert_eq!(seen["accept"], "application/json, text/event-stream");
     for private in ["authorization", "cookie", "x-forwarded-for"] {

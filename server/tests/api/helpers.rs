@@ -53,6 +53,8 @@ pub struct Options {
     pub upstream_allow_loopback: Option<bool>,
     pub upstream_response_timeout_ms: u64,
     pub events_max_staleness_ms: u64,
+    pub events_gap_watch_ms: u64,
+    pub events_reconcile_ms: u64,
     pub gateway_max_body_bytes: usize,
     pub usage_flush_ms: u64,
     pub token_requests_per_second: u32,
@@ -73,6 +75,8 @@ impl Default for Options {
             upstream_allow_loopback: Some(true),
             upstream_response_timeout_ms: 10_000,
             events_max_staleness_ms: 3_000,
+            events_gap_watch_ms: Config::default().events_gap_watch_ms,
+            events_reconcile_ms: Config::default().events_reconcile_ms,
             gateway_max_body_bytes: 4 * 1024 * 1024,
             usage_flush_ms: 5_000,
             token_requests_per_second: 1000,
@@ -102,6 +106,8 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         upstream_allow_loopback: options.upstream_allow_loopback,
         upstream_response_timeout_ms: options.upstream_response_timeout_ms,
         events_max_staleness_ms: options.events_max_staleness_ms,
+        events_gap_watch_ms: options.events_gap_watch_ms,
+        events_reconcile_ms: options.events_reconcile_ms,
         gateway_max_body_bytes: options.gateway_max_body_bytes,
         usage_flush_ms: options.usage_flush_ms,
         token_requests_per_second: options.token_requests_per_second,
@@ -217,6 +223,11 @@ impl TestApp {
         assert_eq!(response.status(), reqwest::StatusCode::CREATED, "sign up {email}");
         let id = json_body(response).await["id"].as_str().unwrap().to_string();
         User { client, base: self.address.clone(), id }
+    }
+
+    /// The database this app runs on, for a connection of a test's own.
+    pub fn database_url(&self) -> String {
+        self.config.database_url.clone()
     }
 
     pub fn db(&self) -> &DatabaseConnection {

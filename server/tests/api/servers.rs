@@ -159,3 +159,10 @@ pub async fn stored_text(app: &crate::helpers::TestApp, sql: &str) -> String {
     let rows = app.db().query_all_raw(Statement::from_string(backend, sql)).await.unwrap();
     rows.iter().map(|r| r.try_get::<Option<String>>("", "v").unwrap().unwrap_or_default()).collect::<Vec<_>>().join("\n")
 }
+
+/// Runs a statement against `app`'s database directly (a test arranging what an older version
+/// left there).
+pub async fn execute(app: &crate::helpers::TestApp, sql: &str) {
+    let backend = app.db().get_database_backend();
+    app.db().execute_raw(Statement::from_string(backend, sql)).await.unwrap();
+}

@@ -16,6 +16,7 @@ on_both_backends!(
     processes_on_one_database_share_the_counts,
     probing_taken_emails_by_signing_up_is_throttled_like_logins,
     guessing_the_current_password_is_throttled_like_logins,
+    guesses_from_rotating_addresses_never_lock_the_owners_devices_out,
 );
 
 /// A client whose requests come from `ip` (any 127.x.y.z is this machine's loopback).
@@ -162,4 +163,82 @@ async fn guessing_the_current_password_is_throttled_like_logins(backend: Backend
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     tokio::time::sleep(Duration::from_secs(retry_after(&refused))).await;
     assert_eq!(change("analytical engine").await.status(), StatusCode::NO_CONTENT, "after the wait, the owner changes it");
+}
+
+/// One wrong guess at a time from ever new addresses keeps the account-wide counter armed; the
+/// owner's devices (which logged in before, and carry its cookie) are counted on their own.
+async fn guesses_from_rotating_addresses_never_lock_the_owners_devices_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.register("ada@example.com", "analytical engine").await;
+    let laptop = Client::builder().cookie_store(true).local_address("127.0.1.1".parse::<IpAddr>().unwrap()).build().unwrap();
+    assert_eq!(login(&app, &laptop, "ada@example.com", "analytical engine").await.status(), StatusCode::OK);
+
+    // The stranger: a wrong guess from each of many addresses, and on and on.
+    let attacking = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let attack = {
+        let (app_url, attacking) = (app.url("/api/v1/auth/login"), attacking.clone());
+        tokio::spawn(async move {
+            let mut refused = 0;
+            for i in 0u32.. {
+                if !attacking.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let client = client_from(&format!("127.0.{}.{}", 2 + i / 250, 1 + i % 250));
+                let response = client.post(&app_url).json(&json!({ "email": "ada@example.com", "password": format!("guess {i}") })).send().await.unwrap();
+                assert_ne!(response.status(), StatusCode::OK, "a guess got in");
+                refused += usize::from(response.status() == StatusCode::TOO_MANY_REQUESTS);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            refused
+        })
+    };
+    // The account-wide counter is armed: a new device of the owner's has to wait.
+    // (A success starts the account's counts afresh, so look only now and then.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let stranger_device = login(&app, &client_from("127.0.1.2"), "ada@example.com", "analytical engine").await;
+        if stranger_device.status() == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(stranger_device.status(), StatusCode::OK);
+        assert!(std::time::Instant::now() < deadline, "the attack never armed the account counter");
+    }
+    // The owner's laptop, even from a new address, logs in while the attack goes on, every time.
+    for round in 0..5 {
+        let laptop_elsewhere = Client::builder().cookie_store(true).local_address("127.0.1.3".parse::<IpAddr>().unwrap()).build().unwrap();
+        let cookie = laptop_cookie(&app, &laptop).await;
+        let response = laptop_elsewhere
+            .post(app.url("/api/v1/auth/login"))
+            .header(reqwest::header::COOKIE, cookie)
+            .json(&json!({ "email": "ada@example.com", "password": "analytical engine" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "round {round}: the owner's device is locked out");
+        assert_eq!(login(&app, &laptop, "ada@example.com", "analytical engine").await.status(), StatusCode::OK, "round {round}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    attacking.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(attack.await.unwrap() > 0, "the attack was throttled too");
+    // A device cookie is no master key: wrong passwords from the device are throttled.
+    for _ in 0..5 {
+        assert_eq!(login(&app, &laptop, "ada@example.com", "wrong").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(login(&app, &laptop, "ada@example.com", "analytical engine").await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The device cookie `client` was given, as a `Cookie` header value.
+async fn laptop_cookie(app: &TestApp, client: &Client) -> String {
+    // reqwest's cookie store does not hand cookies out; log in once more and read Set-Cookie.
+    let response = login(app, client, "ada@example.com", "analytical engine").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("gatehouse_device="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a device cookie")
 }

@@ -1,6 +1,8 @@
 //! Server-only account logic: queries, password checks and the login session.
+pub mod device;
 pub mod entity;
-mod password;
+pub mod password;
+pub mod sign_in;
 pub mod throttle;
 
 pub use password::PasswordHasher;
@@ -18,7 +20,8 @@ use super::NewAccount;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::state::{Actor, AppState};
+use crate::accounts::actor::Actor;
+use crate::state::AppState;
 
 const SESSION_ACCOUNT_KEY: &str = "account_id";
 /// The account's session epoch when the session logged in; a password change bumps the
@@ -49,7 +52,7 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
     let password_hash = state.passwords.hash(new.password.expose()).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
         email: Set(new.email.as_str().to_owned()),
@@ -86,7 +89,7 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
         serde_json::json!({ "email": new.email.as_str(), "role": if first { "admin" } else { "user" } }),
     ))
     .await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     attempt.succeeded(&state.db).await?;
     let account = find_account(&state.db, AccountId(id)).await?.ok_or_else(|| AppError::internal("new account vanished"))?;
     tracing::info!(account = %account.id, role = account.role.as_str(), "account registered");
@@ -108,15 +111,17 @@ async fn claim_first_admin(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, 
 }
 
 /// Checks an email and password. Unknown emails and wrong passwords take the same time and
-/// get the same answer.
+/// get the same answer. `device` is the id of a device cookie issued for this email, if the
+/// request carried one.
 #[tracing::instrument(skip_all)]
 pub async fn authenticate(
     state: &AppState,
     email: &str,
     password: &str,
     ip: Option<String>,
+    device: Option<String>,
 ) -> Result<(AccountView, i32), AppError> {
-    let attempt = throttle::Attempt::login(email, ip.as_deref());
+    let attempt = throttle::Attempt::login_from_device(email, ip.as_deref(), device);
     attempt.begin(&state.db, Utc::now()).await?;
     let email = Email::parse(email).ok();
     let account = match &email {
@@ -215,7 +220,7 @@ pub async fn change_password(
     }
     let hash = state.passwords.hash(new.expose()).await?;
     let epoch = model.session_epoch.wrapping_add(1);
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     entity::Entity::update(entity::ActiveModel {
         id: Set(model.id),
         password_hash: Set(hash),
@@ -225,7 +230,7 @@ pub async fn change_password(
     .exec(&txn)
     .await?;
     audit(&txn, AuditRecord::by(actor, "account.password_changed", "account", model.id)).await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     attempt.succeeded(&state.db).await?;
     start_session(session, actor.account_id(), epoch).await
 }
@@ -239,7 +244,7 @@ pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, stat
     }
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
     if account.status != status {
-        let txn = crate::state::begin_write(&state.db).await?;
+        let txn = state.changes.begin(&state.db).await?;
         entity::Entity::update(entity::ActiveModel {
             id: Set(target.0),
             status: Set(status.as_str().into()),
@@ -256,7 +261,7 @@ pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, stat
             "email": account.email.as_str(),
         })))
         .await?;
-        crate::events::commit(state, txn).await?;
+        state.changes.commit(&state.db, txn).await?;
     }
     find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
 }
@@ -286,7 +291,7 @@ pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: 
     }
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
     if account.role != role {
-        let txn = crate::state::begin_write(&state.db).await?;
+        let txn = state.changes.begin(&state.db).await?;
         entity::Entity::update(entity::ActiveModel {
             id: Set(target.0),
             role: Set(role.as_str().into()),
@@ -298,7 +303,7 @@ pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: 
             serde_json::json!({ "email": account.email.as_str(), "from": account.role.as_str(), "to": role.as_str() }),
         ))
         .await?;
-        crate::events::commit(state, txn).await?;
+        state.changes.commit(&state.db, txn).await?;
     }
     find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))
 }
@@ -308,7 +313,3 @@ pub async fn require_account(state: &AppState, session: &Session) -> Result<Acco
     session_account(state, session).await?.ok_or_else(AppError::unauthenticated)
 }
 
-pub async fn require_admin(state: &AppState, session: &Session) -> Result<AccountView, AppError> {
-    let account = require_account(state, session).await?;
-    if account.is_admin() { Ok(account) } else { Err(AppError::forbidden()) }
-}

@@ -6,7 +6,9 @@
 //! Three counters per attempt: the (account, address) pair, the account from anywhere, and the
 //! address for any account. Past a free allowance each failure doubles the wait, up to a cap;
 //! attempts refused for waiting are not counted, and failures older than the window are
-//! forgotten, so nobody can be locked out for longer than the cap by someone else.
+//! forgotten, so nobody can be locked out for longer than the cap by someone else. And a device
+//! that logged in to the account before (its device cookie, see `device`) is counted on its own,
+//! so a stranger's guesses from rotating addresses never keep the owner out.
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QuerySelect, sea_query::OnConflict,
@@ -66,6 +68,8 @@ pub struct Attempt {
     /// The (address, account) pair and the account; none for a sign-up.
     account: Option<(String, String)>,
     address: String,
+    /// A device known to the account: its attempts are counted against it alone.
+    device: Option<String>,
 }
 
 impl Attempt {
@@ -78,23 +82,35 @@ impl Attempt {
         Self { account: Some((pair, format!("account:{email}"))), ..Self::sign_up(ip) }
     }
 
+    /// A login for `email` from `device`, which logged in to that account before.
+    pub fn login_from_device(email: &str, ip: Option<&str>, device: Option<String>) -> Self {
+        let email: String = email.trim().to_lowercase().chars().take(254).collect();
+        let device = device.map(|id| format!("device:{id} {email}"));
+        Self { device, ..Self::login(&email, ip) }
+    }
+
     /// A sign-up from `ip`. It counts against the address like a failed login unless it creates
     /// the account, so learning which emails are taken by signing up with them is throttled
     /// exactly like guessing passwords (sign-up has to say when an email is taken: without
     /// email verification there is no other way to tell the person signing up).
     pub fn sign_up(ip: Option<&str>) -> Self {
-        Self { account: None, address: format!("address:{}", ip.unwrap_or("unknown")) }
+        Self { account: None, address: format!("address:{}", ip.unwrap_or("unknown")), device: None }
     }
 
-    fn counters(&self) -> impl Iterator<Item = (&str, Limit)> {
+    fn counters(&self) -> Vec<(&str, Limit)> {
+        if let Some(device) = &self.device {
+            // One device guessed at: as strict as one address, and nothing anyone else does
+            // counts against it.
+            return vec![(device.as_str(), PAIR)];
+        }
         let account = self.account.iter().flat_map(|(pair, account)| [(pair.as_str(), PAIR), (account.as_str(), ACCOUNT)]);
-        account.chain([(self.address.as_str(), ADDRESS)])
+        account.chain([(self.address.as_str(), ADDRESS)]).collect()
     }
 
     /// Counts this attempt as a failure, or refuses it (429 with how long to wait) when one of
     /// its counters is still waiting.
     pub async fn begin(&self, db: &DatabaseConnection, now: DateTime<Utc>) -> Result<(), AppError> {
-        let txn = crate::state::begin_write(db).await?;
+        let txn = crate::events::begin_write(db).await?;
         let mut rows = Vec::with_capacity(3);
         for (key, limit) in self.counters() {
             let row = locked_row(&txn, key, now).await?;
@@ -125,8 +141,10 @@ impl Attempt {
     /// afresh and the address gets this attempt back.
     pub async fn succeeded(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         use sea_orm::{ColumnTrait, QueryFilter, sea_query::{Expr, ExprTrait}};
-        let txn = crate::state::begin_write(db).await?;
-        if let Some((pair, account)) = &self.account {
+        let txn = crate::events::begin_write(db).await?;
+        if let Some(device) = &self.device {
+            entity::Entity::delete_many().filter(entity::Column::Key.eq(device.as_str())).exec(&txn).await?;
+        } else if let Some((pair, account)) = &self.account {
             entity::Entity::delete_many().filter(entity::Column::Key.is_in([pair.as_str(), account.as_str()])).exec(&txn).await?;
         }
         entity::Entity::update_many()

@@ -18,33 +18,10 @@ use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
 use crate::servers::{ServerId, ServerRef, ssr::{entity as servers, token_servers}};
 use crate::signing_keys::{KeyState, ssr as signing_keys};
-use crate::state::{Actor, AppState};
+use crate::accounts::actor::Actor;
+use crate::state::AppState;
 
-pub mod entity {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "tokens")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub account_id: Uuid,
-        pub signing_key_id: Uuid,
-        pub description: String,
-        pub display: String,
-        pub created_at: DateTimeUtc,
-        pub expires_at: Option<DateTimeUtc>,
-        pub revoked_at: Option<DateTimeUtc>,
-        pub last_used_at: Option<DateTimeUtc>,
-        pub last_used_ip: Option<String>,
-        pub use_count: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
+pub mod entity;
 
 /// Filters and order for the token list.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +54,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     };
 
     let id = Uuid::now_v7();
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     let key = signing_keys::active_key(&txn, state, account).await?;
     let claims = TokenClaims {
         iss: state.settings.issuer.clone(),
@@ -120,7 +97,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         "signing_key": key.id,
     })))
     .await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     Ok(CreatedToken { token, details: get_token(state, account, TokenId(id)).await? })
 }
 
@@ -275,7 +252,7 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Resul
     let account = actor.account_id();
     let token = find_model(&state.db, account, id).await?;
     if token.revoked_at.is_none() {
-        let txn = crate::state::begin_write(&state.db).await?;
+        let txn = state.changes.begin(&state.db).await?;
         // Only the first revocation counts: a concurrent second one changes nothing.
         let changed = entity::Entity::update_many()
             .col_expr(entity::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
@@ -291,7 +268,7 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Resul
             })))
             .await?;
         }
-        crate::events::commit(state, txn).await?;
+        state.changes.commit(&state.db, txn).await?;
     }
     get_token(state, account, id).await
 }
@@ -305,14 +282,14 @@ pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, serve
     if TokenStatus::of(token.revoked_at.is_some(), token.expires_at, Utc::now()) == TokenStatus::Revoked {
         return Err(AppError::new(ErrorCode::Conflict, "This token is revoked; create a new one instead."));
     }
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     insert_association(&txn, token.id, server.id).await?;
     record_change(&txn, ChangeKind::Token, token.id).await?;
     audit(&txn, AuditRecord::by(actor, "token.associated", "token", token.id).detail(serde_json::json!({
         "server": server.id, "server_name": server.name,
     })))
     .await?;
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     get_token(state, account, token_id).await
 }
 
@@ -321,7 +298,7 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
     let account = actor.account_id();
     let token = find_model(&state.db, account, token_id).await?;
     let server = crate::servers::ssr::find_model(&state.db, account, server_id).await?;
-    let txn = crate::state::begin_write(&state.db).await?;
+    let txn = state.changes.begin(&state.db).await?;
     let removed = token_servers::Entity::delete_many()
         .filter(token_servers::Column::TokenId.eq(token.id))
         .filter(token_servers::Column::ServerId.eq(server.id))
@@ -334,7 +311,7 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
         })))
         .await?;
     }
-    crate::events::commit(state, txn).await?;
+    state.changes.commit(&state.db, txn).await?;
     get_token(state, account, token_id).await
 }
 
