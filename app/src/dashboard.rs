@@ -24,13 +24,13 @@ pub struct Overview {
 
 #[server(prefix = "/rpc", endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
-    use crate::tokens::{TokenStatus, ssr::{TokenQuery, list_tokens}};
+    use crate::tokens::{TokenOrder, TokenStatus, ssr::{TokenQuery, list_tokens}};
     crate::server_fns::with_status(async move {
         let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
         let account = actor.account_id();
         let now = chrono::Utc::now();
         let servers = crate::servers::ssr::list_servers(&state, account).await?.len();
-        let tokens = list_tokens(&state, account, &TokenQuery { sort_by_last_used: true, ..Default::default() }).await?;
+        let tokens = list_tokens(&state, account, &TokenQuery { order: TokenOrder::LastUsed, ..Default::default() }).await?;
         let active_tokens = tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
         let mut expiring: Vec<TokenView> = tokens.iter().filter(|t| t.expires_soon(now)).cloned().collect();
         expiring.sort_by_key(|t| t.expires_at);
@@ -83,7 +83,7 @@ fn Summary(overview: Overview) -> impl IntoView {
         {(!expiring.is_empty()).then(|| view! {
             <section class="mt-10" aria-labelledby="expiring">
                 <div class="mb-3 flex items-center justify-between">
-                    <h2 id="expiring" class="text-sm font-semibold uppercase tracking-wide text-amber-700 dark:text-amber-400">"Expiring within 7 days"</h2>
+                    <h2 id="expiring" class="text-sm font-semibold uppercase tracking-wide text-amber-700 dark:text-amber-400">{format!("Expiring within {} days", crate::tokens::EXPIRING_SOON_DAYS)}</h2>
                     <a href="/tokens?status=expiring" class=LINK>"All expiring tokens"</a>
                 </div>
                 <TokenList tokens=expiring/>

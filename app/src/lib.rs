@@ -4,6 +4,21 @@
 
 pub mod accounts;
 pub mod audit;
+
+/// The site's facts, stated once in the workspace's `[[workspace.metadata.leptos]]` and read
+/// from there by `build.rs` (and by `./dev`).
+pub mod site {
+    /// The name of the built wasm, JS and CSS files.
+    pub const OUTPUT_NAME: &str = env!("GATEHOUSE_SITE_OUTPUT_NAME");
+    /// Where under the site root they are served.
+    pub const PKG_DIR: &str = env!("GATEHOUSE_SITE_PKG_DIR");
+    /// The built site, relative to the working directory, unless configured.
+    pub const ROOT: &str = env!("GATEHOUSE_SITE_ROOT");
+    /// `PROD` or `DEV`.
+    pub const ENV: &str = env!("GATEHOUSE_SITE_ENV");
+    /// The stylesheet's address.
+    pub const STYLESHEET: &str = concat!("/", env!("GATEHOUSE_SITE_PKG_DIR"), "/", env!("GATEHOUSE_SITE_OUTPUT_NAME"), ".css");
+}
 pub mod components;
 pub mod dashboard;
 pub mod error;
@@ -88,7 +103,7 @@ pub fn App() -> impl IntoView {
     // Every page waits for its data before the first byte, so status codes and redirects
     // (e.g. to the login page) are real HTTP ones and forms work without JavaScript.
     view! {
-        <Stylesheet id="gatehouse" href="/pkg/gatehouse.css"/>
+        <Stylesheet id="gatehouse" href=site::STYLESHEET/>
         <Title text="Gatehouse"/>
         <Router>
             <Routes fallback=NotFound>

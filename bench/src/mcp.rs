@@ -122,19 +122,16 @@ impl Sse {
         let (tx, messages) = mpsc::unbounded_channel();
         let mut stream = response.bytes_stream();
         let reader = tokio::spawn(async move {
-            let mut buffer = String::new();
+            let mut events = gatehouse::gateway::sse::EventReader::default();
             let mut endpoint_tx = Some(endpoint_tx);
             while let Some(Ok(chunk)) = stream.next().await {
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let event: String = buffer.drain(..end + 2).collect();
-                    let kind = event.lines().find_map(|l| l.strip_prefix("event:")).map(str::trim).unwrap_or("message");
-                    let data: String = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim_start).collect::<Vec<_>>().join("\n");
-                    if kind == "endpoint" {
+                events.push(&chunk);
+                while let Some(event) = events.next_event() {
+                    if event.name == "endpoint" {
                         if let Some(tx) = endpoint_tx.take() {
-                            let _ = tx.send(data);
+                            let _ = tx.send(event.data);
                         }
-                    } else if let Ok(value) = serde_json::from_str::<Value>(&data) {
+                    } else if let Ok(value) = serde_json::from_str::<Value>(&event.data) {
                         let _ = tx.send(value);
                     }
                 }

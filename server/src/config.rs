@@ -70,10 +70,17 @@ pub struct Config {
     pub events_reconcile_ms: u64,
     /// Last-used times and usage counts are written in one batch this often (and at shutdown).
     pub usage_flush_ms: u64,
-    /// Requests per second one token may send (0: unlimited), and the burst it may use.
+    /// Requests per second one token may send (0: unlimited), and the burst it may use. Chosen
+    /// from real SDK sessions (Python 1.x and 2.x, TypeScript, rmcp; bench/CLIENT_SESSIONS.md has the
+    /// table): no SDK retries a 429, and Python sessions die on one, so the limits sit well
+    /// above legitimate use. A session plus a 100-call batch is 105 requests within 0.3 s, three
+    /// back-to-back batches 305 in about 1 s: the burst covers that. An agent between model
+    /// turns sustains a few requests a second; 100/s refills the burst in 3 s and still holds a
+    /// runaway loop (about 300/s here) or a flood (630/s) to a third or less.
     pub token_requests_per_second: u32,
     pub token_burst: u32,
-    /// Requests or streams one token may have open at once (0: unlimited).
+    /// Requests or streams one token may have open at once (0: unlimited). 100 concurrent calls
+    /// of a 1 s tool keep 101 open in every SDK (the session's own stream holds one).
     pub token_max_open: usize,
 }
 
@@ -92,7 +99,7 @@ impl Default for Config {
             database_url: "sqlite://data/gatehouse.db".into(),
             data_dir: PathBuf::from("data"),
             master_key: None,
-            site_root: PathBuf::from(option_env!("GATEHOUSE_SITE_ROOT").unwrap_or("target/site")),
+            site_root: PathBuf::from(app::site::ROOT),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             session_idle_seconds: 12 * 60 * 60,
@@ -112,9 +119,9 @@ impl Default for Config {
             events_gap_watch_ms: 10 * 60 * 1000,
             events_reconcile_ms: 30_000,
             usage_flush_ms: 5_000,
-            token_requests_per_second: 50,
-            token_burst: 100,
-            token_max_open: 32,
+            token_requests_per_second: 100,
+            token_burst: 300,
+            token_max_open: 128,
         }
     }
 }

@@ -56,11 +56,11 @@ impl Application {
         let public_url = config.public_url(bound);
 
         let leptos_options = LeptosOptions::builder()
-            .output_name("gatehouse")
+            .output_name(app::site::OUTPUT_NAME)
             .site_root(config.site_root.to_string_lossy().as_ref())
-            .site_pkg_dir("pkg")
+            .site_pkg_dir(app::site::PKG_DIR)
             .site_addr(bound)
-            .env(leptos::config::Env::PROD)
+            .env(if app::site::ENV == "DEV" { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
             .build();
         let base = public_url.as_str().trim_end_matches('/').to_string();
         let settings = Settings {

@@ -92,9 +92,6 @@ pub async fn update_account(id: super::AccountId, status: Option<String>, role: 
             let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
             let admin = actor.admin()?;
             let bad = |what: &str| AppError::new(crate::error::ErrorCode::InvalidInput, format!("Unknown {what}."));
-            if status.is_none() && role.is_none() {
-                return Err(bad("change"));
-            }
             let status = status.map(|s| super::AccountStatus::parse(&s).ok_or_else(|| bad("status"))).transpose()?;
             let role = role.map(|r| super::Role::parse(&r).ok_or_else(|| bad("role"))).transpose()?;
             super::ssr::update_account(&state, &admin, id, status, role).await

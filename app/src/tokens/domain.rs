@@ -5,6 +5,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::error::{AppError, ErrorCode};
 use crate::servers::{ServerId, ServerRef};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -210,6 +211,96 @@ pub struct TokenView {
 /// How close to its expiry a token gets the "expires soon" badge.
 pub const EXPIRING_SOON_DAYS: i64 = 7;
 
+/// The longest token string anyone may send (the gateway's and the inspector's limit); a
+/// Gatehouse token is well under 1 KiB.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The token in an `Authorization` value (`Bearer <token>`, the scheme in any case, spaces
+/// around either), or `None` when the value names another scheme or none.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Which tokens a list shows: the one parser for REST, server functions and the page's links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenFilter {
+    #[default]
+    All,
+    Status(TokenStatus),
+    /// Active, and expiring within [`EXPIRING_SOON_DAYS`].
+    ExpiringSoon,
+}
+
+impl TokenFilter {
+    /// Every filter, in the order the page offers them.
+    pub const ALL: [TokenFilter; 5] = [
+        TokenFilter::All,
+        TokenFilter::Status(TokenStatus::Active),
+        TokenFilter::ExpiringSoon,
+        TokenFilter::Status(TokenStatus::Expired),
+        TokenFilter::Status(TokenStatus::Revoked),
+    ];
+
+    /// The `status` query value; absent, empty and `all` are every token.
+    pub fn parse(value: Option<&str>) -> Result<Self, AppError> {
+        match value.unwrap_or("") {
+            "" | "all" => Ok(TokenFilter::All),
+            "expiring" => Ok(TokenFilter::ExpiringSoon),
+            other => TokenStatus::parse(other).map(TokenFilter::Status).ok_or_else(|| {
+                AppError::new(ErrorCode::InvalidInput, "status must be all, active, expiring, expired or revoked")
+                    .with_field("status", "Unknown status.")
+            }),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenFilter::All => "all",
+            TokenFilter::Status(status) => status.as_str(),
+            TokenFilter::ExpiringSoon => "expiring",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenFilter::All => "All",
+            TokenFilter::Status(TokenStatus::Active) => "Active",
+            TokenFilter::ExpiringSoon => "Expiring soon",
+            TokenFilter::Status(TokenStatus::Expired) => "Expired",
+            TokenFilter::Status(TokenStatus::Revoked) => "Revoked",
+        }
+    }
+}
+
+/// The order of a token list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenOrder {
+    /// Newest first.
+    #[default]
+    Created,
+    /// Most recently used first, never-used last.
+    LastUsed,
+}
+
+impl TokenOrder {
+    /// The `sort` query value; absent or empty is [`TokenOrder::Created`].
+    pub fn parse(value: Option<&str>) -> Result<Self, AppError> {
+        match value.unwrap_or("") {
+            "" | "created" => Ok(TokenOrder::Created),
+            "last_used" => Ok(TokenOrder::LastUsed),
+            _ => Err(AppError::new(ErrorCode::InvalidInput, "sort must be created or last_used").with_field("sort", "Unknown order.")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenOrder::Created => "created",
+            TokenOrder::LastUsed => "last_used",
+        }
+    }
+}
+
 impl TokenView {
     /// Active, and expiring within [`EXPIRING_SOON_DAYS`] of `now`.
     pub fn expires_soon(&self, now: DateTime<Utc>) -> bool {
@@ -290,6 +381,28 @@ pub struct TokenClaims {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn list_filters_and_orders_parse_strictly_and_round_trip() {
+        for filter in TokenFilter::ALL {
+            assert_eq!(TokenFilter::parse(Some(filter.as_str())).unwrap(), filter);
+        }
+        assert_eq!(TokenFilter::parse(None).unwrap(), TokenFilter::All);
+        assert_eq!(TokenFilter::parse(Some("")).unwrap(), TokenFilter::All);
+        assert_eq!(TokenFilter::parse(Some("Active")).unwrap_err().fields["status"], "Unknown status.");
+        for order in [TokenOrder::Created, TokenOrder::LastUsed] {
+            assert_eq!(TokenOrder::parse(Some(order.as_str())).unwrap(), order);
+        }
+        assert!(TokenOrder::parse(Some("newest")).is_err());
+    }
+
+    #[test]
+    fn bearer_values() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("  bEaReR   abc  "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

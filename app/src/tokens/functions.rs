@@ -3,7 +3,7 @@ use leptos::prelude::*;
 
 use super::domain::{CreatedToken, TokenId, TokenPage, TokenView};
 #[cfg(feature = "ssr")]
-use super::domain::{NewTokenInput, TokenStatus};
+use super::domain::NewTokenInput;
 use crate::error::AppError;
 use crate::servers::ServerId;
 #[cfg(feature = "ssr")]
@@ -22,11 +22,7 @@ fn shown_once_key(id: TokenId) -> String {
 pub async fn list_tokens(status: Option<String>, sort: Option<String>, page: Option<usize>) -> Result<TokenPage, AppError> {
     with_status(async move {
         let (state, actor) = require_actor().await?;
-        let query = super::ssr::TokenQuery {
-            status: status.as_deref().and_then(TokenStatus::parse),
-            expiring_soon: status.as_deref() == Some("expiring"),
-            sort_by_last_used: sort.as_deref() == Some("last_used"),
-        };
+        let query = super::ssr::TokenQuery::parse(status.as_deref(), sort.as_deref())?;
         super::ssr::page_of_tokens(&state, actor.account_id(), &query, page.unwrap_or(1)).await
     }.await)
 }

@@ -64,8 +64,6 @@ pub mod ssr {
     use crate::state::AppState;
     use crate::tokens::{Refusal, TokenId, TokenStatus, ssr::entity as tokens};
 
-    const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
     fn invalid(message: &str) -> AppError {
         AppError::new(crate::error::ErrorCode::InvalidInput, message).with_field("token", message)
     }
@@ -78,12 +76,12 @@ pub mod ssr {
     }
 
     pub async fn inspect(state: &AppState, account: AccountId, raw: &str, now: DateTime<Utc>) -> Result<Inspection, AppError> {
-        let token = raw.trim();
-        let token = token.strip_prefix("Bearer ").or_else(|| token.strip_prefix("bearer ")).unwrap_or(token).trim();
+        // Pasted with its header scheme or without.
+        let token = crate::tokens::bearer_token(raw).unwrap_or(raw.trim());
         if token.is_empty() {
             return Err(invalid("Paste a token."));
         }
-        if token.len() > MAX_TOKEN_BYTES {
+        if token.len() > crate::tokens::MAX_TOKEN_BYTES {
             return Err(invalid("That is far longer than any Gatehouse token (8 KiB at most)."));
         }
         let parts: Vec<&str> = token.split('.').collect();

@@ -5,7 +5,7 @@ use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
 
 use std::collections::HashMap;
 
-use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenId, TokenPage, TokenStatus, TokenView};
+use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenFilter, TokenId, TokenOrder, TokenPage, TokenStatus, TokenView};
 use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens, take_created_token};
 use super::snippets::snippets;
 use crate::components::*;
@@ -135,7 +135,8 @@ pub fn TokensPage() -> impl IntoView {
     let page = move || query.read().get("page").and_then(|p| p.parse::<usize>().ok());
     let tokens = Resource::new(move || (status(), sort(), page()), |(status, sort, page)| list_tokens(status, sort, page));
     let activity = Resource::new(|| (), |_| token_activity());
-    let filters = [("", "All"), ("active", "Active"), ("expiring", "Expiring soon"), ("expired", "Expired"), ("revoked", "Revoked")];
+    let filters = TokenFilter::ALL.map(|f| (if f == TokenFilter::All { "" } else { f.as_str() }, f.label()));
+    let last_used = TokenOrder::LastUsed.as_str();
     view! {
         <Title text="Tokens · Gatehouse"/>
         <PageHeader title="Tokens" description="Bearer tokens your MCP clients present to your servers.">
@@ -160,13 +161,13 @@ pub fn TokensPage() -> impl IntoView {
             }).collect_view()}
             <span class="ml-auto"></span>
             <a class=LINK href=move || {
-                let by_use = sort().as_deref() == Some("last_used");
+                let by_use = sort().as_deref() == Some(last_used);
                 let mut q = Vec::new();
                 if let Some(s) = status() { q.push(format!("status={}", encode_query_value(&s))); }
-                if !by_use { q.push("sort=last_used".into()); }
+                if !by_use { q.push(format!("sort={last_used}")); }
                 if q.is_empty() { "/tokens".to_string() } else { format!("/tokens?{}", q.join("&")) }
             }>
-                {move || if sort().as_deref() == Some("last_used") { "Sort by created" } else { "Sort by last used" }}
+                {move || if sort().as_deref() == Some(last_used) { "Sort by created" } else { "Sort by last used" }}
             </a>
         </nav>
         <Suspense fallback=Loading>

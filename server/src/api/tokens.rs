@@ -5,18 +5,18 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use app::{
-    error::{AppError, ErrorCode},
+    error::AppError,
     servers::ServerId,
     accounts::actor::Actor,
     state::AppState,
-    tokens::{CreatedToken, NewTokenInput, TokenId, TokenStatus, TokenView, ssr},
+    tokens::{CreatedToken, NewTokenInput, TokenId, TokenView, ssr},
 };
 
 use super::ApiJson;
 
 #[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
-    /// `active`, `expired`, `revoked`, or `expiring` (active, expiring within 7 days).
+    /// `all` (the default), `active`, `expired`, `revoked`, or `expiring` (active and expiring soon).
     status: Option<String>,
     /// `created` (newest first, the default) or `last_used` (most recently used first).
     sort: Option<String>,
@@ -25,19 +25,8 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/tokens", tag = "tokens", params(ListQuery),
     responses((status = 200, body = Vec<TokenView>), (status = 422, body = AppError)))]
 pub async fn list(State(state): State<AppState>, actor: Actor, Query(q): Query<ListQuery>) -> Result<Json<Vec<TokenView>>, AppError> {
-    let expiring_soon = q.status.as_deref() == Some("expiring");
-    let status = match q.status.as_deref() {
-        None | Some("") | Some("all") | Some("expiring") => None,
-        Some(s) => Some(TokenStatus::parse(s).ok_or_else(|| {
-            AppError::new(ErrorCode::InvalidInput, "status must be active, expired, revoked or expiring").with_field("status", "Unknown status.")
-        })?),
-    };
-    let sort_by_last_used = match q.sort.as_deref() {
-        None | Some("") | Some("created") => false,
-        Some("last_used") => true,
-        Some(_) => return Err(AppError::new(ErrorCode::InvalidInput, "sort must be created or last_used").with_field("sort", "Unknown order.")),
-    };
-    Ok(Json(ssr::list_tokens(&state, actor.account_id(), &ssr::TokenQuery { status, expiring_soon, sort_by_last_used }).await?))
+    let query = ssr::TokenQuery::parse(q.status.as_deref(), q.sort.as_deref())?;
+    Ok(Json(ssr::list_tokens(&state, actor.account_id(), &query).await?))
 }
 
 /// Creates a token. The response is the only time the token string is shown.

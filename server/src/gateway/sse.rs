@@ -90,6 +90,59 @@ fn field(line: &str) -> Option<(&str, &str)> {
     Some((name, value.strip_prefix(' ').unwrap_or(value)))
 }
 
+/// One event as a client reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `event:`, `message` when absent.
+    pub name: String,
+    /// The `data:` lines, joined by line feeds.
+    pub data: String,
+    /// The event's lines as sent, joined by line feeds, without the blank line ending it.
+    pub text: String,
+}
+
+/// Reads a byte stream as SSE events, by the same rules as the gateway's rewriter (lines end
+/// with CRLF, LF or CR): the one SSE reader of the bench and the tests. (The fuzz oracle in
+/// `fuzzing` is kept apart on purpose: it checks this one.)
+#[derive(Debug, Default)]
+pub struct EventReader {
+    buf: Vec<u8>,
+    scan: Scan,
+}
+
+impl EventReader {
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete event, if one has arrived. Invalid UTF-8 is read lossily.
+    pub fn next_event(&mut self) -> Option<Event> {
+        match event_end(&self.buf, self.scan, false) {
+            Err(scan) => {
+                self.scan = scan;
+                None
+            }
+            Ok(end) => {
+                let raw: Vec<u8> = self.buf.drain(..end).collect();
+                self.scan = Scan::default();
+                let text = String::from_utf8_lossy(&raw);
+                let lines: Vec<&str> = event_lines(text.trim_start_matches('\u{feff}')).collect();
+                let mut event = Event { name: "message".into(), data: String::new(), text: lines.join("\n") };
+                let mut data = Vec::new();
+                for (name, value) in lines.iter().filter_map(|line| field(line)) {
+                    match name {
+                        "event" => event.name = value.to_string(),
+                        "data" => data.push(value),
+                        _ => {}
+                    }
+                }
+                event.data = data.join("\n");
+                Some(event)
+            }
+        }
+    }
+}
+
 /// What an `endpoint` event becomes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Rewritten {
@@ -251,6 +304,22 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_event_reader_reads_as_the_rewriter_does() {
+        let mut reader = EventReader::default();
+        reader.push(b"\xef\xbb\xbfevent: endpoint\r\ndata: /a?x=1\r\n\r");
+        assert_eq!(reader.next_event(), None, "a CR at the end may still become CRLF");
+        reader.push(b"\n: comment\rdata: {\"a\":\rdata:1}\r\rdata");
+        let first = reader.next_event().unwrap();
+        assert_eq!((first.name.as_str(), first.data.as_str()), ("endpoint", "/a?x=1"));
+        let second = reader.next_event().unwrap();
+        assert_eq!((second.name.as_str(), second.data.as_str()), ("message", "{\"a\":\n1}"));
+        assert_eq!(second.text, ": comment\ndata: {\"a\":\ndata:1}");
+        assert_eq!(reader.next_event(), None, "the unfinished event waits");
+        reader.push(b": x\n\n");
+        assert_eq!(reader.next_event().unwrap().data, "");
+    }
+
     use super::*;
     use futures::StreamExt;
 

@@ -24,7 +24,6 @@ use super::view::{AccessIndex, AccessTables, ServerEntry, TokenEntry};
 
 /// Leeway for `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECONDS: i64 = 5;
-const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// An HS256 signature: 32 bytes, 43 characters of unpadded base64url.
 const SIGNATURE_BYTES: usize = 32;
 
@@ -107,12 +106,11 @@ struct Claims<'a> {
 /// The bearer token in an `Authorization` header value, if it is one.
 pub fn bearer(header: Option<&http::HeaderValue>) -> Result<&str, Refusal> {
     let value = header.ok_or(Refusal::Missing)?.to_str().map_err(|_| Refusal::Malformed)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(Refusal::Malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Refusal::Missing);
+    if !value.trim().contains(' ') {
+        return Err(Refusal::Malformed);
     }
-    let token = token.trim();
-    if token.is_empty() || token.len() > MAX_TOKEN_BYTES { Err(Refusal::Malformed) } else { Ok(token) }
+    let token = app::tokens::bearer_token(value).ok_or(Refusal::Missing)?;
+    if token.is_empty() || token.len() > app::tokens::MAX_TOKEN_BYTES { Err(Refusal::Malformed) } else { Ok(token) }
 }
 
 /// The `jti` a token claims, unverified: only for attributing refusals made after the

@@ -17,6 +17,8 @@ use uuid::Uuid;
 use app::signing_keys::ssr::{entity as keys, secret};
 
 use crate::gateway::{ada_token_id, next_event, open_sse, served};
+use gatehouse::gateway::sse::EventReader;
+
 use crate::helpers::{Backend, TestApp, User, json_body, spawn_app, spawn_demo_mcp};
 use crate::on_both_backends;
 
@@ -118,9 +120,9 @@ async fn open_session(app: &TestApp, sse: &Value, token: &str) -> (BoxStream<'st
     let response = open_sse(sse["sse_endpoint"].as_str().unwrap(), token).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = response.bytes_stream().boxed();
-    let mut buffer = String::new();
-    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
-    let message_path = endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap().to_string();
+    let mut events = EventReader::default();
+    let endpoint = next_event(&mut stream, &mut events).await.expect("the endpoint event");
+    let message_path = endpoint.data;
     (stream, format!("{}{message_path}", app.address))
 }
 

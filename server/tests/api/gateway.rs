@@ -11,6 +11,8 @@ use rmcp::{
 };
 use serde_json::{Value, json};
 
+use gatehouse::gateway::sse::{Event, EventReader};
+
 use crate::helpers::{Backend, Options, User, json_body, spawn_app, spawn_app_with, spawn_demo_mcp, spawn_second_process};
 use crate::on_both_backends;
 
@@ -46,7 +48,7 @@ pub(crate) async fn served(user: &User, demo: &str, transport: &str) -> (Value, 
     (server, token)
 }
 
-async fn mcp_client(endpoint: &str, token: &str) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ClientConfig>, String> {
+pub(crate) async fn mcp_client(endpoint: &str, token: &str) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ClientConfig>, String> {
     install_crypto();
     let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(endpoint).auth_header(token));
     ClientConfig::new(ClientCapabilities::default(), Implementation::new("gatehouse-tests", "1.0"))
@@ -148,15 +150,17 @@ pub(crate) async fn ada_token_id(user: &User, description: &str) -> String {
 }
 
 /// Reads SSE bytes until one whole event has arrived; returns it.
-pub(crate) async fn next_event(stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin), buffer: &mut String) -> Option<String> {
+/// The next event, read by the gateway's own reader.
+pub(crate) async fn next_event(
+    stream: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    reader: &mut EventReader,
+) -> Option<Event> {
     loop {
-        if let Some(end) = buffer.find("\n\n") {
-            let event = buffer[..end].to_string();
-            buffer.drain(..end + 2);
+        if let Some(event) = reader.next_event() {
             return Some(event);
         }
         match tokio::time::timeout(Duration::from_secs(10), stream.next()).await {
-            Ok(Some(Ok(chunk))) => buffer.push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n")),
+            Ok(Some(Ok(chunk))) => reader.push(&chunk),
             _ => return None,
         }
     }
@@ -178,10 +182,11 @@ async fn sse_endpoint_is_rewritten_and_bound_to_its_token(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK, "{:?}", response.headers().get("x-gatehouse-refusal"));
     assert_eq!(response.headers().get("x-accel-buffering").unwrap(), "no");
     let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    let endpoint = next_event(&mut stream, &mut buffer).await.expect("the endpoint event");
-    let path = endpoint.lines().find_map(|l| l.strip_prefix("data: ")).unwrap().to_string();
-    assert!(path.starts_with(&format!("/s/{id}/messages?sessionId=")), "{endpoint}");
+    let mut events = EventReader::default();
+    let endpoint = next_event(&mut stream, &mut events).await.expect("the endpoint event");
+    assert_eq!(endpoint.name, "endpoint");
+    let path = endpoint.data;
+    assert!(path.starts_with(&format!("/s/{id}/messages?sessionId=")), "{path}");
 
     let message = json!({ "jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
         "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } });
@@ -192,8 +197,9 @@ async fn sse_endpoint_is_rewritten_and_bound_to_its_token(backend: Backend) {
     assert_eq!(stolen.status(), StatusCode::UNAUTHORIZED, "another token cannot post into this session");
     let accepted = post(token.clone()).await.unwrap();
     assert_eq!(accepted.status(), StatusCode::ACCEPTED);
-    let reply = next_event(&mut stream, &mut buffer).await.expect("the reply arrives on the stream");
-    assert!(reply.contains("\"id\":7") && reply.contains("serverInfo"), "{reply}");
+    let reply = next_event(&mut stream, &mut events).await.expect("the reply arrives on the stream");
+    let reply: Value = serde_json::from_str(&reply.data).unwrap();
+    assert!(reply["id"] == 7 && reply["result"]["serverInfo"].is_object(), "{reply}");
 }
 
 async fn revocation_ends_live_streams(backend: Backend) {
@@ -203,8 +209,8 @@ async fn revocation_ends_live_streams(backend: Backend) {
     let (server, token) = served(&ada, &demo, "sse").await;
     let response = open_sse(server["sse_endpoint"].as_str().unwrap(), &token).await;
     let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    next_event(&mut stream, &mut buffer).await.expect("the stream is open");
+    let mut events = EventReader::default();
+    next_event(&mut stream, &mut events).await.expect("the stream is open");
 
     let token_id = ada_token_id(&ada, "client").await;
     let revoked_at = Instant::now();
@@ -430,8 +436,8 @@ async fn held_stream(url: &str, token: &str) -> impl std::future::Future<Output 
     let response = open_sse(url, token).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = response.bytes_stream();
-    let mut buffer = String::new();
-    next_event(&mut stream, &mut buffer).await.expect("the stream is open");
+    let mut events = EventReader::default();
+    next_event(&mut stream, &mut events).await.expect("the stream is open");
     async move { while let Some(Ok(_)) = stream.next().await {} }
 }
 

@@ -265,3 +265,33 @@ async fn last_used_only_moves_forward_whichever_process_flushes_last(backend: Ba
     assert_eq!(detail["last_used_ip"], "10.0.0.2", "the later use stands: {detail}");
     assert_eq!(detail["use_count"], 2, "both uses count");
 }
+
+on_both_backends!(the_default_limits_let_a_real_client_run_a_batch_of_100_slow_calls);
+
+/// The default limits come from measured SDK sessions (bench/CLIENT_SESSIONS.md): a session
+/// with 100 concurrent calls of a slow tool keeps 101 requests open, and no SDK retries a 429.
+async fn the_default_limits_let_a_real_client_run_a_batch_of_100_slow_calls(backend: Backend) {
+    use rmcp::model::CallToolRequestParams;
+    let defaults = gatehouse::Config::default();
+    let options = Options {
+        token_requests_per_second: defaults.token_requests_per_second,
+        token_burst: defaults.token_burst,
+        token_max_open: defaults.token_max_open,
+        ..Options::default()
+    };
+    let app = spawn_app_with(backend, options).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, "streamable_http").await;
+    let client = crate::gateway::mcp_client(server["mcp_endpoint"].as_str().unwrap(), &token).await.expect("connects");
+    client.list_tools(Default::default()).await.unwrap();
+    // Each call takes 0.5 s, so all hundred are open at once.
+    let calls = (0..100).map(|_| {
+        let arguments = json!({ "ticks": 5 }).as_object().cloned().unwrap();
+        client.call_tool(CallToolRequestParams::new("ticker").with_arguments(arguments))
+    });
+    let results = futures::future::join_all(calls).await;
+    let failed: Vec<String> = results.iter().filter_map(|r| r.as_ref().err().map(|e| e.to_string())).collect();
+    assert!(failed.is_empty(), "{} of 100 calls failed, first: {:?}", failed.len(), failed.first());
+    client.cancel().await.ok();
+}

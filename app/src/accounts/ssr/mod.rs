@@ -275,6 +275,11 @@ pub async fn update_account(
     status: Option<AccountStatus>,
     role: Option<Role>,
 ) -> Result<AccountView, AppError> {
+    if status.is_none() && role.is_none() {
+        // The same answer from the dashboard and the REST API: there is nothing to do.
+        return Err(AppError::new(ErrorCode::InvalidInput, "Give a status or a role to change.")
+            .with_field("status", "Give a status or a role to change."));
+    }
     if let Some(status) = status {
         set_status(state, admin, target, status).await?;
     }

@@ -26,10 +26,15 @@ pub mod entity;
 /// Filters and order for the token list.
 #[derive(Debug, Clone, Default)]
 pub struct TokenQuery {
-    pub status: Option<TokenStatus>,
-    /// Only active tokens that expire within [`EXPIRING_SOON_DAYS`](super::domain::EXPIRING_SOON_DAYS).
-    pub expiring_soon: bool,
-    pub sort_by_last_used: bool,
+    pub filter: TokenFilter,
+    pub order: TokenOrder,
+}
+
+impl TokenQuery {
+    /// From the `status` and `sort` query values, strictly (an unknown one is a 422).
+    pub fn parse(status: Option<&str>, sort: Option<&str>) -> Result<Self, AppError> {
+        Ok(Self { filter: TokenFilter::parse(status)?, order: TokenOrder::parse(sort)? })
+    }
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
@@ -158,15 +163,19 @@ async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Res
         .order_by_desc(entity::Column::CreatedAt)
         .all(&state.db)
         .await?;
-    if query.status.is_some() || query.expiring_soon {
+    if query.filter != TokenFilter::All {
         let revoked_keys = revoked_keys(&state.db, account).await?;
         let now = Utc::now();
         models.retain(|m| {
             let status = TokenStatus::of(m.revoked_at.is_some() || revoked_keys.contains(&m.signing_key_id), m.expires_at, now);
-            query.status.is_none_or(|wanted| wanted == status) && (!query.expiring_soon || status.expires_soon(m.expires_at, now))
+            match query.filter {
+                TokenFilter::All => true,
+                TokenFilter::Status(wanted) => wanted == status,
+                TokenFilter::ExpiringSoon => status.expires_soon(m.expires_at, now),
+            }
         });
     }
-    if query.sort_by_last_used {
+    if query.order == TokenOrder::LastUsed {
         // Most recently used first; never-used tokens last.
         models.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
     }
