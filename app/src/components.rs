@@ -75,11 +75,7 @@ pub fn FormAlert(#[prop(into)] error: Signal<Option<AppError>>) -> impl IntoView
 
 /// A primary submit button that shows its pending state while the request is in flight.
 #[component]
-pub fn SubmitButton(
-    label: &'static str,
-    pending_label: &'static str,
-    #[prop(into)] pending: Signal<bool>,
-) -> impl IntoView {
+pub fn SubmitButton(label: &'static str, pending_label: &'static str, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
     view! {
         <button
             type="submit"
@@ -165,7 +161,6 @@ pub fn login_here() -> String {
     };
     format!("/login?next={}", encode_query_value(&here))
 }
-
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters pass through).
 pub fn encode_query_value(value: &str) -> String {

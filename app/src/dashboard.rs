@@ -8,7 +8,10 @@ use crate::components::*;
 use crate::error::AppError;
 use crate::servers::pages::Loading;
 use crate::tokens::{TokenList, TokenView};
-use crate::usage::{Usage, chart::{Span, UsageChart}};
+use crate::usage::{
+    Usage,
+    chart::{Span, UsageChart},
+};
 
 /// Everything the overview shows, in one round trip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,20 +27,26 @@ pub struct Overview {
 
 #[server(prefix = "/rpc", endpoint = "overview")]
 pub async fn get_overview() -> Result<Overview, AppError> {
-    use crate::tokens::{TokenOrder, TokenStatus, ssr::{TokenQuery, list_tokens}};
-    crate::server_fns::with_status(async move {
-        let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
-        let account = actor.account_id();
-        let now = chrono::Utc::now();
-        let servers = crate::servers::ssr::list_servers(&state, account).await?.len();
-        let tokens = list_tokens(&state, account, &TokenQuery { order: TokenOrder::LastUsed, ..Default::default() }).await?;
-        let active_tokens = tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
-        let mut expiring: Vec<TokenView> = tokens.iter().filter(|t| t.expires_soon(now)).cloned().collect();
-        expiring.sort_by_key(|t| t.expires_at);
-        let recent = tokens.into_iter().filter(|t| t.last_used_at.is_some()).take(5).collect();
-        let usage = crate::usage::ssr::account_usage(&state.db, account, now).await?;
-        Ok(Overview { servers, active_tokens, usage, expiring, recent })
-    }.await)
+    use crate::tokens::{
+        TokenOrder, TokenStatus,
+        ssr::{TokenQuery, list_tokens},
+    };
+    crate::server_fns::with_status(
+        async move {
+            let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
+            let account = actor.account_id();
+            let now = chrono::Utc::now();
+            let servers = crate::servers::ssr::list_servers(&state, account).await?.len();
+            let tokens = list_tokens(&state, account, &TokenQuery { order: TokenOrder::LastUsed, ..Default::default() }).await?;
+            let active_tokens = tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
+            let mut expiring: Vec<TokenView> = tokens.iter().filter(|t| t.expires_soon(now)).cloned().collect();
+            expiring.sort_by_key(|t| t.expires_at);
+            let recent = tokens.into_iter().filter(|t| t.last_used_at.is_some()).take(5).collect();
+            let usage = crate::usage::ssr::account_usage(&state.db, account, now).await?;
+            Ok(Overview { servers, active_tokens, usage, expiring, recent })
+        }
+        .await,
+    )
 }
 
 #[component]

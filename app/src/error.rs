@@ -2,11 +2,11 @@
 //! the pages all speak it. Internal causes are logged on the server and never shown.
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
 };
+use serde::{Deserialize, Serialize};
 
 /// Stable, machine-readable error codes. Clients match on these, so never rename one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,10 +126,9 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
                 Self::new(ErrorCode::InvalidInput, "The form was incomplete. Please fill it in again.")
             }
-            ServerFnErrorErr::Request(_) => Self::new(
-                ErrorCode::Unavailable,
-                "Could not reach Gatehouse. Check your connection and try again.",
-            ),
+            ServerFnErrorErr::Request(_) => {
+                Self::new(ErrorCode::Unavailable, "Could not reach Gatehouse. Check your connection and try again.")
+            }
             other => Self::new(ErrorCode::Internal, format!("Something went wrong: {other}")),
         }
     }

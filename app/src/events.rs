@@ -7,9 +7,7 @@ use std::{
 };
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QuerySelect};
 use tokio::sync::{Notify, watch};
 
 use crate::error::AppError;
@@ -119,12 +117,8 @@ impl ChangeFeed {
         if !self.following.load(Ordering::Relaxed) {
             return;
         }
-        let Ok(Some(Some(latest))) = entity::Entity::find()
-            .select_only()
-            .column_as(entity::Column::Seq.max(), "max")
-            .into_tuple::<Option<i64>>()
-            .one(db)
-            .await
+        let Ok(Some(Some(latest))) =
+            entity::Entity::find().select_only().column_as(entity::Column::Seq.max(), "max").into_tuple::<Option<i64>>().one(db).await
         else {
             return;
         };

@@ -5,8 +5,8 @@ use leptos_router::components::{A, Outlet, Redirect};
 use crate::accounts::{AccountView, LogoutButton, current_account};
 use crate::components::ErrorPanel;
 use crate::components::login_here;
-use crate::toast::ToastRegion;
 use crate::error::ErrorCode;
+use crate::toast::ToastRegion;
 
 const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
@@ -40,11 +40,7 @@ pub fn SignedInLayout() -> impl IntoView {
 
 #[component]
 fn Frame(account: AccountView) -> impl IntoView {
-    let nav_items = NAV
-        .iter()
-        .copied()
-        .chain(account.is_admin().then_some(("/admin/users", "Users")))
-        .collect::<Vec<_>>();
+    let nav_items = NAV.iter().copied().chain(account.is_admin().then_some(("/admin/users", "Users"))).collect::<Vec<_>>();
     let links = move |class: &'static str| {
         nav_items
             .iter()

@@ -27,10 +27,10 @@ pub mod events;
 pub mod layout;
 #[cfg(feature = "ssr")]
 pub mod secrets;
-pub mod servers;
-pub mod signing_keys;
 #[cfg(feature = "ssr")]
 pub mod server_fns;
+pub mod servers;
+pub mod signing_keys;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod toast;
@@ -48,10 +48,10 @@ use leptos_router::{
 use accounts::{AccountPage, LoginPage, SignupPage, UsersPage};
 use audit::AuditPage;
 use dashboard::OverviewPage;
+use layout::SignedInLayout;
 use servers::{NewServerPage, ServerDetailPage, ServersPage};
 use signing_keys::SigningKeyPage;
 use tokens::{InspectPage, NewTokenPage, TokenDetailPage, TokensPage};
-use layout::SignedInLayout;
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {

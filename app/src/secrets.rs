@@ -54,9 +54,7 @@ impl Cipher {
     pub fn open_string(&self, sealed: &str, context: &str) -> Result<SecretString, AppError> {
         use secrecy::ExposeSecret;
         let bytes = self.open(sealed, context)?;
-        String::from_utf8(bytes.expose_secret().clone())
-            .map(SecretString::from)
-            .map_err(|_| AppError::internal("sealed text is not UTF-8"))
+        String::from_utf8(bytes.expose_secret().clone()).map(SecretString::from).map_err(|_| AppError::internal("sealed text is not UTF-8"))
     }
 }
 

@@ -40,13 +40,8 @@ impl TakenFromSession {
 /// Is this server function call a plain HTML form post (no JavaScript)? Such a caller gets a
 /// redirect, never the function's return value.
 pub fn is_form_post() -> bool {
-    use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"))
-    })
+    use_context::<http::request::Parts>()
+        .is_some_and(|parts| parts.headers.get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html")))
 }
 
 /// Gives a server function's failure its real HTTP status (server functions answer 500 by

@@ -1,11 +1,15 @@
 //! The gateway's per-request token check (signature + view lookup), in isolation. It reads only
 //! the in-memory view: no database connection is within its reach, so it makes zero queries.
-use std::{collections::{HashMap, HashSet}, hint::black_box, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    hint::black_box,
+    sync::Arc,
+};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::gateway::{
     verify,
-    view::{KeyEntry, ServerEntry, TokenEntry, AccessTables},
+    view::{AccessTables, KeyEntry, ServerEntry, TokenEntry},
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use uuid::Uuid;

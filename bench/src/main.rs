@@ -112,7 +112,11 @@ struct Setup {
 async fn setup(base: &str, demo: &str) -> Result<Setup> {
     let http = reqwest::Client::builder().cookie_store(true).build()?;
     let email = "bench@example.com".to_string();
-    let response = http.post(format!("{base}/api/v1/auth/register")).json(&json!({ "email": email, "password": "correct horse battery" })).send().await?;
+    let response = http
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({ "email": email, "password": "correct horse battery" }))
+        .send()
+        .await?;
     if !response.status().is_success() {
         bail!("sign up answered {}", response.status());
     }
@@ -130,13 +134,7 @@ async fn setup(base: &str, demo: &str) -> Result<Setup> {
     }
     let api = Api { http, base: base.to_string() };
     let (token, _) = api.token(&ids.iter().map(String::as_str).collect::<Vec<_>>()).await?;
-    Ok(Setup {
-        api,
-        token,
-        mcp_server: ids[0].clone(),
-        sse_server: ids[1].clone(),
-        email,
-    })
+    Ok(Setup { api, token, mcp_server: ids[0].clone(), sse_server: ids[1].clone(), email })
 }
 
 /// A signed-in owner's REST client.
@@ -200,7 +198,11 @@ async fn login_p50(base: &str, email: &str, budget: &Budget) -> Result<Samples> 
     for _ in 0..budget.logins {
         let http = reqwest::Client::new();
         let started = Instant::now();
-        let response = http.post(format!("{base}/api/v1/auth/login")).json(&json!({ "email": email, "password": "correct horse battery" })).send().await?;
+        let response = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": "correct horse battery" }))
+            .send()
+            .await?;
         samples.push(started.elapsed());
         if !response.status().is_success() {
             bail!("login answered {}", response.status());
@@ -236,10 +238,21 @@ async fn stream_memory(gatehouse: &procs::Proc, s: &Setup, budget: &Budget) -> R
     Ok(Row {
         figure: format!(
             "open SSE streams held through the gateway, RSS per stream at {} / {} / {}{}",
-            steps[0], steps[1], steps[2],
-            if steps[2] < 10_000 && !budget.smoke { " (the open-files limit here, 20,000 per process, stops the gateway short of 10k: 2 sockets per stream)" } else { "" }
+            steps[0],
+            steps[1],
+            steps[2],
+            if steps[2] < 10_000 && !budget.smoke {
+                " (the open-files limit here, 20,000 per process, stops the gateway short of 10k: 2 sockets per stream)"
+            } else {
+                ""
+            }
         ),
-        compared: format!("gateway RSS {:.0} MiB before, {:.0} MiB with {} streams", before as f64 / 1024.0, peak as f64 / 1024.0, steps[2]),
+        compared: format!(
+            "gateway RSS {:.0} MiB before, {:.0} MiB with {} streams",
+            before as f64 / 1024.0,
+            peak as f64 / 1024.0,
+            steps[2]
+        ),
         goal: "≤ 20 KiB per stream at 10k".into(),
         measured: figures.join(", "),
         verdict: if budget.smoke { Verdict::Info } else { Verdict::of(last_per_stream <= 20.0) },
@@ -289,11 +302,7 @@ async fn ttfb(api: &Api, n: usize) -> Result<Samples> {
 }
 
 async fn make_tokens(api: &Api, n: usize) -> Result<()> {
-    let results = futures::stream::iter(0..n)
-        .map(|_| async move { api.token(&[]).await })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
+    let results = futures::stream::iter(0..n).map(|_| async move { api.token(&[]).await }).buffer_unordered(16).collect::<Vec<_>>().await;
     for r in results {
         r?;
     }
@@ -312,7 +321,11 @@ async fn under_bad_logins(gateway_url: &str, token: &str, base: &str, rate: u32,
                 every.tick().await;
                 let (http, base) = (http.clone(), base.clone());
                 tokio::spawn(async move {
-                    let _ = http.post(format!("{base}/api/v1/auth/login")).json(&json!({ "email": "bench@example.com", "password": "wrong password!" })).send().await;
+                    let _ = http
+                        .post(format!("{base}/api/v1/auth/login"))
+                        .json(&json!({ "email": "bench@example.com", "password": "wrong password!" }))
+                        .send()
+                        .await;
                 });
             }
         })
@@ -355,7 +368,9 @@ async fn usage_writes(pg: &procs::PgDatabase, gatehouse: &procs::Proc, s: &Setup
         figures.push(format!("{label} {rate:.0} req/s: {requests} requests → {writes} write transactions"));
     }
     Ok(Row {
-        figure: format!("database writes for last used and usage counts, {seconds} s of sustained requests (PostgreSQL, flush every {USAGE_FLUSH_MS} ms)"),
+        figure: format!(
+            "database writes for last used and usage counts, {seconds} s of sustained requests (PostgreSQL, flush every {USAGE_FLUSH_MS} ms)"
+        ),
         compared: "the number of requests".into(),
         goal: "one batched write per flush interval, whatever the rate".into(),
         measured: figures.join("; "),
@@ -449,9 +464,13 @@ async fn main() -> Result<()> {
             let via_gateway = latency(kind, &format!("{}{gateway_path}", gatehouse.url), token, tool, &budget).await?;
             let added50 = via_gateway.p50().saturating_sub(direct.p50());
             let added99 = via_gateway.p99().saturating_sub(direct.p99());
-            let nginx_text = via_nginx.as_ref().map(|n| format!("nginx {} / {}", ms(n.p50()), ms(n.p99()))).unwrap_or_else(|| "nginx —".into());
+            let nginx_text =
+                via_nginx.as_ref().map(|n| format!("nginx {} / {}", ms(n.p50()), ms(n.p99()))).unwrap_or_else(|| "nginx —".into());
             let (goal, verdict) = if tool == "slow_echo" {
-                ("added p50 ≤ 0.1 ms, added p99 ≤ 0.5 ms".to_string(), Verdict::of(added50 <= Duration::from_micros(100) && added99 <= Duration::from_micros(500)))
+                (
+                    "added p50 ≤ 0.1 ms, added p99 ≤ 0.5 ms".to_string(),
+                    Verdict::of(added50 <= Duration::from_micros(100) && added99 <= Duration::from_micros(500)),
+                )
             } else {
                 let ok = via_nginx.as_ref().is_none_or(|n| via_gateway.p50() <= n.p50());
                 ("p50 no slower than nginx".to_string(), if via_nginx.is_some() { Verdict::of(ok) } else { Verdict::Info })
@@ -460,7 +479,13 @@ async fn main() -> Result<()> {
                 figure: format!("`tools/call` round trip, {label}, {upstream} upstream (p50 / p99, {} calls)", via_gateway.len()),
                 compared: format!("direct {} / {}; {nginx_text}", ms(direct.p50()), ms(direct.p99())),
                 goal,
-                measured: format!("gateway {} / {} (added {} / {})", ms(via_gateway.p50()), ms(via_gateway.p99()), ms(added50), ms(added99)),
+                measured: format!(
+                    "gateway {} / {} (added {} / {})",
+                    ms(via_gateway.p50()),
+                    ms(via_gateway.p99()),
+                    ms(added50),
+                    ms(added99)
+                ),
                 verdict,
             });
         }
@@ -487,7 +512,10 @@ async fn main() -> Result<()> {
         let met = ratio >= 0.6 && via_nginx.is_none_or(|n| via_gateway >= n);
         rows.push(Row {
             figure: format!("`tools/call` POSTs per second, c={concurrency}, echo upstream"),
-            compared: format!("direct {direct:.0}/s; nginx {}", via_nginx.map(|n| format!("{n:.0}/s ({:.2}× direct)", n / direct)).unwrap_or_else(|| "—".into())),
+            compared: format!(
+                "direct {direct:.0}/s; nginx {}",
+                via_nginx.map(|n| format!("{n:.0}/s ({:.2}× direct)", n / direct)).unwrap_or_else(|| "—".into())
+            ),
             goal: "≥ nginx, and ≥ 0.6× direct".into(),
             measured: format!("gateway {via_gateway:.0}/s ({ratio:.2}× direct)"),
             verdict: Verdict::of(met),
@@ -524,7 +552,12 @@ async fn main() -> Result<()> {
             figure: "release wasm bundle".into(),
             compared: "published Leptos apps: 577–961 KB raw, ~271 KB brotli".into(),
             goal: "≤ 800 KB raw, ≤ 250 KB brotli".into(),
-            measured: format!("{} raw, {} gzip -9, {} brotli", kb(raw), gzip.map(kb).unwrap_or("—".into()), brotli.map(kb).unwrap_or("—".into())),
+            measured: format!(
+                "{} raw, {} gzip -9, {} brotli",
+                kb(raw),
+                gzip.map(kb).unwrap_or("—".into()),
+                brotli.map(kb).unwrap_or("—".into())
+            ),
             verdict: Verdict::of(raw <= 800_000 && brotli.is_some_and(|b| b <= 250_000)),
         });
     }
@@ -615,10 +648,20 @@ async fn main() -> Result<()> {
             figure: "token check (signature + view lookup), criterion `bench/benches/token_check.rs`".into(),
             compared: "—".into(),
             goal: "≤ 2 µs, zero database queries".into(),
-            measured: format!("mean {:.2} µs, median {:.2} µs; 0 queries (the check is given only the in-memory view)", mean / 1000.0, median / 1000.0),
+            measured: format!(
+                "mean {:.2} µs, median {:.2} µs; 0 queries (the check is given only the in-memory view)",
+                mean / 1000.0,
+                median / 1000.0
+            ),
             verdict: Verdict::of(mean <= 2000.0),
         },
-        None => Row { figure: "token check (signature + view lookup)".into(), compared: "—".into(), goal: "≤ 2 µs, zero database queries".into(), measured: "not run (pass --criterion)".into(), verdict: Verdict::Info },
+        None => Row {
+            figure: "token check (signature + view lookup)".into(),
+            compared: "—".into(),
+            goal: "≤ 2 µs, zero database queries".into(),
+            measured: "not run (pass --criterion)".into(),
+            verdict: Verdict::Info,
+        },
     });
 
     drop(nginx);
@@ -647,7 +690,11 @@ fn render(rows: &[Row], args: &Args, took: Duration) -> String {
     out.push_str("# Benchmark results\n\n");
     out.push_str(&format!("- Date: {}\n", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")));
     out.push_str(&format!("- Machine: {}\n", machine()));
-    out.push_str(&format!("- Command: `{}`{}\n", args.command, if args.smoke { " (smoke mode: tiny counts, figures meaningless)" } else { "" }));
+    out.push_str(&format!(
+        "- Command: `{}`{}\n",
+        args.command,
+        if args.smoke { " (smoke mode: tiny counts, figures meaningless)" } else { "" }
+    ));
     out.push_str(&format!("- Gatehouse binary: `{}`; the run took {:.0} s\n", args.gatehouse.display(), took.as_secs_f64()));
     out.push_str("- Everything runs on loopback on this one machine: the demo MCP server (`gatehouse demo-mcp`), nginx (Debian package, 2 workers, plain reverse proxy, no auth) and Gatehouse (SQLite), all driven by the same client in the same run.\n\n");
     out.push_str("| figure | compared with | goal | measured | verdict |\n|---|---|---|---|---|\n");

@@ -19,7 +19,10 @@ fn request(method: &str, params: Value) -> (u64, Value) {
 }
 
 fn initialize() -> (u64, Value) {
-    request("initialize", json!({ "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "gatehouse-bench", "version": "1" } }))
+    request(
+        "initialize",
+        json!({ "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": { "name": "gatehouse-bench", "version": "1" } }),
+    )
 }
 
 fn initialized() -> Value {
@@ -169,7 +172,10 @@ impl Sse {
 
     async fn answer(&mut self, id: u64) -> Result<Value> {
         loop {
-            let message = tokio::time::timeout(Duration::from_secs(10), self.messages.recv()).await.context("no answer in 10 s")?.context("the stream ended")?;
+            let message = tokio::time::timeout(Duration::from_secs(10), self.messages.recv())
+                .await
+                .context("no answer in 10 s")?
+                .context("the stream ended")?;
             if message["id"] == id {
                 return Ok(message);
             }

@@ -37,7 +37,8 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(prefix: &str) -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)));
+        let path =
+            std::env::temp_dir().join(format!("{prefix}-{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)));
         std::fs::create_dir_all(&path)?;
         Ok(Self(path))
     }
@@ -111,14 +112,12 @@ pub fn gatehouse(bin: &Path, site_root: &Path, database_url: Option<&str>, extra
             if debug && (line.contains("WARN") || line.contains("ERROR") || line.contains("refus")) {
                 eprintln!("gatehouse: {line}");
             }
-            if !sent {
-                if let Some(at) = line.find("\"address\":\"") {
-                    let rest = &line[at + 11..];
-                    if let Some(end) = rest.find('"') {
-                        let _ = tx.send(rest[..end].to_string());
-                        sent = true;
-                    }
-                }
+            if !sent
+                && let Some(at) = line.find("\"address\":\"")
+                && let Some(end) = line[at + 11..].find('"')
+            {
+                let _ = tx.send(line[at + 11..at + 11 + end].to_string());
+                sent = true;
             }
         }
     });

@@ -35,11 +35,8 @@ pub async fn run(gatehouse: &procs::Proc, s: &Setup, streams: usize, hold: Durat
     let (fds_before, rss_before) = (procs::open_fds(pid), procs::rss_kib(pid));
 
     let opened = Instant::now();
-    let sessions: Vec<Result<mcp::Sse>> = futures::stream::iter(0..streams)
-        .map(|_| mcp::Sse::open(&client, &url, Some(&token)))
-        .buffer_unordered(32)
-        .collect()
-        .await;
+    let sessions: Vec<Result<mcp::Sse>> =
+        futures::stream::iter(0..streams).map(|_| mcp::Sse::open(&client, &url, Some(&token))).buffer_unordered(32).collect().await;
     let mut open = Vec::with_capacity(streams);
     for session in sessions {
         open.push(session?);
@@ -99,9 +96,17 @@ pub async fn run(gatehouse: &procs::Proc, s: &Setup, streams: usize, hold: Durat
     let mib = |kib: u64| kib as f64 / 1024.0;
     let measured = format!(
         "{streams} streams opened in {:.1} s, held {:.0} s: {calls} calls, {} failed or dropped; open files {fds_before} → {fds_peak} → {fds_after} ({}); RSS {:.1} → {:.1} (held {:.1}) → {:.1} MiB",
-        took_to_open.as_secs_f64(), hold.as_secs_f64(), failures.len(),
-        match returned { Some(t) => format!("back in {:.1} s", t.as_secs_f64()), None => format!("not back within {} s", SETTLE.as_secs()) },
-        mib(rss_before), mib(rss_peak), mib(rss_held), mib(rss_after),
+        took_to_open.as_secs_f64(),
+        hold.as_secs_f64(),
+        failures.len(),
+        match returned {
+            Some(t) => format!("back in {:.1} s", t.as_secs_f64()),
+            None => format!("not back within {} s", SETTLE.as_secs()),
+        },
+        mib(rss_before),
+        mib(rss_peak),
+        mib(rss_held),
+        mib(rss_after),
     );
     eprintln!("soak: {measured}");
     if !failures.is_empty() {
@@ -120,7 +125,10 @@ pub async fn run(gatehouse: &procs::Proc, s: &Setup, streams: usize, hold: Durat
         bail!("the gateway kept {:.1} of the {:.1} MiB the streams took", mib(kept), mib(grown));
     }
     Ok(Row {
-        figure: format!("SSE soak: {streams} MCP sessions through the gateway for {:.0} s, each calling `echo` every 3 s", hold.as_secs_f64()),
+        figure: format!(
+            "SSE soak: {streams} MCP sessions through the gateway for {:.0} s, each calling `echo` every 3 s",
+            hold.as_secs_f64()
+        ),
         compared: format!("gateway before: {fds_before} open files, {:.1} MiB", mib(rss_before)),
         goal: "no drop, no failed call; open files back to the start and memory close to it when the clients leave".into(),
         measured,

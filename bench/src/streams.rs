@@ -25,7 +25,8 @@ impl Held {
             .map(|_| {
                 let (client, url, auth, tx) = (client.clone(), url.to_string(), format!("Bearer {token}"), self._sender.clone());
                 async move {
-                    let response = client.get(&url).header(header::ACCEPT, "text/event-stream").header(header::AUTHORIZATION, auth).send().await?;
+                    let response =
+                        client.get(&url).header(header::ACCEPT, "text/event-stream").header(header::AUTHORIZATION, auth).send().await?;
                     if !response.status().is_success() {
                         let status = response.status();
                         bail!("opening a stream answered {status}: {}", response.text().await.unwrap_or_default());

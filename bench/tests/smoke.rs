@@ -23,16 +23,31 @@ fn the_whole_suite_runs_in_smoke_mode() {
     let out = std::env::temp_dir().join(format!("gatehouse-bench-smoke-{}.md", std::process::id()));
     let status = Command::new(env!("CARGO_BIN_EXE_gatehouse-bench"))
         .args(["--smoke", "--command", "cargo test -p gatehouse-bench (smoke)"])
-        .arg("--gatehouse").arg(&gatehouse)
-        .arg("--site").arg(&site)
-        .arg("--out").arg(&out)
+        .arg("--gatehouse")
+        .arg(&gatehouse)
+        .arg("--site")
+        .arg(&site)
+        .arg("--out")
+        .arg(&out)
         .status()
         .expect("the bench harness starts");
     assert!(status.success(), "the smoke run failed: {status}");
     let results = std::fs::read_to_string(&out).expect("the smoke run wrote its table");
     let _ = std::fs::remove_file(&out);
-    for row in ["round trip", "POSTs per second", "CPU per proxied request", "token check", "SSE streams", "revoke", "database writes",
-        "token list", "wasm", "bad logins", "login p50", "SSE soak"] {
+    for row in [
+        "round trip",
+        "POSTs per second",
+        "CPU per proxied request",
+        "token check",
+        "SSE streams",
+        "revoke",
+        "database writes",
+        "token list",
+        "wasm",
+        "bad logins",
+        "login p50",
+        "SSE soak",
+    ] {
         assert!(results.contains(row), "no {row:?} row in:\n{results}");
     }
 }

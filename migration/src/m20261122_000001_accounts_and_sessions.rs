@@ -45,13 +45,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_sessions_expires_at")
-                    .table(Sessions::Table)
-                    .col(Sessions::ExpiresAt)
-                    .to_owned(),
-            )
+            .create_index(Index::create().name("idx_sessions_expires_at").table(Sessions::Table).col(Sessions::ExpiresAt).to_owned())
             .await
     }
 

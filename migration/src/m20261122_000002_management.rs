@@ -10,12 +10,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Bumped when a password changes: sessions from before then stop working.
         manager
-            .alter_table(
-                Table::alter()
-                    .table(Accounts::Table)
-                    .add_column(integer(Accounts::SessionEpoch).default(0))
-                    .to_owned(),
-            )
+            .alter_table(Table::alter().table(Accounts::Table).add_column(integer(Accounts::SessionEpoch).default(0)).to_owned())
             .await?;
 
         manager
@@ -42,9 +37,7 @@ impl MigrationTrait for Migration {
         // At most one active key per account, enforced by the database on both engines.
         manager
             .get_connection()
-            .execute_unprepared(
-                "CREATE UNIQUE INDEX idx_signing_keys_one_active ON signing_keys (account_id) WHERE state = 'active'",
-            )
+            .execute_unprepared("CREATE UNIQUE INDEX idx_signing_keys_one_active ON signing_keys (account_id) WHERE state = 'active'")
             .await?;
 
         manager
@@ -182,9 +175,7 @@ impl MigrationTrait for Migration {
         ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
-        manager
-            .alter_table(Table::alter().table(Accounts::Table).drop_column(Accounts::SessionEpoch).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Accounts::Table).drop_column(Accounts::SessionEpoch).to_owned()).await
     }
 }
 

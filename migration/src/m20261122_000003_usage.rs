@@ -29,8 +29,12 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create().name("idx_usage_buckets_server_hour").table(UsageBuckets::Table)
-                    .col(UsageBuckets::ServerId).col(UsageBuckets::Hour).to_owned(),
+                Index::create()
+                    .name("idx_usage_buckets_server_hour")
+                    .table(UsageBuckets::Table)
+                    .col(UsageBuckets::ServerId)
+                    .col(UsageBuckets::Hour)
+                    .to_owned(),
             )
             .await?;
         manager

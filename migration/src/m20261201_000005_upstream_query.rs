@@ -9,9 +9,7 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(Table::alter().table(Servers::Table).add_column(text_null(Servers::UpstreamQueryCiphertext)).to_owned())
-            .await
+        manager.alter_table(Table::alter().table(Servers::Table).add_column(text_null(Servers::UpstreamQueryCiphertext)).to_owned()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

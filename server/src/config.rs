@@ -1,6 +1,12 @@
 //! Configuration in layers: defaults, then an optional `gatehouse.toml`, then `GATEHOUSE_*`
 //! environment variables and `DATABASE_URL`.
-use std::{net::SocketAddr, path::{Path, PathBuf}};
+// `figment::Error` is large (it carries the whole provenance of a value); it is made once, at
+// start, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 use figment::{
     Figment,
@@ -161,9 +167,7 @@ impl Config {
     }
 
     pub fn public_url(&self, bound: SocketAddr) -> Url {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| Url::parse(&format!("http://{bound}")).expect("a socket address makes a URL"))
+        self.public_url.clone().unwrap_or_else(|| Url::parse(&format!("http://{bound}")).expect("a socket address makes a URL"))
     }
 }
 

@@ -2,13 +2,22 @@
 //! trying it out). Tools: `echo` (answers at once), `slow_echo` (after 1 ms), `ticker`
 //! (answers after a while, for long-lived requests). It speaks Streamable HTTP at
 //! `/mcp` and the legacy HTTP+SSE transport at `/sse` + `/messages`.
-use std::{collections::HashMap, convert::Infallible, net::SocketAddr, sync::{Arc, Mutex}, time::Duration};
+use std::{
+    collections::HashMap,
+    convert::Infallible,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use axum::{
     Json, Router,
     extract::{Query, State},
     http::StatusCode,
-    response::{IntoResponse, Response, Sse, sse::{Event, KeepAlive}},
+    response::{
+        IntoResponse, Response, Sse,
+        sse::{Event, KeepAlive},
+    },
     routing::{get, post},
 };
 use futures::{Stream, StreamExt};
@@ -75,17 +84,9 @@ type SseSessions = Arc<Mutex<HashMap<String, mpsc::Sender<RxJsonRpcMessage<RoleS
 
 /// The demo server's routes.
 pub fn router() -> Router {
-    let streamable = StreamableHttpService::new(
-        || Ok(Demo::default()),
-        LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default(),
-    );
+    let streamable = StreamableHttpService::new(|| Ok(Demo), LocalSessionManager::default().into(), StreamableHttpServerConfig::default());
     let sessions: SseSessions = Arc::default();
-    Router::new()
-        .nest_service("/mcp", streamable)
-        .route("/sse", get(open_sse))
-        .route("/messages", post(post_message))
-        .with_state(sessions)
+    Router::new().nest_service("/mcp", streamable).route("/sse", get(open_sse)).route("/messages", post(post_message)).with_state(sessions)
 }
 
 /// Serves the demo on `bind` until the process ends.
@@ -109,15 +110,14 @@ async fn open_sse(State(sessions): State<SseSessions>) -> Sse<impl Stream<Item =
     let cleanup = sessions.clone();
     let session_id = id.clone();
     tokio::spawn(async move {
-        if let Ok(running) = Demo::default().serve(transport).await {
+        if let Ok(running) = Demo.serve(transport).await {
             let _ = running.waiting().await;
         }
         cleanup.lock().unwrap_or_else(|p| p.into_inner()).remove(&session_id);
     });
     let endpoint = futures::stream::once(async move { Ok(Event::default().event("endpoint").data(format!("/messages?sessionId={id}"))) });
-    let messages = ReceiverStream::new(from_server).map(|message| {
-        Ok::<_, Infallible>(Event::default().event("message").data(serde_json::to_string(&message).unwrap_or_default()))
-    });
+    let messages = ReceiverStream::new(from_server)
+        .map(|message| Ok::<_, Infallible>(Event::default().event("message").data(serde_json::to_string(&message).unwrap_or_default())));
     Sse::new(endpoint.chain(messages)).keep_alive(KeepAlive::default())
 }
 

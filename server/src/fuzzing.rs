@@ -2,7 +2,10 @@
 //! (`fuzz/`, run by `./dev harden`) feeds them generated inputs; `tests/fuzz_corpus.rs` replays
 //! the kept corpus through them in the test command, so every input that once found a bug stays
 //! a regression test. Each function panics when its property fails.
-use std::{net::IpAddr, sync::{Arc, OnceLock}};
+use std::{
+    net::IpAddr,
+    sync::{Arc, OnceLock},
+};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
@@ -17,7 +20,7 @@ use app::servers::{Transport, UpstreamPolicy, UpstreamUrl};
 use crate::gateway::{
     sse::{EndpointRewriting, SessionBindings},
     verify::{self, Grant},
-    view::{KeyEntry, ServerEntry, TokenEntry, AccessTables},
+    view::{AccessTables, KeyEntry, ServerEntry, TokenEntry},
 };
 
 /// The fixture every token input is checked against: one account with one key, an indefinite
@@ -48,16 +51,19 @@ fn view() -> &'static AccessTables {
         let expires_at = DateTime::from_timestamp(TIMED_EXPIRES, 0);
         view.tokens.insert(INDEFINITE, TokenEntry { account: ACCOUNT, key: KEY, expires_at: None, revoked: false });
         view.tokens.insert(TIMED, TokenEntry { account: ACCOUNT, key: KEY, expires_at, revoked: false });
-        view.servers.insert(SERVER, Arc::new(ServerEntry {
-            id: SERVER,
-            account: ACCOUNT,
-            upstream: url::Url::parse("http://127.0.0.1:9/mcp").expect("a URL"),
-            refused: None,
-            transport: Transport::StreamableHttp,
-            require_token: true,
-            headers: Vec::new(),
-            row: 0,
-        }));
+        view.servers.insert(
+            SERVER,
+            Arc::new(ServerEntry {
+                id: SERVER,
+                account: ACCOUNT,
+                upstream: url::Url::parse("http://127.0.0.1:9/mcp").expect("a URL"),
+                refused: None,
+                transport: Transport::StreamableHttp,
+                require_token: true,
+                headers: Vec::new(),
+                row: 0,
+            }),
+        );
         view.links.insert((INDEFINITE, SERVER));
         view.links.insert((TIMED, SERVER));
         view
@@ -154,7 +160,8 @@ pub fn sse_rewriter(data: &[u8]) {
     let gateway = format!("/s/{SERVER}/messages?");
     let seen = spec_events(&out);
     for event in seen.iter().filter(|e| e.kind == "endpoint") {
-        let query = event.data.strip_prefix(&gateway).unwrap_or_else(|| panic!("an endpoint a client would follow elsewhere: {:?}", event.data));
+        let query =
+            event.data.strip_prefix(&gateway).unwrap_or_else(|| panic!("an endpoint a client would follow elsewhere: {:?}", event.data));
         assert!(!query.is_empty() && !query.chars().any(|c| c.is_whitespace() || c.is_control()), "{query:?}");
         assert!(bindings.get(SERVER, query).is_some(), "the endpoint {query:?} has no session binding");
     }

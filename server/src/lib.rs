@@ -3,9 +3,9 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod demo_mcp;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod demo_mcp;
 pub mod gateway;
 pub mod master_key;
 pub mod memory;

@@ -3,8 +3,9 @@ use clap::Parser;
 use gatehouse::{
     Application, Config,
     cli::{Cli, Command},
-    db, telemetry,
+    db,
     startup::shutdown_signal,
+    telemetry,
 };
 
 #[tokio::main]

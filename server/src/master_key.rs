@@ -21,9 +21,7 @@ impl MasterKey {
 
     fn decode(encoded: &str) -> anyhow::Result<Self> {
         let bytes = STANDARD.decode(encoded.trim()).context("the master key is not valid base64")?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| anyhow::anyhow!("the master key must be 32 bytes, found {}", b.len()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("the master key must be 32 bytes, found {}", b.len()))?;
         Ok(Self(SecretBox::new(Box::new(key))))
     }
 

@@ -13,7 +13,13 @@ use tower::ServiceExt;
 
 /// Serves `router` on `listener` until `shutdown` completes, then waits up to `drain` for
 /// requests in flight. Handlers see the peer address as `ConnectInfo<SocketAddr>`.
-pub async fn serve(listener: TcpListener, router: Router, header_read_timeout: Duration, shutdown: impl Future<Output = ()>, drain: Duration) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     builder.http2().timer(TokioTimer::new());

@@ -2,10 +2,7 @@
 //! database (SQLite or PostgreSQL) without a second connection pool.
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr,
-    sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, SqlErr, sea_query::OnConflict};
 use time::OffsetDateTime;
 use tower_sessions::{
     ExpiredDeletion, SessionStore,
@@ -84,9 +81,7 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> Result<()> {
         entity::Entity::insert(Self::row(record)?)
             .on_conflict(
-                OnConflict::column(entity::Column::Id)
-                    .update_columns([entity::Column::Data, entity::Column::ExpiresAt])
-                    .to_owned(),
+                OnConflict::column(entity::Column::Id).update_columns([entity::Column::Data, entity::Column::ExpiresAt]).to_owned(),
             )
             .exec_without_returning(&self.db)
             .await
@@ -119,11 +114,7 @@ impl SessionStore for DbSessionStore {
 #[async_trait]
 impl ExpiredDeletion for DbSessionStore {
     async fn delete_expired(&self) -> Result<()> {
-        entity::Entity::delete_many()
-            .filter(entity::Column::ExpiresAt.lte(Utc::now()))
-            .exec(&self.db)
-            .await
-            .map_err(backend)?;
+        entity::Entity::delete_many().filter(entity::Column::ExpiresAt.lte(Utc::now())).exec(&self.db).await.map_err(backend)?;
         Ok(())
     }
 }

@@ -1,5 +1,10 @@
 //! Building and running the whole app: tests call `Application::build` with port 0.
-use std::{future::Future, net::SocketAddr, sync::{Arc, OnceLock}, time::Duration};
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use axum::{Router, middleware, routing::get};
 use http::{HeaderValue, header};
@@ -8,23 +13,37 @@ use leptos_axum::{AxumRouteListing, LeptosRoutes, file_and_error_handler, genera
 use tokio::net::TcpListener;
 use tower_http::{
     limit::RequestBodyLimitLayer,
-    services::ServeDir,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    services::ServeDir,
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
-use tower_sessions::{Expiry, ExpiredDeletion, SessionManagerLayer, cookie::SameSite};
+use tower_sessions::{ExpiredDeletion, Expiry, SessionManagerLayer, cookie::SameSite};
 use url::Url;
 
-use app::{App, accounts::ssr::password::PasswordHasher, secrets::Cipher, server_fns::TakenFromSession, shell, state::{AppState, Settings}};
+use app::{
+    App,
+    accounts::ssr::password::PasswordHasher,
+    secrets::Cipher,
+    server_fns::TakenFromSession,
+    shell,
+    state::{AppState, Settings},
+};
 
 use crate::{
-    api, config::Config, db,
+    api,
+    config::Config,
+    db,
     gateway::{
-        Gateway, GatewaySettings, LiveCheck, follower::{ChangeFollower, Patience}, mcp_session::SessionTags, streams::StreamRegistry,
-        usage::{UsageRecorder, run_flusher}, view::AccessIndex,
+        Gateway, GatewaySettings, LiveCheck,
+        follower::{ChangeFollower, Patience},
+        mcp_session::SessionTags,
+        streams::StreamRegistry,
+        usage::{UsageRecorder, run_flusher},
+        view::AccessIndex,
     },
-    master_key::MasterKey, ops,
+    master_key::MasterKey,
+    ops,
     origin_check::{TrustedOrigin, refuse_cross_site},
     sessions::DbSessionStore,
 };
@@ -90,17 +109,25 @@ impl Application {
         let (follower, freshness) = ChangeFollower::start(state.clone(), view.clone(), streams.clone(), patience).await?;
         let usage = Arc::new(UsageRecorder::default());
         let tags = SessionTags::new(master_key.bytes());
-        let gateway = Gateway::new(state.clone(), view, streams.clone(), freshness, usage.clone(), tags, GatewaySettings {
-            connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
-            response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
-            max_body_bytes: config.gateway_max_body_bytes,
-            body_read_timeout: config.body_read_timeout(),
-            idle_timeout: Duration::from_millis(config.upstream_idle_timeout_ms),
-            max_staleness: Duration::from_millis(config.events_max_staleness_ms),
-            requests_per_second: config.token_requests_per_second,
-            burst: config.token_burst,
-            max_open_per_token: config.token_max_open,
-        })?;
+        let gateway = Gateway::new(
+            state.clone(),
+            view,
+            streams.clone(),
+            freshness,
+            usage.clone(),
+            tags,
+            GatewaySettings {
+                connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
+                response_timeout: Duration::from_millis(config.upstream_response_timeout_ms),
+                max_body_bytes: config.gateway_max_body_bytes,
+                body_read_timeout: config.body_read_timeout(),
+                idle_timeout: Duration::from_millis(config.upstream_idle_timeout_ms),
+                max_staleness: Duration::from_millis(config.events_max_staleness_ms),
+                requests_per_second: config.token_requests_per_second,
+                burst: config.token_burst,
+                max_open_per_token: config.token_max_open,
+            },
+        )?;
         let router = router(state.clone(), &config, &public_url, gateway);
         Ok(Self {
             listener,
@@ -195,9 +222,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
     let options = state.leptos_options.clone();
     // The bundle, stylesheet and script, as the build compressed them (`.br`, `.gz`) for
     // clients that accept it: the wasm is a fifth of its size in brotli.
-    let pkg = ServeDir::new(std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir))
-        .precompressed_br()
-        .precompressed_gzip();
+    let pkg = ServeDir::new(std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir)).precompressed_br().precompressed_gzip();
     // The dashboard and API: sessions, CSRF checks and a small body limit.
     let dashboard: Router = Router::new()
         .route("/healthz", get(ops::healthz))
@@ -227,7 +252,11 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
 
 /// Dashboard and API requests must have their body read and their answer started within
 /// `deadline` (408 otherwise, and the connection is closed).
-async fn answer_within(axum::extract::State(deadline): axum::extract::State<Duration>, request: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+async fn answer_within(
+    axum::extract::State(deadline): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     match tokio::time::timeout(deadline, next.run(request)).await {
         Ok(response) => response,

@@ -86,8 +86,7 @@ fn migrate_applies_the_schema_on_sqlite() {
 
 #[test]
 fn migrate_applies_the_schema_on_postgres() {
-    let admin = std::env::var("GATEHOUSE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("GATEHOUSE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("gatehouse_cli_{}", uuid::Uuid::new_v4().simple());
     let psql = |sql: &str| {
         let status = Command::new("psql").args([admin.as_str(), "-qtAc", sql]).status().unwrap();
@@ -144,7 +143,8 @@ fn counting_http_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUs
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut buffer = [0u8; 4096];
             let _ = stream.read(&mut buffer);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+            let _ =
+                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
         }
     });
     (address, count)
@@ -166,7 +166,11 @@ fn the_gateway_ignores_proxy_settings_from_the_environment() {
 
     let client = reqwest::blocking::Client::builder().cookie_store(true).no_proxy().build().unwrap();
     let api = |path: &str| format!("http://{address}/api/v1{path}");
-    let signed_up = client.post(api("/auth/register")).json(&serde_json::json!({ "email": "ops@example.com", "password": "correct horse battery" })).send().unwrap();
+    let signed_up = client
+        .post(api("/auth/register"))
+        .json(&serde_json::json!({ "email": "ops@example.com", "password": "correct horse battery" }))
+        .send()
+        .unwrap();
     assert_eq!(signed_up.status(), 201);
     let server: serde_json::Value = client
         .post(api("/servers"))

@@ -43,7 +43,10 @@ async fn postgres_stopped_and_connections_killed_under_load() {
     let app = spawn_app_with(Backend::Postgres, Options { events_max_staleness_ms: 2_000, ..Options::default() }).await;
     let demo = spawn_demo_mcp().await;
     let ada = app.user("ada@example.com").await;
-    let server = json_body(ada.post("/servers", &json!({ "name": "demo", "upstream_url": format!("{demo}/mcp"), "transport": "streamable_http" })).await).await;
+    let server = json_body(
+        ada.post("/servers", &json!({ "name": "demo", "upstream_url": format!("{demo}/mcp"), "transport": "streamable_http" })).await,
+    )
+    .await;
     let (token, _) = ada.token("gateway", "never", &[&server]).await;
     let endpoint = server["mcp_endpoint"].as_str().unwrap().to_string();
 
@@ -61,7 +64,11 @@ async fn postgres_stopped_and_connections_killed_under_load() {
             while running(&stop) {
                 every.tick().await;
                 n += 1;
-                let response = tokio::time::timeout(Duration::from_secs(3), ada.post("/tokens", &json!({ "description": format!("t{n}"), "expires": "never", "server_ids": [] }))).await;
+                let response = tokio::time::timeout(
+                    Duration::from_secs(3),
+                    ada.post("/tokens", &json!({ "description": format!("t{n}"), "expires": "never", "server_ids": [] })),
+                )
+                .await;
                 let Ok(response) = response else { continue };
                 let status = response.status();
                 log.lock().unwrap().writes.push((started.elapsed(), status));
@@ -111,11 +118,21 @@ async fn postgres_stopped_and_connections_killed_under_load() {
     tokio::time::sleep(Duration::from_secs(8)).await;
 
     // Every connection Gatehouse holds, killed at once.
-    let name = app.db().query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_database()")).await.unwrap().unwrap().try_get_by_index::<String>(0).unwrap();
+    let name = app
+        .db()
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT current_database()"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<String>(0)
+        .unwrap();
     let killer = sea_orm::Database::connect("postgres://postgres@127.0.0.1:5432/postgres").await.unwrap();
     let killed_at = started.elapsed();
     let killed = killer
-        .query_all_raw(Statement::from_string(DbBackend::Postgres, format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()")))
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"),
+        ))
         .await
         .unwrap()
         .len();
@@ -125,9 +142,14 @@ async fn postgres_stopped_and_connections_killed_under_load() {
     writer.await.unwrap();
     caller.await.unwrap();
 
-    let log = log.lock().unwrap();
+    // Every task that wrote to it has ended: take it out rather than hold its lock across awaits.
+    let log = std::mem::take(&mut *log.lock().unwrap());
     // Every acknowledged write is there, once.
-    let rows = app.db().query_all_raw(Statement::from_string(DbBackend::Postgres, "SELECT id::text, revoked_at IS NOT NULL FROM tokens")).await.unwrap();
+    let rows = app
+        .db()
+        .query_all_raw(Statement::from_string(DbBackend::Postgres, "SELECT id::text, revoked_at IS NOT NULL FROM tokens"))
+        .await
+        .unwrap();
     let mut stored = std::collections::HashMap::new();
     for row in rows {
         let id: String = row.try_get_by_index(0).unwrap();
@@ -146,8 +168,12 @@ async fn postgres_stopped_and_connections_killed_under_load() {
     let during = |from: Duration, to: Duration| log.gateway.iter().filter(move |(at, _)| *at >= from && *at < to);
     let odd: Vec<_> = log.gateway.iter().filter(|(_, s)| *s != StatusCode::OK && *s != StatusCode::SERVICE_UNAVAILABLE).collect();
     assert!(odd.is_empty(), "gateway answers other than 200/503: {odd:?}");
-    let window: Vec<_> = during(down_at, up_at + Duration::from_secs(1)).map(|(at, s)| format!("{:.1}s {}", at.as_secs_f64(), s.as_u16())).collect();
-    assert!(during(down_at + Duration::from_secs(3), up_at).all(|(_, s)| *s == StatusCode::SERVICE_UNAVAILABLE), "fails closed once it cannot see changes: down {down_at:?}, up {up_at:?}: {window:?}");
+    let window: Vec<_> =
+        during(down_at, up_at + Duration::from_secs(1)).map(|(at, s)| format!("{:.1}s {}", at.as_secs_f64(), s.as_u16())).collect();
+    assert!(
+        during(down_at + Duration::from_secs(3), up_at).all(|(_, s)| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "fails closed once it cannot see changes: down {down_at:?}, up {up_at:?}: {window:?}"
+    );
     assert!(during(down_at + Duration::from_secs(3), up_at).count() > 0);
     let internal: Vec<_> = log.writes.iter().filter(|(_, s)| *s == StatusCode::INTERNAL_SERVER_ERROR).collect();
     let first_ok_after = |since: Duration, of: &Vec<(Duration, StatusCode)>, ok: StatusCode| {
@@ -161,8 +187,11 @@ async fn postgres_stopped_and_connections_killed_under_load() {
         "faults: {} tokens created and {} revoked (acknowledged), 0 lost, 0 doubled; gateway {} calls ({} × 503); \
          database stopped {down_at:?}..{up_at:?}; gateway back {gateway_back:?} and writes back {writes_back:?} after it returned; \
          {killed} connections killed: gateway {gateway_after_kill:?}, writes {writes_after_kill:?}; {} management 500s",
-        log.created.len(), log.revoked.len(), log.gateway.len(),
-        log.gateway.iter().filter(|(_, s)| *s == StatusCode::SERVICE_UNAVAILABLE).count(), internal.len()
+        log.created.len(),
+        log.revoked.len(),
+        log.gateway.len(),
+        log.gateway.iter().filter(|(_, s)| *s == StatusCode::SERVICE_UNAVAILABLE).count(),
+        internal.len()
     );
     assert!(gateway_back <= Duration::from_secs(5) && writes_back <= Duration::from_secs(5), "recovery within 5 s");
     assert!(gateway_after_kill <= Duration::from_secs(5) && writes_after_kill <= Duration::from_secs(5));

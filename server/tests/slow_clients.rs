@@ -53,21 +53,16 @@ fn read_stats(csv: &std::path::Path) -> Vec<Tick> {
             let cells: Vec<&str> = line.split(',').map(str::trim).collect();
             // Seconds, closed, pending, connected and "service available" (drawn as the
             // connection count when it is, 0 when it is not).
-            Some(Tick {
-                closed: cells.get(1)?.parse().ok()?,
-                connected: cells.get(3)?.parse().ok()?,
-                available: cells.get(4)? != &"0",
-            })
+            Some(Tick { closed: cells.get(1)?.parse().ok()?, connected: cells.get(3)?.parse().ok()?, available: cells.get(4)? != &"0" })
         })
         .collect()
 }
 
 async fn attack(backend: Backend, mode: &str) {
-    let app = spawn_app_with(backend, Options {
-        header_read_timeout_ms: HEADER_DEADLINE_MS,
-        body_read_timeout_ms: BODY_DEADLINE_MS,
-        ..Options::default()
-    })
+    let app = spawn_app_with(
+        backend,
+        Options { header_read_timeout_ms: HEADER_DEADLINE_MS, body_read_timeout_ms: BODY_DEADLINE_MS, ..Options::default() },
+    )
     .await;
     assert_eq!(app.register("ada@example.com", "analytical engine").await.status(), StatusCode::CREATED);
     let dir = tempfile::tempdir().unwrap();
@@ -116,7 +111,10 @@ async fn attack(backend: Backend, mode: &str) {
         "slowhttptest {mode} on {backend:?}: {most} slow connections at once; it stopped after {} s of {SECONDS} with \"{ended}\" \
          ({closed} counted closed); its probe found the service unavailable {unavailable} of {} s; \
          {} logins meanwhile, {} failed, p50 {p50:.1?}, slowest {worst:.1?}",
-        ticks.len(), ticks.len(), latencies.len(), failures.len(),
+        ticks.len(),
+        ticks.len(),
+        latencies.len(),
+        failures.len(),
     );
     assert!(failures.is_empty(), "logins failed under slow clients: {failures:?}");
     assert!(latencies.len() >= 20, "too few logins ran: {}", latencies.len());

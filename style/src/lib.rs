@@ -55,8 +55,12 @@ mod tests {
 
     #[test]
     fn svg_utilities_for_the_charts() {
-        let css = css_for(r#"<rect class="fill-indigo-500 dark:fill-indigo-400 hover:fill-slate-400/20 fill-transparent"/><line class="stroke-slate-200"/>"#);
-        for rule in [".fill-indigo-500", ".fill-transparent", ".stroke-slate-200", ".hover\\:fill-slate-400\\/20:hover", ".dark\\:fill-indigo-400"] {
+        let css = css_for(
+            r#"<rect class="fill-indigo-500 dark:fill-indigo-400 hover:fill-slate-400/20 fill-transparent"/><line class="stroke-slate-200"/>"#,
+        );
+        for rule in
+            [".fill-indigo-500", ".fill-transparent", ".stroke-slate-200", ".hover\\:fill-slate-400\\/20:hover", ".dark\\:fill-indigo-400"]
+        {
             assert!(css.contains(rule), "{rule} in {css}");
         }
     }

@@ -208,8 +208,19 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "   ", "ada", "ada@", "@example.com", "ada@example", "a b@example.com",
-            "ada@@example.com", "ada@exa mple.com", "ada@-example.com", "ada@example..com"] {
+        for bad in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@@example.com",
+            "ada@exa mple.com",
+            "ada@-example.com",
+            "ada@example..com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }

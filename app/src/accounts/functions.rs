@@ -2,9 +2,9 @@
 use leptos::prelude::*;
 
 use super::domain::AccountView;
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::accounts::ssr::sign_in::request_ip;
+use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::server_fns::{app_state, request_session, with_status};
 

@@ -5,7 +5,10 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use super::functions::{ChangePassword, Login, Logout, Register, UpdateAccount, current_account, list_accounts};
 use super::{AccountStatus, Role};
-use crate::components::{Badge, Confirm, DANGER_BUTTON, EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SECONDARY_BUTTON, SubmitButton, Tone, action_error, encode_query_value, field_error, format_time};
+use crate::components::{
+    Badge, Confirm, DANGER_BUTTON, EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SECONDARY_BUTTON, SubmitButton, Tone,
+    action_error, encode_query_value, field_error, format_time,
+};
 
 /// The `next` query parameter, carried through the auth forms.
 fn next_param() -> Signal<String> {

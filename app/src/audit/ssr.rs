@@ -7,9 +7,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityT
 use uuid::Uuid;
 
 use super::domain::{AuditEntryView, AuditPage, DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::accounts::actor::Actor;
 use crate::accounts::{AccountId, AccountView, ssr::entity as accounts};
 use crate::error::AppError;
-use crate::accounts::actor::Actor;
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -152,11 +152,7 @@ pub async fn list(
     let page = page.max(1);
     let mut query = entity::Entity::find();
     if !(everything && viewer.is_admin()) {
-        query = query.filter(
-            Condition::any()
-                .add(entity::Column::AccountId.eq(viewer.id.0))
-                .add(entity::Column::ActorId.eq(viewer.id.0)),
-        );
+        query = query.filter(Condition::any().add(entity::Column::AccountId.eq(viewer.id.0)).add(entity::Column::ActorId.eq(viewer.id.0)));
     }
     let paginator = query.order_by_desc(entity::Column::Id).paginate(db, per_page);
     let total = paginator.num_items().await?;
@@ -166,13 +162,7 @@ pub async fn list(
     let emails: BTreeMap<Uuid, String> = if actor_ids.is_empty() {
         BTreeMap::new()
     } else {
-        accounts::Entity::find()
-            .filter(accounts::Column::Id.is_in(actor_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.email))
-            .collect()
+        accounts::Entity::find().filter(accounts::Column::Id.is_in(actor_ids)).all(db).await?.into_iter().map(|a| (a.id, a.email)).collect()
     };
     let entries = rows
         .into_iter()

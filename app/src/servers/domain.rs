@@ -261,9 +261,23 @@ pub fn restore_hidden_values(submitted: &str, saved: Option<&str>) -> String {
 /// Headers Gatehouse never lets an owner set upstream: they belong to the connection or are
 /// set by the gateway itself.
 const RESERVED_HEADERS: &[&str] = &[
-    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
-    "trailer", "proxy-authorization", "proxy-authenticate", "proxy-connection", "content-type",
-    "accept", "mcp-session-id", "mcp-protocol-version", "last-event-id", "cookie",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "proxy-connection",
+    "content-type",
+    "accept",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+    "cookie",
 ];
 
 pub const MAX_UPSTREAM_HEADERS: usize = 20;
@@ -393,8 +407,17 @@ mod tests {
         assert!(UpstreamUrl::parse("https://mcp.example.com/sse").is_ok());
         assert!(UpstreamUrl::parse("http://127.0.0.1:8080/mcp").is_ok());
         assert!(UpstreamUrl::parse("http://[::1]:8080/mcp").is_ok());
-        for bad in ["", "ftp://x.example", "file:///etc/passwd", "https://", "https://user:pw@x.example/",
-            "https://x.example/#frag", "https://x.example/a b", "javascript:alert(1)", "//x.example"] {
+        for bad in [
+            "",
+            "ftp://x.example",
+            "file:///etc/passwd",
+            "https://",
+            "https://user:pw@x.example/",
+            "https://x.example/#frag",
+            "https://x.example/a b",
+            "javascript:alert(1)",
+            "//x.example",
+        ] {
             assert!(UpstreamUrl::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -412,8 +435,13 @@ mod tests {
     /// contacts is what the check sees.
     #[test]
     fn hosts_are_read_as_the_url_standard_reads_them() {
-        for (raw, ip) in [("http://0x7f.1/", "127.0.0.1"), ("http://2130706433/", "127.0.0.1"), ("http://127.1:80/", "127.0.0.1"),
-            ("http://0251.0376.0251.0376/", "169.254.169.254"), ("http://[::ffff:7f00:1]/", "::ffff:127.0.0.1")] {
+        for (raw, ip) in [
+            ("http://0x7f.1/", "127.0.0.1"),
+            ("http://2130706433/", "127.0.0.1"),
+            ("http://127.1:80/", "127.0.0.1"),
+            ("http://0251.0376.0251.0376/", "169.254.169.254"),
+            ("http://[::ffff:7f00:1]/", "::ffff:127.0.0.1"),
+        ] {
             let url = UpstreamUrl::parse(raw).unwrap();
             assert_eq!(url.ip(), Some(ip.parse().unwrap()), "{raw}");
             assert!(DEFAULT.refuses(url.ip().unwrap()).is_some(), "{raw}");
@@ -425,8 +453,21 @@ mod tests {
 
     #[test]
     fn private_loopback_link_local_and_metadata_are_refused_by_default() {
-        for ip in ["127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-            "0.0.0.0", "::1", "fd00:ec2::254", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "224.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "224.0.0.1",
+        ] {
             assert!(DEFAULT.refuses(ip.parse().unwrap()).is_some(), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "1.1.1.1"] {

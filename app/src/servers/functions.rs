@@ -4,9 +4,9 @@ use leptos::prelude::*;
 use super::domain::{HeaderInput, ServerId, ServerView};
 #[cfg(feature = "ssr")]
 use super::domain::{ServerInput, Transport};
-use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::accounts::ssr::sign_in::require_actor;
+use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::server_fns::with_status;
 
@@ -16,9 +16,7 @@ pub fn parse_header_lines(text: &str) -> Vec<HeaderInput> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|line| match line.split_once(':') {
-            Some((name, value)) if !value.trim().is_empty() => {
-                HeaderInput { name: name.trim().into(), value: Some(value.trim().into()) }
-            }
+            Some((name, value)) if !value.trim().is_empty() => HeaderInput { name: name.trim().into(), value: Some(value.trim().into()) },
             Some((name, _)) => HeaderInput { name: name.trim().into(), value: None },
             None => HeaderInput { name: line.into(), value: None },
         })
@@ -52,18 +50,24 @@ fn form_input(
 
 #[server(prefix = "/rpc", endpoint = "list_servers")]
 pub async fn list_servers() -> Result<Vec<ServerView>, AppError> {
-    with_status(async move {
-        let (state, actor) = require_actor().await?;
-        super::ssr::list_servers(&state, actor.account_id()).await
-    }.await)
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::ssr::list_servers(&state, actor.account_id()).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "get_server")]
 pub async fn get_server(id: ServerId) -> Result<ServerView, AppError> {
-    with_status(async move {
-        let (state, actor) = require_actor().await?;
-        super::ssr::get_server(&state, actor.account_id(), id).await
-    }.await)
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::ssr::get_server(&state, actor.account_id(), id).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "create_server")]
@@ -75,13 +79,16 @@ pub async fn create_server(
     confirm_open: Option<String>,
     #[server(default)] headers: String,
 ) -> Result<ServerView, AppError> {
-    with_status(async move {
-        let (state, actor) = require_actor().await?;
-        let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
-        let server = super::ssr::create_server(&state, &actor, input).await?;
-        leptos_axum::redirect(&format!("/servers/{}", server.id));
-        Ok(server)
-    }.await)
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
+            let server = super::ssr::create_server(&state, &actor, input).await?;
+            leptos_axum::redirect(&format!("/servers/{}", server.id));
+            Ok(server)
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "update_server")]
@@ -94,21 +101,27 @@ pub async fn update_server(
     confirm_open: Option<String>,
     #[server(default)] headers: String,
 ) -> Result<ServerView, AppError> {
-    with_status(async move {
-        let (state, actor) = require_actor().await?;
-        let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
-        super::ssr::update_server(&state, &actor, id, input).await
-    }.await)
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
+            super::ssr::update_server(&state, &actor, id, input).await
+        }
+        .await,
+    )
 }
 
 #[server(prefix = "/rpc", endpoint = "delete_server")]
 pub async fn delete_server(id: ServerId) -> Result<(), AppError> {
-    with_status(async move {
-        let (state, actor) = require_actor().await?;
-        super::ssr::delete_server(&state, &actor, id).await?;
-        leptos_axum::redirect("/servers");
-        Ok(())
-    }.await)
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::ssr::delete_server(&state, &actor, id).await?;
+            leptos_axum::redirect("/servers");
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[cfg(test)]
@@ -118,11 +131,14 @@ mod tests {
     #[test]
     fn header_lines_parse_names_and_values() {
         let parsed = parse_header_lines("Authorization: Bearer abc:def\n\n  x-team :blue \nx-keep:\nx-also-keep");
-        assert_eq!(parsed, vec![
-            HeaderInput { name: "Authorization".into(), value: Some("Bearer abc:def".into()) },
-            HeaderInput { name: "x-team".into(), value: Some("blue".into()) },
-            HeaderInput { name: "x-keep".into(), value: None },
-            HeaderInput { name: "x-also-keep".into(), value: None },
-        ]);
+        assert_eq!(
+            parsed,
+            vec![
+                HeaderInput { name: "Authorization".into(), value: Some("Bearer abc:def".into()) },
+                HeaderInput { name: "x-team".into(), value: Some("blue".into()) },
+                HeaderInput { name: "x-keep".into(), value: None },
+                HeaderInput { name: "x-also-keep".into(), value: None },
+            ]
+        );
     }
 }

@@ -75,7 +75,8 @@ fn ServerCard(server: ServerView) -> impl IntoView {
 fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> impl IntoView {
     let transport = server.as_ref().map(|s| s.transport).unwrap_or(Transport::StreamableHttp);
     let require_token = server.as_ref().is_none_or(|s| s.require_token);
-    let header_names = server.as_ref().map(|s| s.upstream_header_names.iter().map(|n| format!("{n}:\n")).collect::<String>()).unwrap_or_default();
+    let header_names =
+        server.as_ref().map(|s| s.upstream_header_names.iter().map(|n| format!("{n}:\n")).collect::<String>()).unwrap_or_default();
     let name = server.as_ref().map(|s| s.name.clone()).unwrap_or_default();
     let url = server.as_ref().map(|s| s.upstream_url.clone()).unwrap_or_default();
     view! {
@@ -139,19 +140,22 @@ pub fn ServerDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse().ok()).map(ServerId);
     let update = ServerAction::<UpdateServer>::new();
-    let server = Resource::new(move || (id(), update.version().get()), |(id, _)| async move {
-        match id {
-            Some(id) => get_server(id).await,
-            None => Err(AppError::not_found("server")),
-        }
-    });
-    let tokens = Resource::new(move || id(), |id| async move {
+    let server = Resource::new(
+        move || (id(), update.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_server(id).await,
+                None => Err(AppError::not_found("server")),
+            }
+        },
+    );
+    let tokens = Resource::new(id, |id| async move {
         match id {
             Some(id) => server_tokens(id).await,
             None => Ok(Vec::new()),
         }
     });
-    let usage = Resource::new(move || id(), |id| async move {
+    let usage = Resource::new(id, |id| async move {
         match id {
             Some(id) => get_server_usage(id).await.ok(),
             None => None,

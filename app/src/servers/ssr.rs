@@ -6,18 +6,17 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, SqlErr,
 };
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::domain::*;
 use crate::accounts::AccountId;
+use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::accounts::actor::Actor;
 use crate::state::AppState;
 
 pub mod entity {
@@ -182,10 +181,7 @@ async fn validate(
                 let result = parse_header_name(&header.name).and_then(|name| {
                     let value = match header.value {
                         Some(value) => value,
-                        None => saved_headers
-                            .get(&name)
-                            .cloned()
-                            .ok_or_else(|| format!("Give a value for \"{name}\"."))?,
+                        None => saved_headers.get(&name).cloned().ok_or_else(|| format!("Give a value for \"{name}\"."))?,
                     };
                     check_header_value(&name, &value)?;
                     if headers.insert(name.clone(), value).is_some() {
@@ -201,13 +197,9 @@ async fn validate(
         }
     };
     match (name, url, fields.is_empty()) {
-        (Some(name), Some(url), true) => Ok(ValidServer {
-            name,
-            url,
-            transport: input.transport,
-            require_token: input.require_token,
-            headers,
-        }),
+        (Some(name), Some(url), true) => {
+            Ok(ValidServer { name, url, transport: input.transport, require_token: input.require_token, headers })
+        }
         _ => Err(AppError::invalid_fields(fields)),
     }
 }
@@ -272,10 +264,13 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         other => other?,
     };
     record_change(&txn, ChangeKind::Server, id).await?;
-    audit(&txn, AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
-        "name": valid.name.as_str(), "upstream_url": valid.url.redacted(), "transport": valid.transport.as_str(),
-        "require_token": valid.require_token, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
-    })))
+    audit(
+        &txn,
+        AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
+            "name": valid.name.as_str(), "upstream_url": valid.url.redacted(), "transport": valid.transport.as_str(),
+            "require_token": valid.require_token, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
+        })),
+    )
     .await?;
     state.changes.commit(&state.db, txn).await?;
     get_server(state, actor.account_id(), ServerId(id)).await
@@ -290,20 +285,20 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     let txn = state.changes.begin(&state.db).await?;
     let updated = entity::Entity::update_many()
         .set(entity::ActiveModel {
-        name: Set(valid.name.as_str().into()),
-        upstream_url: Set(valid.url.redacted()),
-        transport: Set(valid.transport.as_str().into()),
-        require_token: Set(valid.require_token),
-        upstream_header_names: Set(header_names_json(&valid.headers)),
-        upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
-        upstream_query_ciphertext: Set(seal_query(state, existing.id, &valid.url)?),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    })
-    .filter(entity::Column::Id.eq(existing.id))
-    .filter(entity::Column::AccountId.eq(actor.account_id().0))
-    .exec(&txn)
-    .await;
+            name: Set(valid.name.as_str().into()),
+            upstream_url: Set(valid.url.redacted()),
+            transport: Set(valid.transport.as_str().into()),
+            require_token: Set(valid.require_token),
+            upstream_header_names: Set(header_names_json(&valid.headers)),
+            upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
+            upstream_query_ciphertext: Set(seal_query(state, existing.id, &valid.url)?),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        })
+        .filter(entity::Column::Id.eq(existing.id))
+        .filter(entity::Column::AccountId.eq(actor.account_id().0))
+        .exec(&txn)
+        .await;
     match updated {
         Err(e) if name_taken(&e) => return Err(name_conflict()),
         other => other?,
@@ -337,16 +332,11 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
 pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<(), AppError> {
     let existing = find_model(&state.db, actor.account_id(), id).await?;
     let txn = state.changes.begin(&state.db).await?;
-    token_servers::Entity::delete_many()
-        .filter(token_servers::Column::ServerId.eq(existing.id))
-        .exec(&txn)
-        .await?;
-    entity::Entity::delete_by_id(existing.id)
-        .filter(entity::Column::AccountId.eq(actor.account_id().0))
-        .exec(&txn)
-        .await?;
+    token_servers::Entity::delete_many().filter(token_servers::Column::ServerId.eq(existing.id)).exec(&txn).await?;
+    entity::Entity::delete_by_id(existing.id).filter(entity::Column::AccountId.eq(actor.account_id().0)).exec(&txn).await?;
     record_change(&txn, ChangeKind::Server, existing.id).await?;
-    audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name }))).await?;
+    audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name })))
+        .await?;
     state.changes.commit(&state.db, txn).await?;
     Ok(())
 }
@@ -361,24 +351,21 @@ pub async fn find_model(db: &impl ConnectionTrait, account: AccountId, id: Serve
 
 pub async fn get_server(state: &AppState, account: AccountId, id: ServerId) -> Result<ServerView, AppError> {
     let model = find_model(&state.db, account, id).await?;
-    let count = token_servers::Entity::find()
-        .filter(token_servers::Column::ServerId.eq(model.id))
-        .count(&state.db)
-        .await?;
+    let count = token_servers::Entity::find().filter(token_servers::Column::ServerId.eq(model.id)).count(&state.db).await?;
     view(state, model, count)
 }
 
 pub async fn list_servers(state: &AppState, account: AccountId) -> Result<Vec<ServerView>, AppError> {
-    let models = entity::Entity::find()
-        .filter(entity::Column::AccountId.eq(account.0))
-        .order_by_asc(entity::Column::Name)
-        .all(&state.db)
-        .await?;
+    let models =
+        entity::Entity::find().filter(entity::Column::AccountId.eq(account.0)).order_by_asc(entity::Column::Name).all(&state.db).await?;
     let counts = association_counts(&state.db, models.iter().map(|m| m.id).collect()).await?;
-    models.into_iter().map(|m| {
-        let count = counts.get(&m.id).copied().unwrap_or(0);
-        view(state, m, count)
-    }).collect()
+    models
+        .into_iter()
+        .map(|m| {
+            let count = counts.get(&m.id).copied().unwrap_or(0);
+            view(state, m, count)
+        })
+        .collect()
 }
 
 async fn association_counts(db: &DatabaseConnection, ids: Vec<Uuid>) -> Result<BTreeMap<Uuid, u64>, AppError> {

@@ -2,19 +2,16 @@
 //! the account's first token; rotation retires the active key, revocation ends its tokens.
 use chrono::Utc;
 use rand::{TryRngCore, rngs::OsRng};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use secrecy::SecretBox;
 use uuid::Uuid;
 
 use super::domain::{KeyState, SigningKeyView};
 use crate::accounts::AccountId;
+use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::accounts::actor::Actor;
 use crate::state::AppState;
 use crate::tokens::ssr::entity as tokens;
 
@@ -52,7 +49,11 @@ pub fn secret(state: &AppState, key: &entity::Model) -> Result<SecretBox<Vec<u8>
 /// Makes a new active key for `account`; `None` when another transaction made one first (the
 /// unique index on active keys). The insert does nothing on that conflict rather than fail, so
 /// a PostgreSQL transaction stays usable to read the winner's key.
-async fn insert_active_key(db: &impl ConnectionTrait, state: &AppState, account: AccountId) -> Result<Option<entity::Model>, sea_orm::DbErr> {
+async fn insert_active_key(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    account: AccountId,
+) -> Result<Option<entity::Model>, sea_orm::DbErr> {
     let mut bytes = [0u8; 32];
     OsRng.try_fill_bytes(&mut bytes).map_err(|e| sea_orm::DbErr::Custom(format!("OS randomness unavailable: {e}")))?;
     let id = Uuid::now_v7();
@@ -126,13 +127,15 @@ pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, A
         .await?;
         record_change(&txn, ChangeKind::SigningKey, old.id).await?;
     }
-    let new = insert_active_key(&txn, state, account)
-        .await
-        .map_err(AppError::internal)?
-        .ok_or_else(|| AppError::new(crate::error::ErrorCode::Conflict, "Another rotation happened at the same time. Reload and try again."))?;
-    audit(&txn, AuditRecord::by(actor, "signing_key.rotated", "signing_key", new.id).detail(serde_json::json!({
-        "retired_key": retired.as_ref().map(|k| k.id),
-    })))
+    let new = insert_active_key(&txn, state, account).await.map_err(AppError::internal)?.ok_or_else(|| {
+        AppError::new(crate::error::ErrorCode::Conflict, "Another rotation happened at the same time. Reload and try again.")
+    })?;
+    audit(
+        &txn,
+        AuditRecord::by(actor, "signing_key.rotated", "signing_key", new.id).detail(serde_json::json!({
+            "retired_key": retired.as_ref().map(|k| k.id),
+        })),
+    )
     .await?;
     state.changes.commit(&state.db, txn).await?;
     get(state, account, new.id).await
@@ -161,13 +164,13 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<Signing
     .exec(&txn)
     .await?;
     record_change(&txn, ChangeKind::SigningKey, key.id).await?;
-    let ended = tokens::Entity::find()
-        .filter(tokens::Column::SigningKeyId.eq(key.id))
-        .count(&txn)
-        .await?;
-    audit(&txn, AuditRecord::by(actor, "signing_key.revoked", "signing_key", key.id).detail(serde_json::json!({
-        "tokens_ended": ended,
-    })))
+    let ended = tokens::Entity::find().filter(tokens::Column::SigningKeyId.eq(key.id)).count(&txn).await?;
+    audit(
+        &txn,
+        AuditRecord::by(actor, "signing_key.revoked", "signing_key", key.id).detail(serde_json::json!({
+            "tokens_ended": ended,
+        })),
+    )
     .await?;
     state.changes.commit(&state.db, txn).await?;
     get(state, account, key.id).await

@@ -83,7 +83,10 @@ impl Expiry {
         if let Ok(at) = DateTime::parse_from_rfc3339(raw.trim()) {
             return Ok(Expiry::At(at.with_timezone(&Utc)));
         }
-        Err(format!("\"{}\" is not an expiry. Use never, a duration like 30m, 12h, 7d, 2w, 90d or 1y, or a date like 2027-01-31.", raw.trim()))
+        Err(format!(
+            "\"{}\" is not an expiry. Use never, a duration like 30m, 12h, 7d, 2w, 90d or 1y, or a date like 2027-01-31.",
+            raw.trim()
+        ))
     }
 
     /// The moment the token expires, counted from `now`; `None` for never.
@@ -412,9 +415,19 @@ mod tests {
 
     fn token(n: usize) -> TokenView {
         TokenView {
-            id: TokenId(uuid::Uuid::from_u128(n as u128)), description: format!("t{n}"), display: String::new(),
-            status: TokenStatus::Active, revoked_by: None, signing_key_id: uuid::Uuid::nil(), created_at: now(),
-            expires_at: None, revoked_at: None, last_used_at: None, last_used_ip: None, use_count: 0, servers: Vec::new(),
+            id: TokenId(uuid::Uuid::from_u128(n as u128)),
+            description: format!("t{n}"),
+            display: String::new(),
+            status: TokenStatus::Active,
+            revoked_by: None,
+            signing_key_id: uuid::Uuid::nil(),
+            created_at: now(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+            last_used_ip: None,
+            use_count: 0,
+            servers: Vec::new(),
         }
     }
 
@@ -435,8 +448,9 @@ mod tests {
     fn presets_and_cli_durations_parse() {
         let n = now();
         assert_eq!(Expiry::parse("never").unwrap().resolve(n).unwrap(), None);
-        for (text, minutes) in [("30m", 30), ("1h", 60), ("12h", 720), ("24h", 1440), ("7d", 10080), ("2w", 20160),
-            ("90d", 129600), ("1y", 525600)] {
+        for (text, minutes) in
+            [("30m", 30), ("1h", 60), ("12h", 720), ("24h", 1440), ("7d", 10080), ("2w", 20160), ("90d", 129600), ("1y", 525600)]
+        {
             let at = Expiry::parse(text).unwrap().resolve(n).unwrap().unwrap();
             assert_eq!(at - n, Duration::minutes(minutes), "{text}");
         }

@@ -43,10 +43,13 @@ pub struct ServerVerdict {
 
 #[server(prefix = "/rpc", endpoint = "inspect_token")]
 pub async fn inspect_token(token: String) -> Result<Inspection, AppError> {
-    crate::server_fns::with_status(async move {
-        let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
-        ssr::inspect(&state, actor.account_id(), &token, Utc::now()).await
-    }.await)
+    crate::server_fns::with_status(
+        async move {
+            let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
+            ssr::inspect(&state, actor.account_id(), &token, Utc::now()).await
+        }
+        .await,
+    )
 }
 
 #[cfg(feature = "ssr")]
@@ -112,11 +115,14 @@ pub mod ssr {
 
         let verdict = state.gateway.verify(account.0, token);
         // The token's own row is only trusted once the gateway verified its signature.
-        let verified_row = row.as_ref().filter(|_| matches!(&verdict, Ok(_) | Err(Refusal::Revoked | Refusal::Expired(_) | Refusal::AccountDisabled)));
+        let verified_row =
+            row.as_ref().filter(|_| matches!(&verdict, Ok(_) | Err(Refusal::Revoked | Refusal::Expired(_) | Refusal::AccountDisabled)));
         let explain = |refusal: &Refusal| -> String {
             match refusal {
                 Refusal::NotForThisServer => "Not one of this account's tokens.".to_string(),
-                Refusal::Signature => "Bad signature: it was not signed by this account's key, or it was changed after signing.".to_string(),
+                Refusal::Signature => {
+                    "Bad signature: it was not signed by this account's key, or it was changed after signing.".to_string()
+                }
                 Refusal::KeyRevoked => match key.as_ref().and_then(|k| k.revoked_at) {
                     Some(at) => format!("Signed by a key that was revoked at {}.", format_time(at)),
                     None => "Signed by a revoked key.".to_string(),

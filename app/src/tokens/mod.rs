@@ -10,5 +10,5 @@ pub mod ssr;
 
 pub use domain::*;
 pub use inspect::InspectPage;
-pub use refusal::Refusal;
 pub use pages::{NewTokenPage, TokenDetailPage, TokenList, TokensPage};
+pub use refusal::Refusal;

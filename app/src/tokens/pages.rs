@@ -1,7 +1,10 @@
 //! The token pages: list, create (with the shown-once dialog), detail.
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::{use_params_map, use_query_map}};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 
 use std::collections::HashMap;
 
@@ -93,8 +96,12 @@ fn Pager(list: TokenPage, status: Option<String>, sort: Option<String>) -> impl 
     }
     let href = move |page: usize| {
         let mut q = Vec::new();
-        if let Some(s) = &status { q.push(format!("status={}", encode_query_value(s))); }
-        if let Some(s) = &sort { q.push(format!("sort={}", encode_query_value(s))); }
+        if let Some(s) = &status {
+            q.push(format!("status={}", encode_query_value(s)));
+        }
+        if let Some(s) = &sort {
+            q.push(format!("sort={}", encode_query_value(s)));
+        }
         q.push(format!("page={page}"));
         format!("/tokens?{}", q.join("&"))
     };
@@ -119,7 +126,7 @@ fn group_thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -349,14 +356,19 @@ pub fn TokenDetailPage() -> impl IntoView {
             }
         },
     );
-    let usage = Resource::new(move || (id(), revoke.version().get()), |(id, _)| async move {
-        match id {
-            Some(id) => get_token_usage(id).await.ok(),
-            None => None,
-        }
-    });
+    let usage = Resource::new(
+        move || (id(), revoke.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_token_usage(id).await.ok(),
+                None => None,
+            }
+        },
+    );
     toast_on(revoke, |t| format!("“{}” revoked. It no longer works anywhere.", t.description));
-    toast_on(associate, |t| format!("“{}” can now reach {}.", t.description, t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")));
+    toast_on(associate, |t| {
+        format!("“{}” can now reach {}.", t.description, t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))
+    });
     toast_on(dissociate, |t| format!("Server removed from “{}”.", t.description));
     let servers = Resource::new(|| (), |_| list_servers());
     let shown_once = Resource::new(id, |id| async move {
@@ -399,7 +411,8 @@ fn TokenDetail(
     let active = token.status == TokenStatus::Active;
     let linked = token.servers.clone();
     let revoke_summary = format!("Revoke “{}”…", token.description);
-    let revoke_warning = format!("“{}” ({}) stops working at once, on every server, and cannot be restored.", token.description, token.display);
+    let revoke_warning =
+        format!("“{}” ({}) stops working at once, on every server, and cannot be restored.", token.description, token.display);
     let revoke_label = format!("Revoke “{}”", token.description);
     let others: Vec<ServerView> = all_servers.iter().filter(|s| !token.servers.iter().any(|t| t.id == s.id)).cloned().collect();
     let example = match token.servers.first().and_then(|s| all_servers.iter().find(|a| a.id == s.id)) {

@@ -71,4 +71,3 @@ impl Refusal {
         *self != Refusal::Missing
     }
 }
-

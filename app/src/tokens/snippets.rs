@@ -19,7 +19,9 @@ pub fn snippets(server_name: &str, transport: Transport, endpoint: &str, token: 
             "http",
         ),
         Transport::Sse => (
-            format!("# Opens the event stream; its first event names the URL to POST messages to.\ncurl -N {endpoint} \\\n  -H \"Authorization: Bearer {token}\""),
+            format!(
+                "# Opens the event stream; its first event names the URL to POST messages to.\ncurl -N {endpoint} \\\n  -H \"Authorization: Bearer {token}\""
+            ),
             "from mcp.client.sse import sse_client",
             "sse_client",
             "sse",
@@ -30,15 +32,27 @@ pub fn snippets(server_name: &str, transport: Transport, endpoint: &str, token: 
     let python_unpack = if transport == Transport::Sse { "(read, write)" } else { "(read, write, _)" };
     vec![
         ("curl", "shell", curl),
-        ("Python SDK", "python", format!(
-            "import asyncio\nfrom mcp import ClientSession\n{python_import}\n\nasync def main():\n    async with {python_client}(\n        \"{endpoint}\",\n        headers={{\"Authorization\": \"Bearer {token}\"}},\n    ) as {python_unpack}:\n        async with ClientSession(read, write) as session:\n            await session.initialize()\n            print(await session.list_tools())\n\nasyncio.run(main())"
-        )),
-        ("TypeScript SDK", "typescript", format!(
-            "import {{ Client }} from \"@modelcontextprotocol/sdk/client/index.js\";\nimport {{ {ts_class} }} from \"@modelcontextprotocol/sdk/client/{ts_module}.js\";\n\nconst transport = new {ts_class}(new URL(\"{endpoint}\"), {{\n  requestInit: {{ headers: {{ Authorization: \"Bearer {token}\" }} }},\n}});\nconst client = new Client({{ name: \"my-app\", version: \"1.0.0\" }});\nawait client.connect(transport);\nconsole.log(await client.listTools());"
-        )),
-        ("Client config", "json", format!(
-            "{{\n  \"mcpServers\": {{\n    \"{config_name}\": {{\n      \"type\": \"{config_type}\",\n      \"url\": \"{endpoint}\",\n      \"headers\": {{\n        \"Authorization\": \"Bearer {token}\"\n      }}\n    }}\n  }}\n}}"
-        )),
+        (
+            "Python SDK",
+            "python",
+            format!(
+                "import asyncio\nfrom mcp import ClientSession\n{python_import}\n\nasync def main():\n    async with {python_client}(\n        \"{endpoint}\",\n        headers={{\"Authorization\": \"Bearer {token}\"}},\n    ) as {python_unpack}:\n        async with ClientSession(read, write) as session:\n            await session.initialize()\n            print(await session.list_tools())\n\nasyncio.run(main())"
+            ),
+        ),
+        (
+            "TypeScript SDK",
+            "typescript",
+            format!(
+                "import {{ Client }} from \"@modelcontextprotocol/sdk/client/index.js\";\nimport {{ {ts_class} }} from \"@modelcontextprotocol/sdk/client/{ts_module}.js\";\n\nconst transport = new {ts_class}(new URL(\"{endpoint}\"), {{\n  requestInit: {{ headers: {{ Authorization: \"Bearer {token}\" }} }},\n}});\nconst client = new Client({{ name: \"my-app\", version: \"1.0.0\" }});\nawait client.connect(transport);\nconsole.log(await client.listTools());"
+            ),
+        ),
+        (
+            "Client config",
+            "json",
+            format!(
+                "{{\n  \"mcpServers\": {{\n    \"{config_name}\": {{\n      \"type\": \"{config_type}\",\n      \"url\": \"{endpoint}\",\n      \"headers\": {{\n        \"Authorization\": \"Bearer {token}\"\n      }}\n    }}\n  }}\n}}"
+            ),
+        ),
     ]
 }
 

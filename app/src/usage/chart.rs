@@ -54,12 +54,8 @@ pub fn UsageChart(title: &'static str, span: Span, points: Vec<UsagePoint>) -> i
     let top = nice_ceiling(points.iter().map(|p| p.requests + p.refusals).max().unwrap_or(0));
     let width = points.len().max(1) * 10;
     let height = |n: i64| n as f64 * 100.0 / top as f64;
-    let summary = format!(
-        "{} and {} in {}",
-        plural(requests, "request", "requests"),
-        plural(refusals, "refusal", "refusals"),
-        span.period()
-    );
+    let summary =
+        format!("{} and {} in {}", plural(requests, "request", "requests"), plural(refusals, "refusal", "refusals"), span.period());
     let ticks = [0, points.len() / 4, points.len() / 2, points.len() * 3 / 4, points.len().saturating_sub(1)];
     let x_labels: Vec<String> = ticks.iter().filter_map(|i| points.get(*i)).map(|p| span.label(p)).collect();
     let bars = points
@@ -89,12 +85,14 @@ pub fn UsageChart(title: &'static str, span: Span, points: Vec<UsagePoint>) -> i
         .iter()
         .rev()
         .filter(|p| p.requests + p.refusals > 0)
-        .map(|p| view! {
-            <tr>
-                <td class="whitespace-nowrap py-1 pr-4">{span.bucket(p)}</td>
-                <td class="py-1 pr-4 text-right tabular-nums">{p.requests}</td>
-                <td class="py-1 text-right tabular-nums">{p.refusals}</td>
-            </tr>
+        .map(|p| {
+            view! {
+                <tr>
+                    <td class="whitespace-nowrap py-1 pr-4">{span.bucket(p)}</td>
+                    <td class="py-1 pr-4 text-right tabular-nums">{p.requests}</td>
+                    <td class="py-1 text-right tabular-nums">{p.refusals}</td>
+                </tr>
+            }
         })
         .collect_view();
     view! {

@@ -46,17 +46,17 @@ impl Usage {
         let mut daily: Vec<UsagePoint> =
             (0..DAYS).map(|i| UsagePoint { start: first_day + Duration::days(i), requests: 0, refusals: 0 }).collect();
         for (hour, requests, refusals) in rows {
-            if hour >= first_hour {
-                if let Some(point) = hourly.get_mut((hour - first_hour).num_hours() as usize) {
-                    point.requests += requests;
-                    point.refusals += refusals;
-                }
+            if hour >= first_hour
+                && let Some(point) = hourly.get_mut((hour - first_hour).num_hours() as usize)
+            {
+                point.requests += requests;
+                point.refusals += refusals;
             }
-            if hour >= first_day {
-                if let Some(point) = daily.get_mut((hour - first_day).num_days() as usize) {
-                    point.requests += requests;
-                    point.refusals += refusals;
-                }
+            if hour >= first_day
+                && let Some(point) = daily.get_mut((hour - first_day).num_days() as usize)
+            {
+                point.requests += requests;
+                point.refusals += refusals;
             }
         }
         Usage { hourly, daily }
@@ -104,10 +104,8 @@ pub fn reason_label(reason: &str) -> &'static str {
 pub fn refusal_counts(rows: impl IntoIterator<Item = (DateTime<Utc>, String, i64)>, now: DateTime<Utc>) -> Vec<RefusalCount> {
     let day_ago = hour_floor(now) - Duration::hours(HOURS - 1);
     let month_ago = window_start(now);
-    let mut counts: Vec<RefusalCount> = MAIN_REASONS
-        .iter()
-        .map(|r| RefusalCount { reason: (*r).to_string(), last_day: 0, last_30_days: 0 })
-        .collect();
+    let mut counts: Vec<RefusalCount> =
+        MAIN_REASONS.iter().map(|r| RefusalCount { reason: (*r).to_string(), last_day: 0, last_30_days: 0 }).collect();
     for (hour, reason, count) in rows {
         if hour < month_ago {
             continue;
@@ -154,7 +152,14 @@ mod tests {
     fn hours_fold_into_both_windows() {
         let now = at(22, 10) + Duration::minutes(30);
         let usage = Usage::from_hours(
-            [(at(22, 10), 5, 1), (at(22, 9), 2, 0), (at(21, 11), 7, 0), (at(21, 10), 100, 0), (at(1, 0), 3, 3), (at(10, 0) - Duration::days(30), 9, 9)],
+            [
+                (at(22, 10), 5, 1),
+                (at(22, 9), 2, 0),
+                (at(21, 11), 7, 0),
+                (at(21, 10), 100, 0),
+                (at(1, 0), 3, 3),
+                (at(10, 0) - Duration::days(30), 9, 9),
+            ],
             now,
         );
         assert_eq!(usage.hourly.len(), 24);
@@ -175,7 +180,12 @@ mod tests {
     fn refusals_keep_the_main_reasons_and_add_others() {
         let now = at(22, 10);
         let counts = refusal_counts(
-            [(at(22, 10), "expired".to_string(), 2), (at(20, 0), "expired".to_string(), 3), (at(22, 9), "missing".to_string(), 1), (at(1, 0) - Duration::days(40), "revoked".to_string(), 50)],
+            [
+                (at(22, 10), "expired".to_string(), 2),
+                (at(20, 0), "expired".to_string(), 3),
+                (at(22, 9), "missing".to_string(), 1),
+                (at(1, 0) - Duration::days(40), "revoked".to_string(), 50),
+            ],
             now,
         );
         let reasons: Vec<&str> = counts.iter().map(|c| c.reason.as_str()).collect();

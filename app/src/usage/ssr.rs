@@ -80,7 +80,12 @@ pub async fn token_usage(db: &impl ConnectionTrait, account: AccountId, token: T
 }
 
 /// Requests to one of `account`'s servers, every refusal there, and the reasons for them.
-pub async fn server_usage(db: &impl ConnectionTrait, account: AccountId, server: ServerId, now: DateTime<Utc>) -> Result<ServerUsage, AppError> {
+pub async fn server_usage(
+    db: &impl ConnectionTrait,
+    account: AccountId,
+    server: ServerId,
+    now: DateTime<Utc>,
+) -> Result<ServerUsage, AppError> {
     crate::servers::ssr::find_model(db, account, server).await?;
     let since = window_start(now);
     let requests: Vec<(DateTime<Utc>, i64)> = buckets::Entity::find()
@@ -104,10 +109,7 @@ pub async fn server_usage(db: &impl ConnectionTrait, account: AccountId, server:
         .into_tuple()
         .all(db)
         .await?;
-    let rows = requests
-        .into_iter()
-        .map(|(hour, n)| (hour, n, 0))
-        .chain(refused.iter().map(|(hour, _, n)| (*hour, 0, *n)));
+    let rows = requests.into_iter().map(|(hour, n)| (hour, n, 0)).chain(refused.iter().map(|(hour, _, n)| (*hour, 0, *n)));
     Ok(ServerUsage { usage: Usage::from_hours(rows, now), refusals: refusal_counts(refused, now) })
 }
 
@@ -153,7 +155,11 @@ pub async fn account_usage(db: &impl ConnectionTrait, account: AccountId, now: D
 }
 
 /// Requests per hour over the last 24 hours for every token of `account` that had any.
-pub async fn recent_activity(db: &impl ConnectionTrait, account: AccountId, now: DateTime<Utc>) -> Result<HashMap<TokenId, Vec<i64>>, AppError> {
+pub async fn recent_activity(
+    db: &impl ConnectionTrait,
+    account: AccountId,
+    now: DateTime<Utc>,
+) -> Result<HashMap<TokenId, Vec<i64>>, AppError> {
     let first_hour = hour_floor(now) - Duration::hours(HOURS - 1);
     let of_account = tokens_of(account);
     let rows: Vec<(Uuid, DateTime<Utc>, i64)> = buckets::Entity::find()

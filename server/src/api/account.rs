@@ -4,12 +4,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 use utoipa::ToSchema;
 
-use app::{
-    accounts::ssr,
-    error::AppError,
-    accounts::actor::Actor,
-    state::AppState,
-};
+use app::{accounts::actor::Actor, accounts::ssr, error::AppError, state::AppState};
 
 use super::ApiJson;
 

@@ -1,5 +1,8 @@
 //! `/admin/accounts`: every account, for admins.
-use axum::{Json, extract::{Path, State}};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;

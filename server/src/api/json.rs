@@ -16,10 +16,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(value)) => value,
             Err(JsonRejection::MissingJsonContentType(_)) => {
-                return Err(AppError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "Send the body as JSON with Content-Type: application/json.",
-                ));
+                return Err(AppError::new(ErrorCode::UnsupportedMediaType, "Send the body as JSON with Content-Type: application/json."));
             }
             Err(JsonRejection::JsonSyntaxError(_) | JsonRejection::JsonDataError(_)) => {
                 return Err(AppError::new(ErrorCode::InvalidInput, "The body is not valid JSON."));

@@ -43,10 +43,8 @@ struct SessionCookie;
 impl Modify for SessionCookie {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::sessions::SESSION_COOKIE))),
-        );
+        components
+            .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::sessions::SESSION_COOKIE))));
     }
 }
 
@@ -103,9 +101,12 @@ pub fn router() -> Router<AppState> {
     document_common_responses(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     router
-        .route("/openapi.json", get(move || {
-            let openapi = openapi.clone();
-            async move { Json(openapi.as_ref().clone()) }
-        }))
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
         .fallback(json::not_found)
 }

@@ -1,11 +1,15 @@
 //! `/servers`: the account's upstream MCP servers.
-use axum::{Json, extract::{Path, State}, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
 use uuid::Uuid;
 
 use app::{
+    accounts::actor::Actor,
     error::AppError,
     servers::{ServerId, ServerInput, ServerView, ssr},
-    accounts::actor::Actor,
     state::AppState,
     tokens::{TokenView, ssr as tokens},
 };

@@ -1,11 +1,14 @@
 //! `/signing-keys`: rotate the active key, revoke retired ones. Secrets are never returned.
-use axum::{Json, extract::{Path, State}};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
 use uuid::Uuid;
 
 use app::{
+    accounts::actor::Actor,
     error::AppError,
     signing_keys::{SigningKeyView, ssr},
-    accounts::actor::Actor,
     state::AppState,
 };
 

@@ -1,13 +1,17 @@
 //! `/tokens`: bearer tokens, their status, revocation and server associations.
-use axum::{Json, extract::{Path, Query, State}, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
 use app::{
+    accounts::actor::Actor,
     error::AppError,
     servers::ServerId,
-    accounts::actor::Actor,
     state::AppState,
     tokens::{CreatedToken, NewTokenInput, TokenId, TokenView, ssr},
 };

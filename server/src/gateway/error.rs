@@ -23,17 +23,28 @@ pub enum GatewayError {
     SessionTokenMismatch,
     /// A session id Gatehouse never handed out.
     UnknownSession,
-    RateLimited { wait: Duration },
-    TooManyOpen { max: usize },
+    RateLimited {
+        wait: Duration,
+    },
+    TooManyOpen {
+        max: usize,
+    },
     /// A request to a server that needs no token, sent to another host name than this
     /// deployment's (DNS rebinding).
     HostNotAllowed,
     /// A request to a server that needs no token, from a page of another site.
     CrossSiteOrigin,
-    WrongTransport { server: Uuid, use_instead: &'static str },
+    WrongTransport {
+        server: Uuid,
+        use_instead: &'static str,
+    },
     MethodNotAllowed,
-    PayloadTooLarge { max: usize },
-    RequestTimeout { after: Duration },
+    PayloadTooLarge {
+        max: usize,
+    },
+    RequestTimeout {
+        after: Duration,
+    },
     UpstreamNotAllowed,
     UpstreamUnreachable,
     UpstreamTimeout,
@@ -42,9 +53,22 @@ pub enum GatewayError {
 impl GatewayError {
     /// Every stable code, for the test that keeps the README's list whole.
     pub const CODES: &[&str] = &[
-        "unavailable", "token_required", "invalid_token", "session_token_mismatch", "unknown_session", "rate_limited",
-        "too_many_streams", "host_not_allowed", "cross_site_origin", "wrong_transport", "method_not_allowed",
-        "payload_too_large", "request_timeout", "upstream_not_allowed", "upstream_unreachable", "upstream_timeout",
+        "unavailable",
+        "token_required",
+        "invalid_token",
+        "session_token_mismatch",
+        "unknown_session",
+        "rate_limited",
+        "too_many_streams",
+        "host_not_allowed",
+        "cross_site_origin",
+        "wrong_transport",
+        "method_not_allowed",
+        "payload_too_large",
+        "request_timeout",
+        "upstream_not_allowed",
+        "upstream_unreachable",
+        "upstream_timeout",
     ];
 
     pub fn status(&self) -> StatusCode {
@@ -93,9 +117,7 @@ impl GatewayError {
 
     pub fn message(&self) -> String {
         match self {
-            GatewayError::Unavailable => {
-                "Gatehouse cannot confirm that this token is still valid right now. Try again shortly.".into()
-            }
+            GatewayError::Unavailable => "Gatehouse cannot confirm that this token is still valid right now. Try again shortly.".into(),
             GatewayError::Refused(refusal) => refusal.message(),
             GatewayError::SessionTokenMismatch => "This session was opened with a different token; use that token.".into(),
             GatewayError::UnknownSession => {
@@ -108,9 +130,7 @@ impl GatewayError {
             GatewayError::HostNotAllowed => {
                 "This server needs no token, so it answers only requests sent to this Gatehouse's own host name.".into()
             }
-            GatewayError::CrossSiteOrigin => {
-                "This server needs no token, so it does not answer requests from pages of other sites.".into()
-            }
+            GatewayError::CrossSiteOrigin => "This server needs no token, so it does not answer requests from pages of other sites.".into(),
             GatewayError::WrongTransport { server, use_instead } => {
                 format!("This server uses the other MCP transport; connect to /s/{server}/{use_instead}.")
             }

@@ -145,10 +145,7 @@ impl ChangeFollower {
             .await?;
         self.forget_old_gaps();
         if !self.missing.is_empty() {
-            let late = events::Entity::find()
-                .filter(events::Column::Seq.is_in(self.missing.keys().copied()))
-                .all(&self.state.db)
-                .await?;
+            let late = events::Entity::find().filter(events::Column::Seq.is_in(self.missing.keys().copied())).all(&self.state.db).await?;
             if !late.is_empty() {
                 tracing::info!(events = late.len(), "applying change events that committed late");
             }

@@ -92,9 +92,8 @@ struct Admitted {
 
 /// Request headers a client may pass to the upstream; everything else (its `Authorization`,
 /// cookies, hop-by-hop headers) stays here.
-const FORWARD_REQUEST: &[&str] = &[
-    "accept", "content-type", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id",
-];
+const FORWARD_REQUEST: &[&str] =
+    &["accept", "content-type", "mcp-session-id", "mcp-protocol-version", "mcp-method", "mcp-name", "last-event-id"];
 /// Response headers passed back to the client.
 const FORWARD_RESPONSE: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "cache-control", "retry-after"];
 const MCP_SESSION_ID: &str = "mcp-session-id";
@@ -122,7 +121,16 @@ impl Gateway {
         Ok(Self {
             inner: Arc::new(Inner {
                 limiter: RateLimiter::new(settings.requests_per_second, settings.burst),
-                app, view, streams, freshness, sessions: Arc::default(), tags, usage, client, settings, public,
+                app,
+                view,
+                streams,
+                freshness,
+                sessions: Arc::default(),
+                tags,
+                usage,
+                client,
+                settings,
+                public,
             }),
         })
     }
@@ -322,9 +330,8 @@ impl Gateway {
             return Err(GatewayError::WrongTransport { server: server.id, use_instead: "mcp" });
         }
         Self::allowed_upstream(&server)?;
-        let request = self
-            .upstream_request(Method::GET, server.upstream.clone(), &server, &headers)
-            .header(header::ACCEPT, "text/event-stream");
+        let request =
+            self.upstream_request(Method::GET, server.upstream.clone(), &server, &headers).header(header::ACCEPT, "text/event-stream");
         let upstream = self.send(request, server.id).await?;
         let head = upstream_head(&upstream);
         let Admitted { grant, guard, .. } = admitted;
@@ -357,7 +364,13 @@ async fn sse_message(
 }
 
 impl Gateway {
-    async fn sse_message(&self, admitted: Admitted, query: Option<String>, headers: HeaderMap, body: Body) -> Result<Response, GatewayError> {
+    async fn sse_message(
+        &self,
+        admitted: Admitted,
+        query: Option<String>,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response, GatewayError> {
         let server = admitted.server.clone();
         let binding = self.inner.sessions.get(server.id, query.as_deref().unwrap_or("")).ok_or(GatewayError::UnknownSession)?;
         if binding.token != admitted.grant.token {
@@ -391,11 +404,8 @@ impl Gateway {
                 response = response.header(*name, value);
             }
         }
-        let is_stream = head
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"));
+        let is_stream =
+            head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
         if is_stream {
             response = response.header("x-accel-buffering", "no");
         }
@@ -424,17 +434,14 @@ impl PublicAddress {
     fn check(&self, headers: &HeaderMap, authority: Option<&Authority>) -> Result<(), GatewayError> {
         let default_port = if self.origin.starts_with("https:") { 443 } else { 80 };
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<Authority>().ok());
-        let host_matches = host
-            .as_ref()
-            .or(authority)
-            .is_some_and(|a| {
-                let host = a.host().trim_start_matches('[').trim_end_matches(']');
-                let ours = self.host.trim_start_matches('[').trim_end_matches(']');
-                // A deployment on loopback answers to each of loopback's names: no other site
-                // can be given one of them.
-                let same = host.eq_ignore_ascii_case(ours) || (is_loopback(ours) && is_loopback(host));
-                same && a.port_u16().unwrap_or(default_port) == self.port
-            });
+        let host_matches = host.as_ref().or(authority).is_some_and(|a| {
+            let host = a.host().trim_start_matches('[').trim_end_matches(']');
+            let ours = self.host.trim_start_matches('[').trim_end_matches(']');
+            // A deployment on loopback answers to each of loopback's names: no other site
+            // can be given one of them.
+            let same = host.eq_ignore_ascii_case(ours) || (is_loopback(ours) && is_loopback(host));
+            same && a.port_u16().unwrap_or(default_port) == self.port
+        });
         if !host_matches {
             return Err(GatewayError::HostNotAllowed);
         }

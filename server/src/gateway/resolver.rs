@@ -44,7 +44,8 @@ impl Resolve for PolicyResolver {
         Box::pin(async move {
             let host = name.as_str().to_string();
             let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
-            let addresses = allowed(&host, found, policy).inspect_err(|why| tracing::warn!(%why, "upstream address refused at connect time"))?;
+            let addresses =
+                allowed(&host, found, policy).inspect_err(|why| tracing::warn!(%why, "upstream address refused at connect time"))?;
             Ok(Box::new(addresses.into_iter()) as Addrs)
         })
     }

@@ -219,8 +219,16 @@ const MAX_EVENT_BYTES: usize = 1024 * 1024;
 impl<S> EndpointRewriting<S> {
     pub fn new(inner: S, upstream_sse: Url, server: Uuid, token: Option<Uuid>, bindings: Arc<SessionBindings>) -> Self {
         Self {
-            inner, buf: BytesMut::new(), upstream_sse, server, token, bindings,
-            bound: Vec::new(), scan: Scan::default(), started: false, failed: false,
+            inner,
+            buf: BytesMut::new(),
+            upstream_sse,
+            server,
+            token,
+            bindings,
+            bound: Vec::new(),
+            scan: Scan::default(),
+            started: false,
+            failed: false,
         }
     }
 
@@ -382,10 +390,8 @@ mod tests {
     #[tokio::test]
     async fn a_byte_order_mark_before_the_endpoint_event_does_not_hide_it() {
         let server = Uuid::new_v4();
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-            Ok(Bytes::from_static(b"\xef\xbb")),
-            Ok(Bytes::from_static(b"\xbfevent: endpoint\ndata: /messages?sessionId=b1\n\n")),
-        ];
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            vec![Ok(Bytes::from_static(b"\xef\xbb")), Ok(Bytes::from_static(b"\xbfevent: endpoint\ndata: /messages?sessionId=b1\n\n"))];
         let bindings = Arc::new(SessionBindings::default());
         let mut stream = EndpointRewriting::new(futures::stream::iter(chunks), upstream(), server, None, bindings.clone());
         let first = stream.next().await.unwrap().unwrap();

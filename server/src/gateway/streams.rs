@@ -195,8 +195,16 @@ mod tests {
         let registry = Arc::new(StreamRegistry::default());
         let (revoked, kept) = (Uuid::new_v4(), Uuid::new_v4());
         let server = Uuid::new_v4();
-        let mut ended = GrantedStream::new(futures::stream::pending::<Result<Bytes, std::io::Error>>(), registry.try_register(Some(revoked), server, Holder::Token(revoked), 0).unwrap(), None);
-        let mut going = GrantedStream::new(futures::stream::pending::<Result<Bytes, std::io::Error>>(), registry.try_register(Some(kept), server, Holder::Token(kept), 0).unwrap(), None);
+        let mut ended = GrantedStream::new(
+            futures::stream::pending::<Result<Bytes, std::io::Error>>(),
+            registry.try_register(Some(revoked), server, Holder::Token(revoked), 0).unwrap(),
+            None,
+        );
+        let mut going = GrantedStream::new(
+            futures::stream::pending::<Result<Bytes, std::io::Error>>(),
+            registry.try_register(Some(kept), server, Holder::Token(kept), 0).unwrap(),
+            None,
+        );
         assert_eq!(registry.end_where_refused(|token, _| token != Some(revoked)), 1);
         assert!(tokio::time::timeout(Duration::from_secs(1), ended.next()).await.unwrap().is_none());
         assert!(tokio::time::timeout(Duration::from_millis(100), going.next()).await.is_err(), "still open");

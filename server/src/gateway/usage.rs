@@ -1,20 +1,20 @@
 //! Last used and usage counts: recorded in memory per request, written in one batch per flush
 //! interval (and at shutdown), so the database sees a bounded number of writes whatever the
 //! traffic.
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, OnConflict},
 };
 use uuid::Uuid;
 
-use app::{tokens::ssr::entity as tokens, usage::ssr::{buckets, refusals}};
+use app::{
+    tokens::ssr::entity as tokens,
+    usage::ssr::{buckets, refusals},
+};
 
 #[derive(Default)]
 struct Pending {
@@ -134,8 +134,14 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
         // Processes flush in any order: last used only ever moves forward.
         let newer = Expr::col(tokens::Column::LastUsedAt).is_null().or(Expr::col(tokens::Column::LastUsedAt).lt(*at));
         tokens::Entity::update_many()
-            .col_expr(tokens::Column::LastUsedAt, Expr::case(newer.clone(), Expr::value(*at)).finally(Expr::col(tokens::Column::LastUsedAt)).into())
-            .col_expr(tokens::Column::LastUsedIp, Expr::case(newer, Expr::value(ip.clone())).finally(Expr::col(tokens::Column::LastUsedIp)).into())
+            .col_expr(
+                tokens::Column::LastUsedAt,
+                Expr::case(newer.clone(), Expr::value(*at)).finally(Expr::col(tokens::Column::LastUsedAt)).into(),
+            )
+            .col_expr(
+                tokens::Column::LastUsedIp,
+                Expr::case(newer, Expr::value(ip.clone())).finally(Expr::col(tokens::Column::LastUsedIp)).into(),
+            )
             .col_expr(tokens::Column::UseCount, Expr::col(tokens::Column::UseCount).add(*count))
             .filter(tokens::Column::Id.eq(*token))
             .exec(&txn)
@@ -152,8 +158,14 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
         })
         .on_conflict(
             OnConflict::columns([buckets::Column::TokenId, buckets::Column::ServerId, buckets::Column::Hour])
-                .value(buckets::Column::Requests, Expr::col((buckets::Entity, buckets::Column::Requests)).add(Expr::col((excluded.clone(), buckets::Column::Requests))))
-                .value(buckets::Column::Refusals, Expr::col((buckets::Entity, buckets::Column::Refusals)).add(Expr::col((excluded.clone(), buckets::Column::Refusals))))
+                .value(
+                    buckets::Column::Requests,
+                    Expr::col((buckets::Entity, buckets::Column::Requests)).add(Expr::col((excluded.clone(), buckets::Column::Requests))),
+                )
+                .value(
+                    buckets::Column::Refusals,
+                    Expr::col((buckets::Entity, buckets::Column::Refusals)).add(Expr::col((excluded.clone(), buckets::Column::Refusals))),
+                )
                 .to_owned(),
         )
         .exec_without_returning(&txn)
@@ -168,7 +180,10 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
         })
         .on_conflict(
             OnConflict::columns([refusals::Column::ServerId, refusals::Column::Hour, refusals::Column::Reason])
-                .value(refusals::Column::Count, Expr::col((refusals::Entity, refusals::Column::Count)).add(Expr::col((excluded.clone(), refusals::Column::Count))))
+                .value(
+                    refusals::Column::Count,
+                    Expr::col((refusals::Entity, refusals::Column::Count)).add(Expr::col((excluded.clone(), refusals::Column::Count))),
+                )
                 .to_owned(),
         )
         .exec_without_returning(&txn)

@@ -81,9 +81,15 @@ struct Header<'a> {
 impl Header<'_> {
     /// Key-locating members, critical extensions and encryption: all refused.
     fn names_refused_members(&self) -> bool {
-        self.jku.is_some() || self.jwk.is_some() || self.x5u.is_some() || self.x5c.is_some()
-            || self.x5t.is_some() || self.x5t_s256.is_some() || self.crit.is_some()
-            || self.enc.is_some() || self.zip.is_some()
+        self.jku.is_some()
+            || self.jwk.is_some()
+            || self.x5u.is_some()
+            || self.x5c.is_some()
+            || self.x5t.is_some()
+            || self.x5t_s256.is_some()
+            || self.crit.is_some()
+            || self.enc.is_some()
+            || self.zip.is_some()
     }
 }
 
@@ -375,7 +381,15 @@ mod tests {
         for alg in ["none", "None", "NONE", "nOnE", "hs256", "RS256", "ES256", "HS512", ""] {
             assert_eq!(inspect_header(&header(&format!(r#"{{"alg":"{alg}","kid":"{kid}"}}"#))), Err(Refusal::Algorithm), "{alg}");
         }
-        for extra in [r#""jku":"https://evil""#, r#""jwk":{}"#, r#""x5u":"https://evil""#, r#""x5c":[]"#, r#""crit":["exp"]"#, r#""enc":"A128GCM""#, r#""zip":"DEF""#] {
+        for extra in [
+            r#""jku":"https://evil""#,
+            r#""jwk":{}"#,
+            r#""x5u":"https://evil""#,
+            r#""x5c":[]"#,
+            r#""crit":["exp"]"#,
+            r#""enc":"A128GCM""#,
+            r#""zip":"DEF""#,
+        ] {
             let json = format!(r#"{{"alg":"HS256","kid":"{kid}",{extra}}}"#);
             assert_eq!(inspect_header(&header(&json)), Err(Refusal::ForbiddenHeader), "{extra}");
         }
@@ -472,7 +486,11 @@ mod tests {
         assert_eq!(check(claims.replace(&format!(r#""nbf":{t}"#), &format!(r#""nbf":{}"#, t + 600))), Err(Refusal::NotYetValid));
         assert_eq!(check(claims.replacen(ISSUER, "https://evil.test", 1)), Err(Refusal::Issuer));
         assert_eq!(check(claims.replace(&format!(r#""aud":"{ISSUER}""#), r#""aud":"https://other.test""#)), Err(Refusal::Audience));
-        assert_eq!(check(claims.replace(&f.account.to_string(), &Uuid::new_v4().to_string())), Err(Refusal::NotForThisServer), "sub of another account");
+        assert_eq!(
+            check(claims.replace(&f.account.to_string(), &Uuid::new_v4().to_string())),
+            Err(Refusal::NotForThisServer),
+            "sub of another account"
+        );
         assert_eq!(check(claims.replace(r#""nbf""#, r#""nbf_""#)), Err(Refusal::Malformed), "no nbf");
         assert_eq!(f.verify(&f.sign(&f.header(), "[]")), Err(Refusal::Malformed), "claims not an object");
     }
@@ -483,16 +501,19 @@ mod tests {
     fn the_request_check_and_the_stream_cut_agree_at_expiry() {
         let mut f = fixture();
         let server = Uuid::new_v4();
-        f.view.servers.insert(server, Arc::new(ServerEntry {
-            id: server,
-            account: f.account,
-            upstream: url::Url::parse("http://127.0.0.1:9/mcp").unwrap(),
-            refused: None,
-            transport: app::servers::Transport::StreamableHttp,
-            require_token: true,
-            headers: Vec::new(),
-            row: 0,
-        }));
+        f.view.servers.insert(
+            server,
+            Arc::new(ServerEntry {
+                id: server,
+                account: f.account,
+                upstream: url::Url::parse("http://127.0.0.1:9/mcp").unwrap(),
+                refused: None,
+                transport: app::servers::Transport::StreamableHttp,
+                require_token: true,
+                headers: Vec::new(),
+                row: 0,
+            }),
+        );
         f.view.links.insert((f.token, server));
         let expired = DateTime::from_timestamp(f.now.timestamp() - 2, 0).unwrap();
         f.view.tokens.get_mut(&f.token).unwrap().expires_at = Some(expired);

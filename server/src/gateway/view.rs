@@ -7,18 +7,24 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use http::{HeaderName, HeaderValue};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use http::{HeaderName, HeaderValue};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use secrecy::ExposeSecret;
+use sha2::Sha256;
 use uuid::Uuid;
 
 use app::{
     accounts::{AccountStatus, ssr::entity as accounts},
     events::ChangeKind,
-    servers::{Transport, ssr::{entity as servers, token_servers, upstream_headers, upstream_url}},
-    signing_keys::{KeyState, ssr::{entity as keys, secret}},
+    servers::{
+        Transport,
+        ssr::{entity as servers, token_servers, upstream_headers, upstream_url},
+    },
+    signing_keys::{
+        KeyState,
+        ssr::{entity as keys, secret},
+    },
     state::AppState,
     tokens::ssr::entity as tokens,
 };
@@ -178,22 +184,16 @@ impl AccessIndex {
     /// is decrypted unless it differs, so a reconcile that finds nothing costs only the reads.
     pub async fn reconcile(&self, state: &AppState) -> Result<Vec<(ChangeKind, Uuid)>, DbErr> {
         let db = &state.db;
-        let accounts: HashMap<Uuid, bool> = accounts::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.status == AccountStatus::Active.as_str()))
-            .collect();
+        let accounts: HashMap<Uuid, bool> =
+            accounts::Entity::find().all(db).await?.into_iter().map(|a| (a.id, a.status == AccountStatus::Active.as_str())).collect();
         let keys: HashMap<Uuid, (Uuid, bool)> = keys::Entity::find()
             .all(db)
             .await?
             .into_iter()
             .map(|k| (k.id, (k.account_id, k.state == KeyState::Revoked.as_str())))
             .collect();
-        let tokens: HashMap<Uuid, TokenEntry> =
-            tokens::Entity::find().all(db).await?.iter().map(|t| (t.id, token_entry(t))).collect();
-        let servers: HashMap<Uuid, u64> =
-            servers::Entity::find().all(db).await?.iter().map(|s| (s.id, row_digest(s))).collect();
+        let tokens: HashMap<Uuid, TokenEntry> = tokens::Entity::find().all(db).await?.iter().map(|t| (t.id, token_entry(t))).collect();
+        let servers: HashMap<Uuid, u64> = servers::Entity::find().all(db).await?.iter().map(|s| (s.id, row_digest(s))).collect();
         let links: HashSet<(Uuid, Uuid)> =
             token_servers::Entity::find().all(db).await?.into_iter().map(|l| (l.token_id, l.server_id)).collect();
 
@@ -236,21 +236,13 @@ fn differing<H, S>(
 fn row_digest(server: &servers::Model) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
-    (&server.account_id, &server.upstream_url, &server.transport, server.require_token)
-        .hash(&mut hasher);
-    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext)
-        .hash(&mut hasher);
+    (&server.account_id, &server.upstream_url, &server.transport, server.require_token).hash(&mut hasher);
+    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext).hash(&mut hasher);
     hasher.finish()
 }
 
 async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id: Uuid) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
-    Ok(token_servers::Entity::find()
-        .filter(column.eq(id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| (l.token_id, l.server_id))
-        .collect())
+    Ok(token_servers::Entity::find().filter(column.eq(id)).all(db).await?.into_iter().map(|l| (l.token_id, l.server_id)).collect())
 }
 
 fn key_entry(state: &AppState, key: &keys::Model) -> Option<KeyEntry> {
@@ -265,12 +257,7 @@ fn key_entry(state: &AppState, key: &keys::Model) -> Option<KeyEntry> {
 }
 
 fn token_entry(token: &tokens::Model) -> TokenEntry {
-    TokenEntry {
-        account: token.account_id,
-        key: token.signing_key_id,
-        expires_at: token.expires_at,
-        revoked: token.revoked_at.is_some(),
-    }
+    TokenEntry { account: token.account_id, key: token.signing_key_id, expires_at: token.expires_at, revoked: token.revoked_at.is_some() }
 }
 
 fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry> {

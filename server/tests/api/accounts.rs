@@ -85,8 +85,16 @@ async fn bad_sign_up_input_gets_field_messages(backend: Backend) {
     // Exactly 8 and exactly 128 characters are fine; no composition rules.
     assert_eq!(app.register("eight@example.com", "aaaaaaaa").await.status(), StatusCode::CREATED);
     let long = "é".repeat(128);
-    assert_eq!(crate::helpers::client().post(app.url("/api/v1/auth/register"))
-        .json(&json!({ "email": "long@example.com", "password": long })).send().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(
+        crate::helpers::client()
+            .post(app.url("/api/v1/auth/register"))
+            .json(&json!({ "email": "long@example.com", "password": long }))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
 }
 
 async fn malformed_bodies_get_json_errors_not_500(backend: Backend) {
@@ -113,7 +121,11 @@ async fn malformed_bodies_get_json_errors_not_500(backend: Backend) {
 
     // Announce a 2 MiB body and send none of it: the answer must come from the header alone
     // (a client writing the body could meet a closed socket, which would make this flaky).
-    let huge = raw_request(&app.address, "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n").await;
+    let huge = raw_request(
+        &app.address,
+        "POST /api/v1/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2097152\r\n\r\n",
+    )
+    .await;
     assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
 
     let unknown = app.get("/api/v1/nothing-here").await;
@@ -138,9 +150,12 @@ async fn emails_are_normalised_and_unique(backend: Backend) {
     assert!(error["fields"]["email"].is_string());
 
     let fresh = crate::helpers::client();
-    let login = fresh.post(app.url("/api/v1/auth/login"))
+    let login = fresh
+        .post(app.url("/api/v1/auth/login"))
         .json(&json!({ "email": "ADA.LOVELACE@example.com", "password": "analytical engine" }))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), StatusCode::OK, "login is case-insensitive");
 }
 
@@ -180,10 +195,7 @@ async fn disabled_account_cannot_log_in_or_stay_logged_in(backend: Backend) {
     let app = spawn_app(backend).await;
     app.register("ada@example.com", "analytical engine").await;
     assert_eq!(app.me().await.status(), StatusCode::OK);
-    app.db()
-        .execute_unprepared("UPDATE accounts SET status = 'disabled' WHERE email = 'ada@example.com'")
-        .await
-        .unwrap();
+    app.db().execute_unprepared("UPDATE accounts SET status = 'disabled' WHERE email = 'ada@example.com'").await.unwrap();
 
     let me = app.me().await;
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "a disabled account's session is over");
@@ -201,12 +213,7 @@ async fn password_hash_is_argon2id_at_owasp_parameters(backend: Backend) {
         Backend::Sqlite => DbBackend::Sqlite,
         Backend::Postgres => DbBackend::Postgres,
     };
-    let row = app
-        .db()
-        .query_one_raw(Statement::from_string(backend_kind, "SELECT password_hash FROM accounts"))
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.db().query_one_raw(Statement::from_string(backend_kind, "SELECT password_hash FROM accounts")).await.unwrap().unwrap();
     let hash: String = row.try_get("", "password_hash").unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     assert!(!hash.contains("analytical"));

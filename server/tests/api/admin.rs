@@ -33,7 +33,10 @@ async fn admins_disable_and_enable_accounts(backend: Backend) {
 
     let ada_log = json_body(ada.get("/audit").await).await;
     let actions: Vec<&str> = ada_log["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"account.disabled") && actions.contains(&"account.enabled") && actions.contains(&"account.role_changed"), "{actions:?}");
+    assert!(
+        actions.contains(&"account.disabled") && actions.contains(&"account.enabled") && actions.contains(&"account.role_changed"),
+        "{actions:?}"
+    );
     let disabled_entry = ada_log["entries"].as_array().unwrap().iter().find(|e| e["action"] == "account.disabled").unwrap();
     assert_eq!(disabled_entry["actor_email"], "admin@example.com");
 
@@ -57,8 +60,12 @@ async fn password_change_ends_other_sessions(backend: Backend) {
     let app = spawn_app(backend).await;
     let here = app.user("ada@example.com").await;
     let elsewhere = client();
-    let login = elsewhere.post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery" })).send().await.unwrap();
+    let login = elsewhere
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), StatusCode::OK);
 
     let wrong = here.post("/account/password", &json!({ "current_password": "nope nope nope", "new_password": "a brand new one" })).await;
@@ -67,7 +74,8 @@ async fn password_change_ends_other_sessions(backend: Backend) {
     let short = here.post("/account/password", &json!({ "current_password": "correct horse battery", "new_password": "short" })).await;
     assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
-    let changed = here.post("/account/password", &json!({ "current_password": "correct horse battery", "new_password": "a brand new one" })).await;
+    let changed =
+        here.post("/account/password", &json!({ "current_password": "correct horse battery", "new_password": "a brand new one" })).await;
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
     assert_eq!(here.get("/auth/me").await.status(), StatusCode::OK, "this session stays");
     let other = elsewhere.get(app.url("/api/v1/auth/me")).send().await.unwrap();

@@ -29,10 +29,21 @@ async fn every_change_is_recorded_with_actor_and_address(backend: Backend) {
     let page = json_body(ada.get("/audit").await).await;
     let mut got = actions(&page);
     got.reverse();
-    assert_eq!(got, [
-        "account.signed_up", "account.login_failed", "account.logged_in", "server.created", "server.edited",
-        "token.created", "token.associated", "token.revoked", "signing_key.rotated", "server.deleted",
-    ]);
+    assert_eq!(
+        got,
+        [
+            "account.signed_up",
+            "account.login_failed",
+            "account.logged_in",
+            "server.created",
+            "server.edited",
+            "token.created",
+            "token.associated",
+            "token.revoked",
+            "signing_key.rotated",
+            "server.deleted",
+        ]
+    );
     for entry in page["entries"].as_array().unwrap() {
         assert_eq!(entry["ip"], "127.0.0.1", "{entry}");
         assert!(entry["created_at"].is_string());

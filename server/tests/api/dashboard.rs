@@ -2,7 +2,10 @@
 //! redirects, and forms that post to server functions.
 use reqwest::{StatusCode, header};
 
-use std::{sync::atomic::{AtomicBool, Ordering}, time::Duration};
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use crate::helpers::{Backend, build_another_process, spawn_app};
 use crate::on_both_backends;
@@ -22,7 +25,9 @@ fn location(response: &reqwest::Response) -> String {
 
 async fn logged_out_visitors_are_sent_to_login_and_back(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (page, next) in [("/", "/"), ("/tokens", "/tokens"), ("/admin/users", "/admin/users"), ("/tokens?status=active", "/tokens%3Fstatus%3Dactive")] {
+    for (page, next) in
+        [("/", "/"), ("/tokens", "/tokens"), ("/admin/users", "/admin/users"), ("/tokens?status=active", "/tokens%3Fstatus%3Dactive")]
+    {
         let response = app.page(page).await;
         assert_eq!(response.status(), StatusCode::FOUND, "{page}");
         assert_eq!(location(&response), format!("/login?next={next}"), "{page}");
@@ -51,8 +56,13 @@ async fn post_form(app: &crate::helpers::TestApp, action: &str, referer: &str, f
 
 async fn sign_up_and_login_forms_work_without_javascript(backend: Backend) {
     let app = spawn_app(backend).await;
-    let signed_up = post_form(&app, "/rpc/register", "/signup?next=%2Ftokens",
-        &[("email", "Ada@Example.com"), ("password", "analytical engine"), ("next", "/tokens")]).await;
+    let signed_up = post_form(
+        &app,
+        "/rpc/register",
+        "/signup?next=%2Ftokens",
+        &[("email", "Ada@Example.com"), ("password", "analytical engine"), ("next", "/tokens")],
+    )
+    .await;
     assert_eq!(signed_up.status(), StatusCode::FOUND);
     assert_eq!(location(&signed_up), "/tokens");
 
@@ -68,8 +78,13 @@ async fn sign_up_and_login_forms_work_without_javascript(backend: Backend) {
     assert_eq!(location(&logged_out), "/login");
     assert_eq!(app.page("/").await.status(), StatusCode::FOUND, "logged out again");
 
-    let logged_in = post_form(&app, "/rpc/login", "/login?next=%2F",
-        &[("email", "ada@example.com"), ("password", "analytical engine"), ("next", "https://evil.example/")]).await;
+    let logged_in = post_form(
+        &app,
+        "/rpc/login",
+        "/login?next=%2F",
+        &[("email", "ada@example.com"), ("password", "analytical engine"), ("next", "https://evil.example/")],
+    )
+    .await;
     assert_eq!(logged_in.status(), StatusCode::FOUND);
     assert_eq!(location(&logged_in), "/", "an off-site next falls back to the dashboard");
     assert_eq!(app.page("/").await.status(), StatusCode::OK);

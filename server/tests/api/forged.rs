@@ -4,7 +4,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use base64::{Engine, engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD}};
+use base64::{
+    Engine,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
 use futures::{StreamExt, stream::BoxStream};
 use hmac::{Hmac, Mac};
 use reqwest::{StatusCode, header};
@@ -24,7 +27,10 @@ use crate::on_both_backends;
 
 on_both_backends!(every_forged_token_is_refused_on_every_surface, another_accounts_valid_tokens_open_none_of_its_routes);
 // jwt-hack takes ten minutes to build on two cores, too long for a fresh machine's test command.
-on_both_backends!(#[ignore = "needs jwt-hack: run with ./dev harden"] every_jwt_hack_payload_is_refused_on_every_surface);
+on_both_backends!(
+    #[ignore = "needs jwt-hack: run with ./dev harden"]
+    every_jwt_hack_payload_is_refused_on_every_surface
+);
 
 /// A token taken apart: header and claims as JSON objects, and the signature as sent.
 #[derive(Clone)]
@@ -271,7 +277,14 @@ async fn every_forged_token_is_refused_on_every_surface(backend: Backend) {
     add("signature in standard base64", format!("{signed_part}.{}", STANDARD.encode(URL_SAFE_NO_PAD.decode(&real_signature).unwrap())));
     add("zero signature", format!("{signed_part}.{}", URL_SAFE_NO_PAD.encode([0u8; 32])));
     add("another token's signature", format!("{signed_part}.{}", bob_token.rsplit('.').next().unwrap()));
-    add("claims changed after signing", format!("{}.{}.{real_signature}", encode_json(&p.header_json()), encode_json(&p.with_claim("sub", json!(Uuid::new_v4().to_string())).claims_json())));
+    add(
+        "claims changed after signing",
+        format!(
+            "{}.{}.{real_signature}",
+            encode_json(&p.header_json()),
+            encode_json(&p.with_claim("sub", json!(Uuid::new_v4().to_string())).claims_json())
+        ),
+    );
     // kid.
     add("kid missing", p.without_header("kid").sign(key));
     add("kid unknown", p.with_header("kid", json!(Uuid::new_v4().to_string())).sign(key));
@@ -293,7 +306,11 @@ async fn every_forged_token_is_refused_on_every_surface(backend: Backend) {
     add("crit unknown", p.with_header("crit", json!(["gatehouse-ext"])).with_header("gatehouse-ext", json!(true)).sign(key));
     add("crit empty", p.with_header("crit", json!([])).sign(key));
     // Form.
-    add("JSON serialisation", json!({ "protected": encode_json(&p.header_json()), "payload": encode_json(&p.claims_json()), "signature": real_signature }).to_string());
+    add(
+        "JSON serialisation",
+        json!({ "protected": encode_json(&p.header_json()), "payload": encode_json(&p.claims_json()), "signature": real_signature })
+            .to_string(),
+    );
     add("two parts", signed_part.clone());
     add("four parts", format!("{fresh}.AAAA"));
     add("five parts (JWE form)", format!("{}.AAAA.AAAA.AAAA.AAAA", encode_json(r#"{"alg":"dir","enc":"A256GCM"}"#)));
@@ -376,8 +393,13 @@ async fn run_jwt_hack(binary: &str, args: &[&str]) -> Value {
         .await
         .unwrap_or_else(|e| panic!("cannot run JWT_HACK={binary}: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let answer: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("jwt-hack {args:?} did not answer JSON ({e}), status {}:\n{stdout}\n{}", output.status, String::from_utf8_lossy(&output.stderr)));
+    let answer: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "jwt-hack {args:?} did not answer JSON ({e}), status {}:\n{stdout}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     assert!(output.status.success() && answer["success"] == true, "jwt-hack {args:?}: {} {answer}", output.status);
     answer
 }
@@ -417,13 +439,16 @@ async fn every_jwt_hack_payload_is_refused_on_every_surface(backend: Backend) {
     });
     let trusted = app.address.trim_start_matches("http://").to_string();
 
-    let generated = run_jwt_hack(&binary, &["payload", &real, "--jwk-attack", &attacker, "--jwk-trust", &trusted, "--jwk-protocol", "http"]).await;
-    let mut payloads: Vec<String> = generated["payloads"].as_array().expect("payloads").iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    let generated =
+        run_jwt_hack(&binary, &["payload", &real, "--jwk-attack", &attacker, "--jwk-trust", &trusted, "--jwk-protocol", "http"]).await;
+    let mut payloads: Vec<String> =
+        generated["payloads"].as_array().expect("payloads").iter().map(|p| p.as_str().unwrap().to_string()).collect();
     assert_eq!(generated["count"], payloads.len(), "jwt-hack's count");
     let from_payload = payloads.len();
     let attacker_url = format!("http://{attacker}");
     for algorithm in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
-        let spoofed = run_jwt_hack(&binary, &["jwks", "spoof", "--token", &real, "--attacker-url", &attacker_url, "--algorithm", algorithm]).await;
+        let spoofed =
+            run_jwt_hack(&binary, &["jwks", "spoof", "--token", &real, "--attacker-url", &attacker_url, "--algorithm", algorithm]).await;
         let injected = spoofed["payloads"].as_array().expect("spoof payloads");
         assert_eq!(injected.len(), 2, "jwks spoof {algorithm}: one jku and one x5u token");
         payloads.extend(injected.iter().map(|p| p["token"].as_str().unwrap().to_string()));
@@ -433,7 +458,11 @@ async fn every_jwt_hack_payload_is_refused_on_every_surface(backend: Backend) {
     // (jwt-hack repeats a few, e.g. the alg-confusion `none` is also a `none` payload.)
     let mut seen = HashSet::new();
     payloads.retain(|p| seen.insert(p.clone()));
-    assert!(from_payload >= 150 && payloads.len() >= 150, "only {from_payload} payloads from `jwt-hack payload`, {} distinct in all", payloads.len());
+    assert!(
+        from_payload >= 150 && payloads.len() >= 150,
+        "only {from_payload} payloads from `jwt-hack payload`, {} distinct in all",
+        payloads.len()
+    );
     for token in &payloads {
         assert_ne!(token, &real, "a payload is the real token");
         assert!(token.contains('.') || token.starts_with('{'), "not a token: {token}");
@@ -441,7 +470,11 @@ async fn every_jwt_hack_payload_is_refused_on_every_surface(backend: Backend) {
     let jku = payloads.iter().filter(|p| header_text(p).contains(&attacker)).count();
     assert!(jku >= 12 + 8, "{jku} payloads name the attacker's host");
 
-    let forged: Vec<(String, String)> = payloads.iter().enumerate().map(|(i, p)| (format!("jwt-hack payload #{i} {}", header_text(p).chars().take(160).collect::<String>()), p.clone())).collect();
+    let forged: Vec<(String, String)> = payloads
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("jwt-hack payload #{i} {}", header_text(p).chars().take(160).collect::<String>()), p.clone()))
+        .collect();
     let surfaces = Surfaces::open(&app, &mcp, &sse, &real).await;
     let tried = surfaces.refuse_all(&forged).await;
     assert_eq!(contacted.load(Ordering::SeqCst), 0, "the gateway fetched a jku/x5u URL named in a token");

@@ -48,7 +48,10 @@ pub(crate) async fn served(user: &User, demo: &str, transport: &str) -> (Value, 
     (server, token)
 }
 
-pub(crate) async fn mcp_client(endpoint: &str, token: &str) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ClientConfig>, String> {
+pub(crate) async fn mcp_client(
+    endpoint: &str,
+    token: &str,
+) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ClientConfig>, String> {
     install_crypto();
     let transport = StreamableHttpClientTransport::from_config(StreamableHttpClientTransportConfig::with_uri(endpoint).auth_header(token));
     ClientConfig::new(ClientCapabilities::default(), Implementation::new("gatehouse-tests", "1.0"))
@@ -67,7 +70,9 @@ async fn a_real_mcp_client_works_through_the_gateway(backend: Backend) {
     let names: Vec<String> = tools.tools.iter().map(|t| t.name.to_string()).collect();
     assert!(names.contains(&"echo".to_string()), "{names:?}");
     let result = client
-        .call_tool(CallToolRequestParams::new("echo").with_arguments(json!({ "text": "hello through Gatehouse" }).as_object().cloned().unwrap()))
+        .call_tool(
+            CallToolRequestParams::new("echo").with_arguments(json!({ "text": "hello through Gatehouse" }).as_object().cloned().unwrap()),
+        )
         .await
         .unwrap();
     assert_eq!(serde_json::to_value(&result).unwrap()["content"][0]["text"], "hello through Gatehouse");
@@ -191,7 +196,11 @@ async fn sse_endpoint_is_rewritten_and_bound_to_its_token(backend: Backend) {
     let message = json!({ "jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
         "protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": { "name": "raw", "version": "1" } } });
     let post = |bearer: String| {
-        reqwest::Client::new().post(format!("{}{path}", app.address)).header(header::AUTHORIZATION, format!("Bearer {bearer}")).json(&message).send()
+        reqwest::Client::new()
+            .post(format!("{}{path}", app.address))
+            .header(header::AUTHORIZATION, format!("Bearer {bearer}"))
+            .json(&message)
+            .send()
     };
     let stolen = post(other.clone()).await.unwrap();
     assert_eq!(stolen.status(), StatusCode::UNAUTHORIZED, "another token cannot post into this session");
@@ -215,10 +224,7 @@ async fn revocation_ends_live_streams(backend: Backend) {
     let token_id = ada_token_id(&ada, "client").await;
     let revoked_at = Instant::now();
     ada.post(&format!("/tokens/{token_id}/revoke"), &json!({})).await;
-    let ended = tokio::time::timeout(Duration::from_secs(3), async {
-        while let Some(Ok(_)) = stream.next().await {}
-    })
-    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(3), async { while let Some(Ok(_)) = stream.next().await {} }).await;
     assert!(ended.is_ok(), "the SSE stream was not ended by the revocation");
     let took = revoked_at.elapsed();
     eprintln!("stream ended {took:?} after the revoke request was sent");
@@ -233,7 +239,8 @@ async fn upstream_faults_are_answered_not_hung(backend: Backend) {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead = format!("http://{}/mcp", closed.local_addr().unwrap());
     drop(closed);
-    let server = json_body(ada.post("/servers", &json!({ "name": "dead", "upstream_url": dead, "transport": "streamable_http" })).await).await;
+    let server =
+        json_body(ada.post("/servers", &json!({ "name": "dead", "upstream_url": dead, "transport": "streamable_http" })).await).await;
     let (token, _) = ada.token("t1", "never", &[&server]).await;
     let response = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
@@ -248,7 +255,9 @@ async fn upstream_faults_are_answered_not_hung(backend: Backend) {
             held.push(socket);
         }
     });
-    let server = json_body(ada.post("/servers", &json!({ "name": "silent", "upstream_url": silent_url, "transport": "streamable_http" })).await).await;
+    let server =
+        json_body(ada.post("/servers", &json!({ "name": "silent", "upstream_url": silent_url, "transport": "streamable_http" })).await)
+            .await;
     let (token, _) = ada.token("t2", "never", &[&server]).await;
     let started = Instant::now();
     let response = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await;
@@ -263,16 +272,24 @@ async fn client_credentials_never_reach_the_upstream(backend: Backend) {
     // An upstream that answers with the headers it received.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let upstream = format!("http://{}/mcp", listener.local_addr().unwrap());
-    let echo = axum::Router::new().route("/mcp", axum::routing::post(|headers: axum::http::HeaderMap| async move {
-        let seen: serde_json::Map<String, Value> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_string(), Value::String(v.to_str().unwrap_or("").to_string())))
-            .collect();
-        ([("mcp-session-id", "s-1")], axum::Json(Value::Object(seen)))
-    }));
+    let echo = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(|headers: axum::http::HeaderMap| async move {
+            let seen: serde_json::Map<String, Value> =
+                headers.iter().map(|(k, v)| (k.as_str().to_string(), Value::String(v.to_str().unwrap_or("").to_string()))).collect();
+            ([("mcp-session-id", "s-1")], axum::Json(Value::Object(seen)))
+        }),
+    );
     tokio::spawn(async move { axum::serve(listener, echo).await });
-    let server = json_body(ada.post("/servers", &json!({ "name": "echo", "upstream_url": upstream, "transport": "streamable_http",
-        "upstream_headers": [{ "name": "X-Api-Key", "value": "upstream-secret" }] })).await).await;
+    let server = json_body(
+        ada.post(
+            "/servers",
+            &json!({ "name": "echo", "upstream_url": upstream, "transport": "streamable_http",
+        "upstream_headers": [{ "name": "X-Api-Key", "value": "upstream-secret" }] }),
+        )
+        .await,
+    )
+    .await;
     let (token, _) = ada.token("t", "never", &[&server]).await;
     // The session id the upstream gave, as the gateway hands it to this token.
     let opened = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {token}"))).await;
@@ -370,7 +387,9 @@ async fn last_used_and_usage_are_written_in_batches(backend: Backend) {
 
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let buckets = crate::servers::stored_text(&app, "SELECT CAST(requests AS TEXT) || '/' || CAST(refusals AS TEXT) AS v FROM usage_buckets").await;
+        let buckets =
+            crate::servers::stored_text(&app, "SELECT CAST(requests AS TEXT) || '/' || CAST(refusals AS TEXT) AS v FROM usage_buckets")
+                .await;
         let refusals = crate::servers::stored_text(&app, "SELECT reason || '=' || CAST(count AS TEXT) AS v FROM refusal_buckets").await;
         if buckets == "5/1" && refusals == "revoked=1" {
             break;
@@ -381,7 +400,8 @@ async fn last_used_and_usage_are_written_in_batches(backend: Backend) {
 }
 
 async fn fast_or_greedy_tokens_get_429_with_retry_after(backend: Backend) {
-    let app = spawn_app_with(backend, Options { token_requests_per_second: 1, token_burst: 2, token_max_open: 1, ..Options::default() }).await;
+    let app =
+        spawn_app_with(backend, Options { token_requests_per_second: 1, token_burst: 2, token_max_open: 1, ..Options::default() }).await;
     let demo = spawn_demo_mcp().await;
     let ada = app.user("ada@example.com").await;
     let (server, token) = served(&ada, &demo, "streamable_http").await;
@@ -489,7 +509,9 @@ async fn upstream_addresses_are_checked_again_at_connect_time(backend: Backend) 
     let by_name = ada.server("by name", &format!("http://localhost:{port}/mcp")).await;
     let by_address = ada.server("by address", &format!("http://127.0.0.1:{port}/mcp")).await;
     let (token, _) = ada.token("both", "never", &[&by_name, &by_address]).await;
-    let strict = crate::helpers::spawn_second_process_with(&app, |config| gatehouse::Config { upstream_allow_loopback: Some(false), ..config }).await;
+    let strict =
+        crate::helpers::spawn_second_process_with(&app, |config| gatehouse::Config { upstream_allow_loopback: Some(false), ..config })
+            .await;
 
     let bearer = format!("Bearer {token}");
     for server in [&by_name, &by_address] {

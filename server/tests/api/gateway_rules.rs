@@ -91,7 +91,10 @@ async fn a_streamable_session_belongs_to_the_token_that_opened_it(backend: Backe
 /// A server of `user` that needs no token, in front of the demo upstream.
 async fn open_server(user: &User, demo: &str) -> Value {
     let response = user
-        .post("/servers", &json!({ "name": "open", "upstream_url": format!("{demo}/mcp"), "transport": "streamable_http", "require_token": false }))
+        .post(
+            "/servers",
+            &json!({ "name": "open", "upstream_url": format!("{demo}/mcp"), "transport": "streamable_http", "require_token": false }),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     json_body(response).await

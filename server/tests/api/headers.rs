@@ -21,7 +21,14 @@ async fn pages_carry_a_nonce_csp_and_hardening_headers(backend: Backend) {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let headers = response.headers().clone();
         let policy = headers["content-security-policy"].to_str().unwrap().to_string();
-        for directive in ["default-src 'self'", "'wasm-unsafe-eval'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"] {
+        for directive in [
+            "default-src 'self'",
+            "'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
             assert!(policy.contains(directive), "{path}: {directive} missing from {policy}");
         }
         assert!(!policy.contains("unsafe-inline"), "{policy}");

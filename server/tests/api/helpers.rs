@@ -143,11 +143,8 @@ pub async fn spawn_second_process(app: &TestApp) -> TestApp {
 
 /// Like [`spawn_second_process`], with its configuration changed by `change`.
 pub async fn spawn_second_process_with(app: &TestApp, change: impl FnOnce(Config) -> Config) -> TestApp {
-    let config = Config {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        public_url: Some(url::Url::parse(&app.address).unwrap()),
-        ..app.config.clone()
-    };
+    let config =
+        Config { bind: "127.0.0.1:0".parse().unwrap(), public_url: Some(url::Url::parse(&app.address).unwrap()), ..app.config.clone() };
     start(change(config), None, None).await
 }
 
@@ -168,12 +165,7 @@ pub async fn spawn_demo_mcp() -> String {
 
 /// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
 pub fn client() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    Client::builder().cookie_store(true).redirect(Policy::none()).timeout(Duration::from_secs(30)).build().unwrap()
 }
 
 impl TestApp {
@@ -272,10 +264,7 @@ fn postgres_url_for(name: &str) -> String {
 impl TestDatabase {
     async fn create(backend: Backend, dir: &TempDir) -> Self {
         match backend {
-            Backend::Sqlite => Self {
-                url: format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
-                postgres_name: None,
-            },
+            Backend::Sqlite => Self { url: format!("sqlite://{}", dir.path().join("gatehouse.db").display()), postgres_name: None },
             Backend::Postgres => {
                 let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = admin_connection().await;
@@ -288,9 +277,9 @@ impl TestDatabase {
 }
 
 async fn admin_connection() -> DatabaseConnection {
-    Database::connect(postgres_admin_url()).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is needed for the postgres tests ({e}); start it or set GATEHOUSE_TEST_POSTGRES")
-    })
+    Database::connect(postgres_admin_url())
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is needed for the postgres tests ({e}); start it or set GATEHOUSE_TEST_POSTGRES"))
 }
 
 impl Drop for TestDatabase {
@@ -353,9 +342,7 @@ impl User {
 
     /// Creates a server pointing at `upstream` and returns its JSON.
     pub async fn server(&self, name: &str, upstream: &str) -> Value {
-        let response = self
-            .post("/servers", &json!({ "name": name, "upstream_url": upstream, "transport": "streamable_http" }))
-            .await;
+        let response = self.post("/servers", &json!({ "name": name, "upstream_url": upstream, "transport": "streamable_http" })).await;
         assert_eq!(response.status(), reqwest::StatusCode::CREATED, "create server {name}");
         json_body(response).await
     }
@@ -363,9 +350,7 @@ impl User {
     /// Creates a token and returns `(token string, details)`.
     pub async fn token(&self, description: &str, expires: &str, servers: &[&Value]) -> (String, Value) {
         let ids: Vec<&Value> = servers.iter().map(|s| &s["id"]).collect();
-        let response = self
-            .post("/tokens", &json!({ "description": description, "expires": expires, "server_ids": ids }))
-            .await;
+        let response = self.post("/tokens", &json!({ "description": description, "expires": expires, "server_ids": ids })).await;
         assert_eq!(response.status(), reqwest::StatusCode::CREATED, "create token {description}");
         let body = json_body(response).await;
         (body["token"].as_str().unwrap().to_string(), body["details"].clone())

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 
-use app::events::{ChangeKind, record_change};
 use crate::gateway::{ada_token_id, post_mcp, served};
 use crate::helpers::{Backend, Options, spawn_app_with, spawn_demo_mcp, spawn_second_process};
+use app::events::{ChangeKind, record_change};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_committed_after_the_gap_watch_is_applied_by_reconciling() {

@@ -16,7 +16,8 @@ async fn every_documented_route_is_served(backend: Backend) {
     let mut checked = 0;
     for (path, item) in paths {
         for (method, _) in item.as_object().unwrap() {
-            let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string()).replace("{server_id}", &uuid::Uuid::new_v4().to_string());
+            let concrete =
+                path.replace("{id}", &uuid::Uuid::new_v4().to_string()).replace("{server_id}", &uuid::Uuid::new_v4().to_string());
             let method: Method = method.to_uppercase().parse().unwrap();
             if concrete.ends_with("/logout") || concrete.ends_with("/password") || concrete.ends_with("/rotate") {
                 continue; // would change this session's state mid-sweep; covered by their own tests
@@ -40,7 +41,14 @@ async fn every_documented_route_is_served(backend: Backend) {
         }
     }
     assert!(checked >= 18, "checked {checked} operations");
-    for expected in ["/servers/{id}", "/tokens/{id}/revoke", "/tokens/{id}/servers/{server_id}", "/signing-keys/{id}/revoke", "/audit", "/admin/accounts/{id}"] {
+    for expected in [
+        "/servers/{id}",
+        "/tokens/{id}/revoke",
+        "/tokens/{id}/servers/{server_id}",
+        "/signing-keys/{id}/revoke",
+        "/audit",
+        "/admin/accounts/{id}",
+    ] {
         assert!(paths.contains_key(expected), "{expected} is documented");
     }
 }

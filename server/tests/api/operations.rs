@@ -40,7 +40,9 @@ async fn the_bundle_is_served_precompressed(backend: Backend) {
     let app = spawn_app_with(backend, Options { site_root: Some(site.path().to_path_buf()), ..Options::default() }).await;
     // A client without automatic decompression, to see the bytes as sent.
     let raw = reqwest::Client::builder().no_gzip().no_brotli().build().unwrap();
-    for (accept, encoding, body) in [("br, gzip", Some("br"), "brotli bytes"), ("gzip", Some("gzip"), "gzip bytes"), ("identity", None, "plain bytes")] {
+    for (accept, encoding, body) in
+        [("br, gzip", Some("br"), "brotli bytes"), ("gzip", Some("gzip"), "gzip bytes"), ("identity", None, "plain bytes")]
+    {
         let response = raw.get(format!("{}/pkg/app.wasm", app.address)).header("accept-encoding", accept).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{accept}");
         assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap()), encoding, "{accept}");
@@ -92,7 +94,9 @@ async fn slow_bodies_are_cut_off_with_408(backend: Backend) {
     for (path, auth) in [("/api/v1/auth/login".to_string(), String::new()), (gateway_path, format!("Authorization: Bearer {token}\r\n"))] {
         let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
         let (mut reader, mut writer) = tcp.into_split();
-        let head = format!("POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{auth}Content-Length: 1000\r\n\r\n");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{auth}Content-Length: 1000\r\n\r\n"
+        );
         writer.write_all(head.as_bytes()).await.unwrap();
         let started = std::time::Instant::now();
         let dribble = async {

@@ -29,7 +29,9 @@ async fn a_token_made_without_javascript_waits_sealed_until_its_page_shows_it(ba
     assert!(stored.contains("created_token:"), "the session holds the waiting token: {stored}");
 
     let shown = app.page(&page).await.text().await.unwrap();
-    let token = shown.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).find(|w| w.starts_with("eyJ") && w.matches('.').count() == 2);
+    let token = shown
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .find(|w| w.starts_with("eyJ") && w.matches('.').count() == 2);
     let token = token.expect("the token page shows the token once");
     let (_, signature) = token.rsplit_once('.').unwrap();
     assert!(!stored.contains(signature), "the raw token was in the sessions table: {stored}");
@@ -75,7 +77,10 @@ async fn an_upstream_urls_query_is_sealed_and_hidden_but_still_sent(backend: Bac
     // Saved back as shown, the values stay; one changed value is taken.
     let id = server["id"].as_str().unwrap();
     let edit = |url: String| json!({ "name": "keyed", "upstream_url": url, "transport": "streamable_http" });
-    assert_eq!(ada.put(&format!("/servers/{id}"), &edit(server["upstream_url"].as_str().unwrap().to_string())).await.status(), StatusCode::OK);
+    assert_eq!(
+        ada.put(&format!("/servers/{id}"), &edit(server["upstream_url"].as_str().unwrap().to_string())).await.status(),
+        StatusCode::OK
+    );
     app.state.changes.settle(app.db()).await;
     crate::gateway::post_mcp(endpoint, Some(&bearer)).await;
     assert_eq!(seen.lock().unwrap().last().unwrap(), "api_key=s3cret-value&region=eu");
@@ -94,8 +99,13 @@ async fn an_upstream_urls_query_is_sealed_and_hidden_but_still_sent(backend: Bac
 
     // A row saved before queries were sealed is sealed when a process starts.
     let plain = format!("{upstream}?api_key=legacy-key");
-    crate::servers::execute(&app, &format!("UPDATE servers SET upstream_url = '{plain}', upstream_query_ciphertext = NULL WHERE name = 'keyed'")).await;
-    crate::servers::execute(&app, &format!("UPDATE audit_events SET detail = '{{\"upstream_url\":\"{plain}\"}}' WHERE object_id = '{id}'")).await;
+    crate::servers::execute(
+        &app,
+        &format!("UPDATE servers SET upstream_url = '{plain}', upstream_query_ciphertext = NULL WHERE name = 'keyed'"),
+    )
+    .await;
+    crate::servers::execute(&app, &format!("UPDATE audit_events SET detail = '{{\"upstream_url\":\"{plain}\"}}' WHERE object_id = '{id}'"))
+        .await;
     let second = crate::helpers::spawn_second_process(&app).await;
     let servers = crate::servers::stored_text(&app, "SELECT upstream_url AS v FROM servers").await;
     let audit = crate::servers::stored_text(&app, "SELECT detail AS v FROM audit_events").await;

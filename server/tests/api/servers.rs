@@ -18,9 +18,12 @@ async fn servers_can_be_created_listed_edited_and_deleted(backend: Backend) {
     let app = spawn_app(backend).await;
     let ada = app.user("ada@example.com").await;
     let created = ada
-        .post("/servers", &json!({
-            "name": "Docs search", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http",
-        }))
+        .post(
+            "/servers",
+            &json!({
+                "name": "Docs search", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http",
+            }),
+        )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let server = json_body(created).await;
@@ -34,13 +37,19 @@ async fn servers_can_be_created_listed_edited_and_deleted(backend: Backend) {
     assert_eq!(list.as_array().unwrap().len(), 1);
 
     let edited = ada
-        .put(&format!("/servers/{id}"), &json!({
-            "name": "Docs", "upstream_url": "http://localhost:9/sse", "transport": "sse", "require_token": false,
-        }))
+        .put(
+            &format!("/servers/{id}"),
+            &json!({
+                "name": "Docs", "upstream_url": "http://localhost:9/sse", "transport": "sse", "require_token": false,
+            }),
+        )
         .await;
     assert_eq!(edited.status(), StatusCode::OK);
     let edited = json_body(edited).await;
-    assert_eq!((edited["name"].as_str(), edited["transport"].as_str(), edited["require_token"].as_bool()), (Some("Docs"), Some("sse"), Some(false)));
+    assert_eq!(
+        (edited["name"].as_str(), edited["transport"].as_str(), edited["require_token"].as_bool()),
+        (Some("Docs"), Some("sse"), Some(false))
+    );
 
     let duplicate = ada.post("/servers", &json!({ "name": "Docs", "upstream_url": "http://127.0.0.1:9", "transport": "sse" })).await;
     assert_eq!(duplicate.status(), StatusCode::CONFLICT);
@@ -74,22 +83,34 @@ async fn upstream_header_values_are_encrypted_and_never_shown(backend: Backend) 
 
     // Editing without values keeps them; dropping a header removes it.
     let edited = ada
-        .put(&format!("/servers/{id}"), &json!({
-            "name": "Billing", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http",
-            "upstream_headers": [{ "name": "authorization" }],
-        }))
+        .put(
+            &format!("/servers/{id}"),
+            &json!({
+                "name": "Billing", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http",
+                "upstream_headers": [{ "name": "authorization" }],
+            }),
+        )
         .await;
     assert_eq!(edited.status(), StatusCode::OK);
     assert_eq!(json_body(edited).await["upstream_header_names"], json!(["authorization"]));
-    let model = app::servers::ssr::find_model(app.db(), app::accounts::AccountId(ada.id.parse().unwrap()), app::servers::ServerId(id.parse().unwrap())).await.unwrap();
+    let model = app::servers::ssr::find_model(
+        app.db(),
+        app::accounts::AccountId(ada.id.parse().unwrap()),
+        app::servers::ServerId(id.parse().unwrap()),
+    )
+    .await
+    .unwrap();
     let headers = app::servers::ssr::upstream_headers(&app.state, &model).unwrap();
     assert_eq!(headers.get("authorization").map(String::as_str), Some(format!("Bearer {secret}").as_str()), "kept its value");
 
     let missing_value = ada
-        .put(&format!("/servers/{id}"), &json!({
-            "name": "Billing", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http",
-            "upstream_headers": [{ "name": "x-new" }],
-        }))
+        .put(
+            &format!("/servers/{id}"),
+            &json!({
+                "name": "Billing", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http",
+                "upstream_headers": [{ "name": "x-new" }],
+            }),
+        )
         .await;
     assert_eq!(missing_value.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -103,10 +124,16 @@ async fn bad_server_input_gets_field_messages(backend: Backend) {
         (json!({ "name": "x", "upstream_url": "http://10.1.2.3/mcp", "transport": "sse" }), vec!["upstream_url"]),
         (json!({ "name": "x", "upstream_url": "http://169.254.169.254/latest", "transport": "sse" }), vec!["upstream_url"]),
         (json!({ "name": "x", "upstream_url": "http://no-such-host.invalid/", "transport": "sse" }), vec!["upstream_url"]),
-        (json!({ "name": "x", "upstream_url": "http://127.0.0.1/", "transport": "sse",
-            "upstream_headers": [{ "name": "Host", "value": "evil" }] }), vec!["upstream_headers"]),
-        (json!({ "name": "x", "upstream_url": "http://127.0.0.1/", "transport": "sse",
-            "upstream_headers": [{ "name": "x-a", "value": "line\r\nInjected: 1" }] }), vec!["upstream_headers"]),
+        (
+            json!({ "name": "x", "upstream_url": "http://127.0.0.1/", "transport": "sse",
+            "upstream_headers": [{ "name": "Host", "value": "evil" }] }),
+            vec!["upstream_headers"],
+        ),
+        (
+            json!({ "name": "x", "upstream_url": "http://127.0.0.1/", "transport": "sse",
+            "upstream_headers": [{ "name": "x-a", "value": "line\r\nInjected: 1" }] }),
+            vec!["upstream_headers"],
+        ),
     ];
     for (body, fields) in cases {
         let response = ada.post("/servers", &body).await;
@@ -115,7 +142,8 @@ async fn bad_server_input_gets_field_messages(backend: Backend) {
         let got: Vec<&str> = error["fields"].as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(got, fields, "{body}");
     }
-    let bad_transport = ada.post("/servers", &json!({ "name": "x", "upstream_url": "http://127.0.0.1/", "transport": "carrier-pigeon" })).await;
+    let bad_transport =
+        ada.post("/servers", &json!({ "name": "x", "upstream_url": "http://127.0.0.1/", "transport": "carrier-pigeon" })).await;
     assert_eq!(bad_transport.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(json_body(ada.get("/servers").await).await, json!([]), "nothing was created");
 }

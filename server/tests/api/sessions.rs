@@ -133,8 +133,20 @@ async fn cross_site_state_changes_are_refused(backend: Backend) {
 async fn row_counts(app: &crate::helpers::TestApp) -> Vec<(&'static str, i64)> {
     use sea_orm::{ConnectionTrait, Statement};
     let mut counts = Vec::new();
-    for table in ["accounts", "audit_events", "events", "instance_claims", "login_throttles", "refusal_buckets", "servers", "sessions",
-        "signing_keys", "token_servers", "tokens", "usage_buckets"] {
+    for table in [
+        "accounts",
+        "audit_events",
+        "events",
+        "instance_claims",
+        "login_throttles",
+        "refusal_buckets",
+        "servers",
+        "sessions",
+        "signing_keys",
+        "token_servers",
+        "tokens",
+        "usage_buckets",
+    ] {
         let backend = app.db().get_database_backend();
         let row = app.db().query_one_raw(Statement::from_string(backend, format!("SELECT COUNT(*) FROM {table}"))).await.unwrap().unwrap();
         counts.push((table, row.try_get_by_index::<i64>(0).unwrap()));

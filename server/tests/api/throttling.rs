@@ -119,7 +119,12 @@ async fn processes_on_one_database_share_the_counts(backend: Backend) {
 }
 
 async fn sign_up(app: &TestApp, client: &Client, email: &str) -> reqwest::Response {
-    client.post(app.url("/api/v1/auth/register")).json(&json!({ "email": email, "password": "correct horse battery" })).send().await.unwrap()
+    client
+        .post(app.url("/api/v1/auth/register"))
+        .json(&json!({ "email": email, "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Sign-up has to say an email is taken (there is no email verification to hide it behind), so
@@ -184,7 +189,12 @@ async fn guesses_from_rotating_addresses_never_lock_the_owners_devices_out(backe
                     break;
                 }
                 let client = client_from(&format!("127.0.{}.{}", 2 + i / 250, 1 + i % 250));
-                let response = client.post(&app_url).json(&json!({ "email": "ada@example.com", "password": format!("guess {i}") })).send().await.unwrap();
+                let response = client
+                    .post(&app_url)
+                    .json(&json!({ "email": "ada@example.com", "password": format!("guess {i}") }))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_ne!(response.status(), StatusCode::OK, "a guess got in");
                 refused += usize::from(response.status() == StatusCode::TOO_MANY_REQUESTS);
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -197,7 +207,8 @@ async fn guesses_from_rotating_addresses_never_lock_the_owners_devices_out(backe
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     for probe in 1.. {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let unknown_device = login(&app, &client_from(&format!("127.0.9.{}", probe % 250 + 1)), "ada@example.com", "not the password").await;
+        let unknown_device =
+            login(&app, &client_from(&format!("127.0.9.{}", probe % 250 + 1)), "ada@example.com", "not the password").await;
         if unknown_device.status() == StatusCode::TOO_MANY_REQUESTS {
             break;
         }

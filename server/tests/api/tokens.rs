@@ -67,11 +67,7 @@ async fn tokens_are_hs256_jwts_signed_with_the_accounts_key(backend: Backend) {
 
     // The signature verifies with the account's own decrypted secret.
     let key_id: uuid::Uuid = keys[0]["id"].as_str().unwrap().parse().unwrap();
-    let key = <app::signing_keys::ssr::entity::Entity as sea_orm::EntityTrait>::find_by_id(key_id)
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
+    let key = <app::signing_keys::ssr::entity::Entity as sea_orm::EntityTrait>::find_by_id(key_id).one(app.db()).await.unwrap().unwrap();
     let secret = app::signing_keys::ssr::secret(&app.state, &key).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_audience(&[app.address.as_str()]);
@@ -111,9 +107,7 @@ async fn status_is_computed_and_the_list_filters_and_sorts(backend: Backend) {
     ada.post(&format!("/tokens/{}/revoke", gone["id"].as_str().unwrap()), &json!({})).await;
     // Time passes for "old": move its expiry into the past, as the clock would.
     set_token_time(&app, "old", TokenTime::ExpiresAt, Utc::now() - chrono::Duration::minutes(5)).await;
-    let status_of = |list: &Value, id: &Value| {
-        list.as_array().unwrap().iter().find(|t| t["id"] == *id).map(|t| t["status"].clone())
-    };
+    let status_of = |list: &Value, id: &Value| list.as_array().unwrap().iter().find(|t| t["id"] == *id).map(|t| t["status"].clone());
     let all = json_body(ada.get("/tokens").await).await;
     assert_eq!(status_of(&all, &live["id"]), Some(json!("active")));
     assert_eq!(status_of(&all, &old["id"]), Some(json!("expired")));
@@ -249,10 +243,5 @@ pub async fn set_token_time(app: &crate::helpers::TestApp, description: &str, fi
         TokenTime::ExpiresAt => Column::ExpiresAt,
         TokenTime::LastUsedAt => Column::LastUsedAt,
     };
-    Entity::update_many()
-        .col_expr(column, Expr::value(at))
-        .filter(Column::Description.eq(description))
-        .exec(app.db())
-        .await
-        .unwrap();
+    Entity::update_many().col_expr(column, Expr::value(at)).filter(Column::Description.eq(description)).exec(app.db()).await.unwrap();
 }

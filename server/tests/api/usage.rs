@@ -16,13 +16,7 @@ on_both_backends!(
 );
 
 async fn page(user: &User, path: &str) -> String {
-    let response = user
-        .client
-        .get(format!("{}{path}", user.base))
-        .header(header::ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+    let response = user.client.get(format!("{}{path}", user.base)).header(header::ACCEPT, "text/html").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{path}");
     response.text().await.unwrap()
 }
@@ -41,10 +35,13 @@ fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> 
 fn reason_row(html: &str, reason: &str) -> Vec<String> {
     let start = html.find(&format!("data-reason=\"{reason}\"")).unwrap_or_else(|| panic!("no row for {reason}"));
     let row = &html[start..start + html[start..].find("</tr>").unwrap()];
-    row.split("<td").skip(1).map(|cell| {
-        let text = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
-        text.replace("<!>", "").trim().to_string()
-    }).collect()
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let text = &cell[cell.find('>').unwrap() + 1..cell.find("</td>").unwrap()];
+            text.replace("<!>", "").trim().to_string()
+        })
+        .collect()
 }
 
 async fn charts_count_requests_and_refusals_by_reason(backend: Backend) {
@@ -62,12 +59,9 @@ async fn charts_count_requests_and_refusals_by_reason(backend: Backend) {
         assert_eq!(post_mcp(&endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::OK);
     }
     let tampered = tamper(&token);
-    for (authorization, times) in [
-        (format!("Bearer {revoked}"), 2),
-        (format!("Bearer {unlinked}"), 1),
-        (format!("Bearer {tampered}"), 1),
-        (String::new(), 3),
-    ] {
+    for (authorization, times) in
+        [(format!("Bearer {revoked}"), 2), (format!("Bearer {unlinked}"), 1), (format!("Bearer {tampered}"), 1), (String::new(), 3)]
+    {
         for _ in 0..times {
             let sent = (!authorization.is_empty()).then_some(authorization.as_str());
             assert_eq!(post_mcp(&endpoint, sent).await.status(), StatusCode::UNAUTHORIZED);
@@ -78,36 +72,72 @@ async fn charts_count_requests_and_refusals_by_reason(backend: Backend) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let server_page = loop {
         let html = page(&ada, &format!("/servers/{}", server["id"].as_str().unwrap())).await;
-        if html.contains("data-reason=\"missing\"") && reason_row(&html, "missing").get(1).map(String::as_str) == Some("3") && attribute_after(&html, "data-chart=\"hourly\"", "data-requests").as_deref() == Some("4") {
+        if html.contains("data-reason=\"missing\"")
+            && reason_row(&html, "missing").get(1).map(String::as_str) == Some("3")
+            && attribute_after(&html, "data-chart=\"hourly\"", "data-requests").as_deref() == Some("4")
+        {
             break html;
         }
         assert!(Instant::now() < deadline, "usage never reached the server page");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(attribute_after(&server_page, "data-chart=\"hourly\"", "data-refusals").as_deref(), Some("7"), "every refusal at this server");
+    assert_eq!(
+        attribute_after(&server_page, "data-chart=\"hourly\"", "data-refusals").as_deref(),
+        Some("7"),
+        "every refusal at this server"
+    );
     assert_eq!(attribute_after(&server_page, "data-chart=\"daily\"", "data-requests").as_deref(), Some("4"));
     assert_eq!(reason_row(&server_page, "revoked"), ["Revoked token", "2", "2"]);
     assert_eq!(reason_row(&server_page, "unassociated"), ["Token not associated with this server", "1", "1"]);
     assert_eq!(reason_row(&server_page, "bad_signature"), ["Bad signature", "1", "1"]);
     assert_eq!(reason_row(&server_page, "expired"), ["Expired token", "0", "0"], "the main reasons show even at zero");
-    assert!(server_page.contains("<svg") && server_page.contains("4 requests and 7 refusals in the last 24 hours"), "an SVG with a summary");
+    assert!(
+        server_page.contains("<svg") && server_page.contains("4 requests and 7 refusals in the last 24 hours"),
+        "an SVG with a summary"
+    );
 
     let token_page = page(&ada, &format!("/tokens/{token_id}")).await;
     assert_eq!(attribute_after(&token_page, "data-chart=\"hourly\"", "data-requests").as_deref(), Some("4"));
-    assert_eq!(attribute_after(&token_page, "data-chart=\"hourly\"", "data-refusals").as_deref(), Some("0"), "the tampered token is not counted against it");
+    assert_eq!(
+        attribute_after(&token_page, "data-chart=\"hourly\"", "data-refusals").as_deref(),
+        Some("0"),
+        "the tampered token is not counted against it"
+    );
     assert!(token_page.contains("4 requests</title>") || token_page.contains("4 requests, 0 refusals</title>"), "a tooltip per bar");
     let revoked_page = page(&ada, &format!("/tokens/{}", revoked_details["id"].as_str().unwrap())).await;
-    assert_eq!(attribute_after(&revoked_page, "data-chart=\"hourly\"", "data-refusals").as_deref(), Some("2"), "a revoked token's refusals are its own");
+    assert_eq!(
+        attribute_after(&revoked_page, "data-chart=\"hourly\"", "data-refusals").as_deref(),
+        Some("2"),
+        "a revoked token's refusals are its own"
+    );
 
     let list = page(&ada, "/tokens").await;
-    assert_eq!(attribute_after(&list, "data-sparkline=\"4\"", "aria-label").as_deref(), Some("4 requests in the last 24 hours"), "a sparkline per token");
+    assert_eq!(
+        attribute_after(&list, "data-sparkline=\"4\"", "aria-label").as_deref(),
+        Some("4 requests in the last 24 hours"),
+        "a sparkline per token"
+    );
     let overview = page(&ada, "/").await;
-    assert_eq!(attribute_after(&overview, "data-chart=\"hourly\"", "data-requests").as_deref(), Some("4"), "the overview adds up every token");
-    assert_eq!(attribute_after(&overview, "data-chart=\"hourly\"", "data-refusals").as_deref(), Some("7"), "and every refusal at its servers");
+    assert_eq!(
+        attribute_after(&overview, "data-chart=\"hourly\"", "data-requests").as_deref(),
+        Some("4"),
+        "the overview adds up every token"
+    );
+    assert_eq!(
+        attribute_after(&overview, "data-chart=\"hourly\"", "data-refusals").as_deref(),
+        Some("7"),
+        "and every refusal at its servers"
+    );
 
     // Another account sees none of it.
     let bob = app.user("bob@example.com").await;
-    let response = bob.client.get(format!("{}/servers/{}", bob.base, server["id"].as_str().unwrap())).header(header::ACCEPT, "text/html").send().await.unwrap();
+    let response = bob
+        .client
+        .get(format!("{}/servers/{}", bob.base, server["id"].as_str().unwrap()))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
@@ -150,7 +180,8 @@ async fn inspect(user: &User, token: &str) -> (StatusCode, Value) {
 }
 
 fn verdict<'a>(inspection: &'a Value, server: &str) -> (bool, &'a str) {
-    let entry = inspection["servers"].as_array().unwrap().iter().find(|s| s["name"] == server).unwrap_or_else(|| panic!("no verdict for {server}"));
+    let entry =
+        inspection["servers"].as_array().unwrap().iter().find(|s| s["name"] == server).unwrap_or_else(|| panic!("no verdict for {server}"));
     (entry["accepted"].as_bool().unwrap(), entry["reason"].as_str().unwrap())
 }
 

@@ -9,18 +9,17 @@ pub use password::PasswordHasher;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    SqlErr, ColumnTrait, sea_query::OnConflict,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, SqlErr, sea_query::OnConflict,
 };
 use tower_sessions::Session;
 use uuid::Uuid;
 
-use super::domain::{AccountId, AccountStatus, AccountView, Email, Password, Role};
 use super::NewAccount;
+use super::domain::{AccountId, AccountStatus, AccountView, Email, Password, Role};
+use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::accounts::actor::Actor;
 use crate::state::AppState;
 
 const SESSION_ACCOUNT_KEY: &str = "account_id";
@@ -36,8 +35,7 @@ impl TryFrom<entity::Model> for AccountView {
             id: AccountId(m.id),
             email: Email::parse(&m.email).map_err(AppError::internal)?,
             role: Role::parse(&m.role).ok_or_else(|| AppError::internal(format!("bad role {}", m.role)))?,
-            status: AccountStatus::parse(&m.status)
-                .ok_or_else(|| AppError::internal(format!("bad status {}", m.status)))?,
+            status: AccountStatus::parse(&m.status).ok_or_else(|| AppError::internal(format!("bad status {}", m.status)))?,
             created_at: m.created_at,
         })
     }
@@ -66,28 +64,26 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
     .await;
     if let Err(err) = inserted {
         return Err(match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => AppError::new(
-                ErrorCode::EmailUnavailable,
-                "An account with this email already exists. Log in instead.",
-            )
-            .with_field("email", "This email is already registered."),
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                AppError::new(ErrorCode::EmailUnavailable, "An account with this email already exists. Log in instead.")
+                    .with_field("email", "This email is already registered.")
+            }
             _ => AppError::internal(err),
         });
     }
     let first = claim_first_admin(&txn, id).await?;
     if first {
-        entity::Entity::update(entity::ActiveModel {
-            id: Set(id),
-            role: Set(Role::Admin.as_str().into()),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await?;
+        entity::Entity::update(entity::ActiveModel { id: Set(id), role: Set(Role::Admin.as_str().into()), ..Default::default() })
+            .exec(&txn)
+            .await?;
     }
     record_change(&txn, ChangeKind::Account, id).await?;
-    audit(&txn, AuditRecord::anonymous(Some(AccountId(id)), ip, "account.signed_up").actor(AccountId(id)).detail(
-        serde_json::json!({ "email": new.email.as_str(), "role": if first { "admin" } else { "user" } }),
-    ))
+    audit(
+        &txn,
+        AuditRecord::anonymous(Some(AccountId(id)), ip, "account.signed_up")
+            .actor(AccountId(id))
+            .detail(serde_json::json!({ "email": new.email.as_str(), "role": if first { "admin" } else { "user" } })),
+    )
     .await?;
     state.changes.commit(&state.db, txn).await?;
     attempt.succeeded(&state.db).await?;
@@ -125,10 +121,7 @@ pub async fn authenticate(
     attempt.begin(&state.db, Utc::now()).await?;
     let email = Email::parse(email).ok();
     let account = match &email {
-        Some(email) => entity::Entity::find()
-            .filter(entity::Column::Email.eq(email.as_str()))
-            .one(&state.db)
-            .await?,
+        Some(email) => entity::Entity::find().filter(entity::Column::Email.eq(email.as_str())).one(&state.db).await?,
         None => None,
     };
     let matched = state.passwords.verify(password, account.as_ref().map(|a| a.password_hash.as_str())).await?;
@@ -140,18 +133,18 @@ pub async fn authenticate(
         other => {
             tracing::info!("login refused: bad credentials");
             let known = other.map(|a| AccountId(a.id));
-            audit(&state.db, AuditRecord::anonymous(known, ip, "account.login_failed").detail(serde_json::json!({
-                "email": email.as_ref().map(Email::as_str),
-            })))
+            audit(
+                &state.db,
+                AuditRecord::anonymous(known, ip, "account.login_failed").detail(serde_json::json!({
+                    "email": email.as_ref().map(Email::as_str),
+                })),
+            )
             .await?;
             return Err(AppError::new(ErrorCode::InvalidCredentials, "Incorrect email or password."));
         }
     };
     if account.status == AccountStatus::Disabled {
-        return Err(AppError::new(
-            ErrorCode::AccountDisabled,
-            "This account has been disabled. Contact your Gatehouse administrator.",
-        ));
+        return Err(AppError::new(ErrorCode::AccountDisabled, "This account has been disabled. Contact your Gatehouse administrator."));
     }
     attempt.succeeded(&state.db).await?;
     audit(&state.db, AuditRecord::anonymous(Some(account.id), ip, "account.logged_in").actor(account.id)).await?;
@@ -163,13 +156,7 @@ pub async fn find_account(db: &DatabaseConnection, id: AccountId) -> Result<Opti
 }
 
 pub async fn list_accounts(db: &DatabaseConnection) -> Result<Vec<AccountView>, AppError> {
-    entity::Entity::find()
-        .order_by_asc(entity::Column::CreatedAt)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(AccountView::try_from)
-        .collect()
+    entity::Entity::find().order_by_asc(entity::Column::CreatedAt).all(db).await?.into_iter().map(AccountView::try_from).collect()
 }
 
 /// Starts a login session under a fresh id, so an id planted before login is worthless.
@@ -202,13 +189,7 @@ pub async fn session_account(state: &AppState, session: &Session) -> Result<Opti
 /// Changes the actor's password after checking the current one, ends every other session of
 /// the account, and keeps this one.
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
-pub async fn change_password(
-    state: &AppState,
-    actor: &Actor,
-    session: &Session,
-    current: &str,
-    new: String,
-) -> Result<(), AppError> {
+pub async fn change_password(state: &AppState, actor: &Actor, session: &Session, current: &str, new: String) -> Result<(), AppError> {
     let model = entity::Entity::find_by_id(actor.account_id().0).one(&state.db).await?.ok_or_else(AppError::unauthenticated)?;
     let new = Password::parse(new).map_err(|e| AppError::invalid_fields([("new_password".to_string(), e.to_string())].into()))?;
     // The current password is guessed at like a login's, by whoever holds the session.
@@ -245,21 +226,20 @@ pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, stat
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
     if account.status != status {
         let txn = state.changes.begin(&state.db).await?;
-        entity::Entity::update(entity::ActiveModel {
-            id: Set(target.0),
-            status: Set(status.as_str().into()),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await?;
+        entity::Entity::update(entity::ActiveModel { id: Set(target.0), status: Set(status.as_str().into()), ..Default::default() })
+            .exec(&txn)
+            .await?;
         record_change(&txn, ChangeKind::Account, target).await?;
         let action = match status {
             AccountStatus::Disabled => "account.disabled",
             AccountStatus::Active => "account.enabled",
         };
-        audit(&txn, AuditRecord::by(admin, action, "account", target).in_account(target).detail(serde_json::json!({
-            "email": account.email.as_str(),
-        })))
+        audit(
+            &txn,
+            AuditRecord::by(admin, action, "account", target).in_account(target).detail(serde_json::json!({
+                "email": account.email.as_str(),
+            })),
+        )
         .await?;
         state.changes.commit(&state.db, txn).await?;
     }
@@ -297,16 +277,15 @@ pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: 
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
     if account.role != role {
         let txn = state.changes.begin(&state.db).await?;
-        entity::Entity::update(entity::ActiveModel {
-            id: Set(target.0),
-            role: Set(role.as_str().into()),
-            ..Default::default()
-        })
-        .exec(&txn)
-        .await?;
-        audit(&txn, AuditRecord::by(admin, "account.role_changed", "account", target).in_account(target).detail(
-            serde_json::json!({ "email": account.email.as_str(), "from": account.role.as_str(), "to": role.as_str() }),
-        ))
+        entity::Entity::update(entity::ActiveModel { id: Set(target.0), role: Set(role.as_str().into()), ..Default::default() })
+            .exec(&txn)
+            .await?;
+        audit(
+            &txn,
+            AuditRecord::by(admin, "account.role_changed", "account", target)
+                .in_account(target)
+                .detail(serde_json::json!({ "email": account.email.as_str(), "from": account.role.as_str(), "to": role.as_str() })),
+        )
         .await?;
         state.changes.commit(&state.db, txn).await?;
     }
@@ -317,4 +296,3 @@ pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: 
 pub async fn require_account(state: &AppState, session: &Session) -> Result<AccountView, AppError> {
     session_account(state, session).await?.ok_or_else(AppError::unauthenticated)
 }
-

@@ -4,10 +4,7 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
-use argon2::{
-    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version,
-    password_hash::SaltString,
-};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier, Version, password_hash::SaltString};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
@@ -32,20 +29,14 @@ impl PasswordHasher {
     pub fn new(max_concurrent: usize) -> Self {
         let decoy = SecretString::from(uuid::Uuid::new_v4().to_string());
         let decoy_hash = hash_blocking(&decoy).expect("hashing a decoy password succeeds");
-        Self {
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            decoy_hash: decoy_hash.into(),
-            verifications: Arc::default(),
-        }
+        Self { permits: Arc::new(Semaphore::new(max_concurrent.max(1))), decoy_hash: decoy_hash.into(), verifications: Arc::default() }
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn hash(&self, password: &str) -> Result<String, AppError> {
         let password = SecretString::from(password.to_owned());
         let _permit = self.permits.acquire().await.map_err(AppError::internal)?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .map_err(AppError::internal)?
+        tokio::task::spawn_blocking(move || hash_blocking(&password)).await.map_err(AppError::internal)?
     }
 
     /// Checks `password` against `stored`, or against the decoy when there is no account, so
@@ -59,9 +50,7 @@ impl PasswordHasher {
         self.verifications.fetch_add(1, Ordering::Relaxed);
         let matched = tokio::task::spawn_blocking(move || {
             let parsed = PasswordHash::new(&hash).map_err(AppError::internal)?;
-            Ok::<_, AppError>(
-                argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok(),
-            )
+            Ok::<_, AppError>(argon2().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
         })
         .await
         .map_err(AppError::internal)??;
@@ -78,10 +67,7 @@ impl PasswordHasher {
 
 fn hash_blocking(password: &SecretString) -> Result<String, AppError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(AppError::internal)?;
-    argon2()
-        .hash_password(password.expose_secret().as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(AppError::internal)
+    argon2().hash_password(password.expose_secret().as_bytes(), &salt).map(|h| h.to_string()).map_err(AppError::internal)
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@
 //! that logged in to the account before (its device cookie, see `device`) is counted on its own,
 //! so a stranger's guesses from rotating addresses never keep the owner out.
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QuerySelect, sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QuerySelect, sea_query::OnConflict};
 
 use crate::error::{AppError, ErrorCode};
 
@@ -140,7 +138,10 @@ impl Attempt {
     /// The password was right (or the sign-up made its account): the account's counters start
     /// afresh and the address gets this attempt back.
     pub async fn succeeded(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
-        use sea_orm::{ColumnTrait, QueryFilter, sea_query::{Expr, ExprTrait}};
+        use sea_orm::{
+            ColumnTrait, QueryFilter,
+            sea_query::{Expr, ExprTrait},
+        };
         let txn = crate::events::begin_write(db).await?;
         if let Some(device) = &self.device {
             entity::Entity::delete_many().filter(entity::Column::Key.eq(device.as_str())).exec(&txn).await?;
@@ -188,8 +189,7 @@ async fn locked_row(txn: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -
 fn too_many(wait: Duration) -> AppError {
     let seconds = (wait.num_milliseconds() + 999).max(1000) / 1000;
     let when = if seconds < 60 { format!("{seconds} seconds") } else { format!("{} minutes", (seconds + 59) / 60) };
-    AppError::new(ErrorCode::TooManyAttempts, format!("Too many failed attempts. Try again in {when}."))
-        .retry_after(seconds as u64)
+    AppError::new(ErrorCode::TooManyAttempts, format!("Too many failed attempts. Try again in {when}.")).retry_after(seconds as u64)
 }
 
 #[cfg(test)]

@@ -4,21 +4,21 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::OnConflict,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::domain::*;
 use crate::accounts::AccountId;
+use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
-use crate::servers::{ServerId, ServerRef, ssr::{entity as servers, token_servers}};
+use crate::servers::{
+    ServerId, ServerRef,
+    ssr::{entity as servers, token_servers},
+};
 use crate::signing_keys::{KeyState, ssr as signing_keys};
-use crate::accounts::actor::Actor;
 use crate::state::AppState;
 
 pub mod entity;
@@ -42,13 +42,8 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     let account = actor.account_id();
     let now = Utc::now();
     let mut fields = BTreeMap::new();
-    let description = TokenDescription::parse(&input.description)
-        .map_err(|e| fields.insert("description".to_string(), e.to_string()))
-        .ok();
-    let expires_at = Expiry::parse(&input.expires)
-        .and_then(|e| e.resolve(now))
-        .map_err(|e| fields.insert("expires".to_string(), e))
-        .ok();
+    let description = TokenDescription::parse(&input.description).map_err(|e| fields.insert("description".to_string(), e.to_string())).ok();
+    let expires_at = Expiry::parse(&input.expires).and_then(|e| e.resolve(now)).map_err(|e| fields.insert("expires".to_string(), e)).ok();
     let server_ids: BTreeSet<Uuid> = input.server_ids.iter().map(|s| s.0).collect();
     let owned = owned_servers(&state.db, account, &server_ids).await?;
     if owned.len() != server_ids.len() {
@@ -73,8 +68,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(key.id.to_string());
     let secret = signing_keys::secret(state, &key)?;
-    let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.expose_secret()))
-        .map_err(AppError::internal)?;
+    let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.expose_secret())).map_err(AppError::internal)?;
 
     entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
@@ -95,12 +89,15 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         insert_association(&txn, id, *server).await?;
     }
     record_change(&txn, ChangeKind::Token, id).await?;
-    audit(&txn, AuditRecord::by(actor, "token.created", "token", id).detail(serde_json::json!({
-        "description": description.as_str(),
-        "expires_at": expires_at,
-        "servers": server_ids,
-        "signing_key": key.id,
-    })))
+    audit(
+        &txn,
+        AuditRecord::by(actor, "token.created", "token", id).detail(serde_json::json!({
+            "description": description.as_str(),
+            "expires_at": expires_at,
+            "servers": server_ids,
+            "signing_key": key.id,
+        })),
+    )
     .await?;
     state.changes.commit(&state.db, txn).await?;
     Ok(CreatedToken { token, details: get_token(state, account, TokenId(id)).await? })
@@ -118,16 +115,10 @@ async fn owned_servers(db: &impl ConnectionTrait, account: AccountId, ids: &BTre
 }
 
 async fn insert_association(db: &impl ConnectionTrait, token: Uuid, server: Uuid) -> Result<(), AppError> {
-    token_servers::Entity::insert(token_servers::ActiveModel {
-        token_id: Set(token),
-        server_id: Set(server),
-        created_at: Set(Utc::now()),
-    })
-    .on_conflict(
-        OnConflict::columns([token_servers::Column::TokenId, token_servers::Column::ServerId]).do_nothing().to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    token_servers::Entity::insert(token_servers::ActiveModel { token_id: Set(token), server_id: Set(server), created_at: Set(Utc::now()) })
+        .on_conflict(OnConflict::columns([token_servers::Column::TokenId, token_servers::Column::ServerId]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -177,7 +168,7 @@ async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Res
     }
     if query.order == TokenOrder::LastUsed {
         // Most recently used first; never-used tokens last.
-        models.sort_by(|a, b| b.last_used_at.cmp(&a.last_used_at));
+        models.sort_by_key(|m| std::cmp::Reverse(m.last_used_at));
     }
     Ok(models)
 }
@@ -272,9 +263,12 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Resul
             .await?;
         if changed.rows_affected > 0 {
             record_change(&txn, ChangeKind::Token, token.id).await?;
-            audit(&txn, AuditRecord::by(actor, "token.revoked", "token", token.id).detail(serde_json::json!({
-                "description": token.description, "display": token.display,
-            })))
+            audit(
+                &txn,
+                AuditRecord::by(actor, "token.revoked", "token", token.id).detail(serde_json::json!({
+                    "description": token.description, "display": token.display,
+                })),
+            )
             .await?;
         }
         state.changes.commit(&state.db, txn).await?;
@@ -294,9 +288,12 @@ pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, serve
     let txn = state.changes.begin(&state.db).await?;
     insert_association(&txn, token.id, server.id).await?;
     record_change(&txn, ChangeKind::Token, token.id).await?;
-    audit(&txn, AuditRecord::by(actor, "token.associated", "token", token.id).detail(serde_json::json!({
-        "server": server.id, "server_name": server.name,
-    })))
+    audit(
+        &txn,
+        AuditRecord::by(actor, "token.associated", "token", token.id).detail(serde_json::json!({
+            "server": server.id, "server_name": server.name,
+        })),
+    )
     .await?;
     state.changes.commit(&state.db, txn).await?;
     get_token(state, account, token_id).await
@@ -315,9 +312,12 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
         .await?;
     if removed.rows_affected > 0 {
         record_change(&txn, ChangeKind::Token, token.id).await?;
-        audit(&txn, AuditRecord::by(actor, "token.dissociated", "token", token.id).detail(serde_json::json!({
-            "server": server.id, "server_name": server.name,
-        })))
+        audit(
+            &txn,
+            AuditRecord::by(actor, "token.dissociated", "token", token.id).detail(serde_json::json!({
+                "server": server.id, "server_name": server.name,
+            })),
+        )
         .await?;
     }
     state.changes.commit(&state.db, txn).await?;
