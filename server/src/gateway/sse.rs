@@ -325,7 +325,7 @@ mod tests {
         assert_eq!(second.text, ": comment\ndata: {\"a\":\ndata:1}");
         assert_eq!(reader.next_event(), None, "the unfinished event waits");
         reader.push(b": x\n\n");
-        assert_eq!(reader.next_event().unwrap().data, "");
+        assert_eq!(reader.next_event().unwrap().data, "x", "the unfinished `data` line goes on in the next read");
     }
 
     use super::*;

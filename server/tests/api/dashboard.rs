@@ -42,7 +42,7 @@ async fn logged_out_visitors_are_sent_to_login_and_back(backend: Backend) {
 }
 
 /// Posts a form the way a browser does without JavaScript.
-async fn post_form(app: &crate::helpers::TestApp, action: &str, referer: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(app: &crate::helpers::TestApp, action: &str, referer: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     app.client
         .post(app.url(action))
         .header(header::ACCEPT, "text/html,application/xhtml+xml")

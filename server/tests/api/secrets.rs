@@ -1,27 +1,16 @@
 //! Secrets stay secret at rest: what the server keeps between requests is sealed.
 use reqwest::{StatusCode, header};
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(a_token_made_without_javascript_waits_sealed_until_its_page_shows_it);
 
-async fn post_form(app: &TestApp, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    app.client
-        .post(app.url(action))
-        .header(header::ACCEPT, "text/html,application/xhtml+xml")
-        .header(header::REFERER, app.url("/tokens"))
-        .header(header::ORIGIN, app.address.as_str())
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn a_token_made_without_javascript_waits_sealed_until_its_page_shows_it(backend: Backend) {
     let app = spawn_app(backend).await;
     assert_eq!(app.register("ada@example.com", "analytical engine").await.status(), StatusCode::CREATED);
-    let created = post_form(&app, "/rpc/create_token", &[("description", "laptop"), ("expires", "never")]).await;
+    let created =
+        crate::dashboard::post_form(&app, "/rpc/create_token", "/tokens", &[("description", "laptop"), ("expires", "never")]).await;
     assert_eq!(created.status(), StatusCode::FOUND);
     let page = created.headers()[header::LOCATION].to_str().unwrap().to_string();
 

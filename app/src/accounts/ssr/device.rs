@@ -13,11 +13,6 @@ pub const DEVICE_COOKIE: &str = "gatehouse_device";
 const CONTEXT: &str = "device cookie";
 const LIFETIME: Duration = Duration::days(365);
 
-/// The account name as the throttle counts it.
-fn normalised(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 /// The id of the device whose cookie (in the request's `Cookie` header) was issued for `email`.
 pub fn recognised(state: &AppState, cookie_header: Option<&HeaderValue>, email: &str) -> Option<String> {
     let header = cookie_header?.to_str().ok()?;
@@ -26,13 +21,13 @@ pub fn recognised(state: &AppState, cookie_header: Option<&HeaderValue>, email: 
     let mut parts = opened.expose_secret().splitn(3, '\n');
     let (who, id, issued) = (parts.next()?, parts.next()?, parts.next()?.parse::<i64>().ok()?);
     let fresh = Utc::now().timestamp() - issued < LIFETIME.num_seconds();
-    (who == normalised(email) && fresh).then(|| id.to_string())
+    (who == super::throttle::counted_email(email) && fresh).then(|| id.to_string())
 }
 
 /// A `Set-Cookie` value giving this device (`id`, or a new one) a cookie for `email`.
 pub fn cookie_for(state: &AppState, email: &str, id: Option<String>) -> Result<HeaderValue, AppError> {
     let id = id.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
-    let plain = format!("{}\n{id}\n{}", normalised(email), Utc::now().timestamp());
+    let plain = format!("{}\n{id}\n{}", super::throttle::counted_email(email), Utc::now().timestamp());
     let sealed = state.cipher.seal(plain.as_bytes(), CONTEXT)?;
     let secure = if state.settings.public_url.starts_with("https:") { "; Secure" } else { "" };
     let cookie = format!("{DEVICE_COOKIE}={sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}", LIFETIME.num_seconds());

@@ -61,6 +61,12 @@ pub const ADDRESS: Limit = Limit { free: 30, cap: Duration::minutes(15) };
 /// Failures older than this no longer count.
 pub const WINDOW: Duration = Duration::minutes(15);
 
+/// An email as typed, as the counters (and device cookies) name it: trimmed, lower case, at most
+/// 254 characters. It need not belong to an account.
+pub fn counted_email(email: &str) -> String {
+    email.trim().to_lowercase().chars().take(254).collect()
+}
+
 /// The counters one attempt touches.
 pub struct Attempt {
     /// The (address, account) pair and the account; none for a sign-up.
@@ -75,14 +81,14 @@ impl Attempt {
     /// unknown emails are throttled the same way, so throttling tells nothing about who has an
     /// account).
     pub fn login(email: &str, ip: Option<&str>) -> Self {
-        let email: String = email.trim().to_lowercase().chars().take(254).collect();
+        let email = counted_email(email);
         let pair = format!("pair:{} {email}", ip.unwrap_or("unknown"));
         Self { account: Some((pair, format!("account:{email}"))), ..Self::sign_up(ip) }
     }
 
     /// A login for `email` from `device`, which logged in to that account before.
     pub fn login_from_device(email: &str, ip: Option<&str>, device: Option<String>) -> Self {
-        let email: String = email.trim().to_lowercase().chars().take(254).collect();
+        let email = counted_email(email);
         let device = device.map(|id| format!("device:{id} {email}"));
         Self { device, ..Self::login(&email, ip) }
     }
