@@ -142,7 +142,12 @@ pub fn check(
     }
     let token = bearer(authorization)?;
     let grant = verify(view, server.account, token, issuer, audience, now)?;
-    grant_stands(view, grant.token, server.id, now)?;
+    // `verify` has applied the token part of the rule ([`token_stands`]) to this server's
+    // account; what remains of [`grant_stands`] is the association.
+    match grant.token {
+        Some(id) => associated(view, id, server.id)?,
+        None => return Err(Refusal::Malformed),
+    }
     Ok(grant)
 }
 
@@ -159,6 +164,10 @@ pub fn grant_stands(view: &AccessTables, token: Option<Uuid>, server: Uuid, now:
     };
     let held = view.tokens.get(&token).filter(|t| t.account == entry.account).ok_or(Refusal::NotForThisServer)?;
     token_stands(view, held, now)?;
+    associated(view, token, server)
+}
+
+fn associated(view: &AccessTables, token: Uuid, server: Uuid) -> Result<(), Refusal> {
     if view.links.contains(&(token, server)) { Ok(()) } else { Err(Refusal::NotAssociated) }
 }
 
