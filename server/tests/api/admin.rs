@@ -21,6 +21,11 @@ async fn admins_disable_and_enable_accounts(backend: Backend) {
     let login = ada.post("/auth/login", &json!({ "email": "ada@example.com", "password": "correct horse battery" })).await;
     assert_eq!(json_body(login).await["code"], "account_disabled");
 
+    // Nothing to change answers 422 from REST as from the dashboard (one rule in ssr).
+    let nothing = admin.patch(&format!("/admin/accounts/{}", ada.id), &json!({})).await;
+    assert_eq!(nothing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_body(nothing).await["message"], "Give a status or a role to change.");
+
     let self_disable = admin.patch(&format!("/admin/accounts/{}", admin.id), &json!({ "status": "disabled" })).await;
     assert_eq!(self_disable.status(), StatusCode::CONFLICT);
     let self_demote = admin.patch(&format!("/admin/accounts/{}", admin.id), &json!({ "role": "user" })).await;
