@@ -96,14 +96,12 @@ pub fn upstream_query(state: &AppState, server: &entity::Model) -> Result<Option
 /// The upstream URL the gateway contacts: the stored one with its real query. Rows saved before
 /// queries were sealed hold theirs in `upstream_url` until startup seals them.
 pub fn upstream_url(state: &AppState, server: &entity::Model) -> Result<UpstreamUrl, AppError> {
-    let stored = UpstreamUrl::parse(&server.upstream_url).map_err(AppError::internal)?;
-    match upstream_query(state, server)? {
-        None => Ok(stored),
-        Some(query) => {
-            let base = server.upstream_url.split_once('?').map_or(server.upstream_url.as_str(), |(base, _)| base);
-            UpstreamUrl::parse(&format!("{base}?{query}")).map_err(AppError::internal)
-        }
-    }
+    let stored = &server.upstream_url;
+    let full = match upstream_query(state, server)? {
+        None => stored.clone(),
+        Some(query) => format!("{}?{query}", stored.split_once('?').map_or(stored.as_str(), |(base, _)| base)),
+    };
+    UpstreamUrl::parse(&full).map_err(AppError::internal)
 }
 
 fn seal_query(state: &AppState, id: Uuid, url: &UpstreamUrl) -> Result<Option<String>, AppError> {

@@ -148,14 +148,6 @@ impl GatewayError {
             GatewayError::UpstreamTimeout => "The MCP server behind this endpoint did not answer in time.".into(),
         }
     }
-
-    /// A refusal decided after the token's signature verified, so its `jti` can be counted.
-    pub fn signature_verified(&self) -> bool {
-        match self {
-            GatewayError::Refused(refusal) => refusal.signature_verified(),
-            _ => true,
-        }
-    }
 }
 
 impl From<Refusal> for GatewayError {

@@ -101,7 +101,8 @@ impl StreamRegistry {
         (self.peak.swap(open, Ordering::Relaxed).max(open), open)
     }
 
-    pub fn open_for(&self, holder: Holder) -> usize {
+    #[cfg(test)]
+    fn open_for(&self, holder: Holder) -> usize {
         self.lock().per_holder.get(&holder).copied().unwrap_or(0)
     }
 

@@ -98,7 +98,7 @@ impl AccessIndex {
     pub async fn load(&self, state: &AppState) -> Result<(), DbErr> {
         let mut data = AccessTables::default();
         for account in accounts::Entity::find().all(&state.db).await? {
-            data.accounts.insert(account.id, account.status == AccountStatus::Active.as_str());
+            data.accounts.insert(account.id, is_active(&account));
         }
         for key in keys::Entity::find().all(&state.db).await? {
             if let Some(entry) = key_entry(state, &key) {
@@ -128,7 +128,7 @@ impl AccessIndex {
                 let account = accounts::Entity::find_by_id(id).one(&state.db).await?;
                 let mut data = self.write();
                 match account {
-                    Some(a) => data.accounts.insert(id, a.status == AccountStatus::Active.as_str()),
+                    Some(a) => data.accounts.insert(id, is_active(&a)),
                     None => data.accounts.remove(&id),
                 };
             }
@@ -184,14 +184,9 @@ impl AccessIndex {
     /// is decrypted unless it differs, so a reconcile that finds nothing costs only the reads.
     pub async fn reconcile(&self, state: &AppState) -> Result<Vec<(ChangeKind, Uuid)>, DbErr> {
         let db = &state.db;
-        let accounts: HashMap<Uuid, bool> =
-            accounts::Entity::find().all(db).await?.into_iter().map(|a| (a.id, a.status == AccountStatus::Active.as_str())).collect();
-        let keys: HashMap<Uuid, (Uuid, bool)> = keys::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|k| (k.id, (k.account_id, k.state == KeyState::Revoked.as_str())))
-            .collect();
+        let accounts: HashMap<Uuid, bool> = accounts::Entity::find().all(db).await?.into_iter().map(|a| (a.id, is_active(&a))).collect();
+        let keys: HashMap<Uuid, (Uuid, bool)> =
+            keys::Entity::find().all(db).await?.into_iter().map(|k| (k.id, (k.account_id, is_revoked(&k)))).collect();
         let tokens: HashMap<Uuid, TokenEntry> = tokens::Entity::find().all(db).await?.iter().map(|t| (t.id, token_entry(t))).collect();
         let servers: HashMap<Uuid, u64> = servers::Entity::find().all(db).await?.iter().map(|s| (s.id, row_digest(s))).collect();
         let links: HashSet<(Uuid, Uuid)> =
@@ -247,13 +242,23 @@ async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id:
 
 fn key_entry(state: &AppState, key: &keys::Model) -> Option<KeyEntry> {
     match secret(state, key) {
-        Ok(bytes) => Some(KeyEntry::new(key.account_id, key.state == KeyState::Revoked.as_str(), bytes.expose_secret())),
+        Ok(bytes) => Some(KeyEntry::new(key.account_id, is_revoked(key), bytes.expose_secret())),
         Err(e) => {
             // A key that cannot be decrypted verifies nothing (fail closed), and says why.
             tracing::error!(key = %key.id, error = %e.message, "cannot decrypt signing key; its tokens are refused");
             None
         }
     }
+}
+
+/// What the view keeps of an account: whether it is active (load, refresh and reconcile alike).
+fn is_active(account: &accounts::Model) -> bool {
+    account.status == AccountStatus::Active.as_str()
+}
+
+/// What the view keeps of a key's state: whether it is revoked.
+fn is_revoked(key: &keys::Model) -> bool {
+    key.state == KeyState::Revoked.as_str()
 }
 
 fn token_entry(token: &tokens::Model) -> TokenEntry {
