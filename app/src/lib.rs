@@ -3,6 +3,7 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 
 /// The site's facts, stated once in the workspace's `[[workspace.metadata.leptos]]` and read

@@ -51,11 +51,38 @@ impl Cipher {
             .map_err(|_| AppError::internal(format!("cannot decrypt {context}: wrong master key or tampered data")))
     }
 
+    /// Whether `sealed` opens under this key, without logging a failure (the start-up check).
+    pub fn opens(&self, sealed: &str, context: &str) -> bool {
+        let Ok(bytes) = STANDARD.decode(sealed) else { return false };
+        bytes.len() >= NONCE_LEN && {
+            let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+            self.0.decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: context.as_bytes() }).is_ok()
+        }
+    }
+
     pub fn open_string(&self, sealed: &str, context: &str) -> Result<SecretString, AppError> {
         use secrecy::ExposeSecret;
         let bytes = self.open(sealed, context)?;
         String::from_utf8(bytes.expose_secret().clone()).map(SecretString::from).map_err(|_| AppError::internal("sealed text is not UTF-8"))
     }
+}
+
+/// The SHA-256 of `text`, in lowercase hex: how token fingerprints, API keys and invite codes
+/// are kept (each is high-entropy, so a fast hash is enough; the text itself is never stored).
+pub fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    Sha256::digest(text.as_bytes()).iter().fold(String::with_capacity(64), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+/// A fresh random secret with `prefix`: 32 bytes, base64url.
+pub fn random_secret(prefix: &str) -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 #[cfg(test)]
@@ -80,5 +107,10 @@ mod tests {
         for junk in ["", "!!!", "AAAA", &STANDARD.encode([0u8; 40])] {
             assert!(cipher.open(junk, "x").is_err());
         }
+    }
+
+    #[test]
+    fn sha256_hex_is_the_standard_digest() {
+        assert_eq!(super::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

@@ -43,6 +43,8 @@ pub struct Settings {
     /// The `aud` of every token.
     pub audience: String,
     pub upstream_policy: UpstreamPolicy,
+    /// Who may sign up.
+    pub signup: crate::accounts::domain::SignupPolicy,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -7,6 +7,7 @@ mod m20261122_000002_management;
 mod m20261122_000003_usage;
 mod m20261122_000004_login_throttles;
 mod m20261201_000005_upstream_query;
+mod m20261202_000006_operators;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_usage::Migration),
             Box::new(m20261122_000004_login_throttles::Migration),
             Box::new(m20261201_000005_upstream_query::Migration),
+            Box::new(m20261202_000006_operators::Migration),
         ]
     }
 }

@@ -88,6 +88,10 @@ pub struct Config {
     /// Requests or streams one token may have open at once (0: unlimited). 100 concurrent calls
     /// of a 1 s tool keep 101 open in every SDK (the session's own stream holds one).
     pub token_max_open: usize,
+    /// Who may sign up: `open` (anyone), `invite` (with an invite link an admin made) or
+    /// `closed` (nobody; the operator makes accounts with `gatehouse account create`). The very
+    /// first account can always be made.
+    pub signup: app::accounts::domain::SignupPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +132,7 @@ impl Default for Config {
             token_requests_per_second: 100,
             token_burst: 300,
             token_max_open: 128,
+            signup: app::accounts::domain::SignupPolicy::Open,
         }
     }
 }

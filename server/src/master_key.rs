@@ -6,7 +6,11 @@ use anyhow::{Context, bail};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use secrecy::{ExposeSecret, SecretBox, SecretString};
 
-pub struct MasterKey(SecretBox<[u8; 32]>);
+pub struct MasterKey {
+    key: SecretBox<[u8; 32]>,
+    /// Where it came from, for messages: `GATEHOUSE_MASTER_KEY` or the file's path.
+    source: String,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -16,29 +20,33 @@ impl std::fmt::Debug for MasterKey {
 
 impl MasterKey {
     pub fn bytes(&self) -> &[u8; 32] {
-        self.0.expose_secret()
+        self.key.expose_secret()
     }
 
-    fn decode(encoded: &str) -> anyhow::Result<Self> {
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn decode(encoded: &str, source: String) -> anyhow::Result<Self> {
         let bytes = STANDARD.decode(encoded.trim()).context("the master key is not valid base64")?;
         let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("the master key must be 32 bytes, found {}", b.len()))?;
-        Ok(Self(SecretBox::new(Box::new(key))))
+        Ok(Self { key: SecretBox::new(Box::new(key)), source })
     }
 
     /// The configured key, or the key file under `data_dir` (made if missing).
     pub fn load_or_create(configured: Option<&SecretString>, data_dir: &Path) -> anyhow::Result<Self> {
         if let Some(encoded) = configured {
-            return Self::decode(encoded.expose_secret()).context("GATEHOUSE_MASTER_KEY");
+            return Self::decode(encoded.expose_secret(), "GATEHOUSE_MASTER_KEY".into()).context("GATEHOUSE_MASTER_KEY");
         }
         let path = data_dir.join("master.key");
         match fs::read_to_string(&path) {
-            Ok(encoded) => Self::decode(&encoded).with_context(|| format!("{}", path.display())),
+            Ok(encoded) => Self::decode(&encoded, path.display().to_string()).with_context(|| format!("{}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
                 let key: [u8; 32] = rand::random();
                 write_private(&path, STANDARD.encode(key).as_bytes())?;
                 tracing::info!(path = %path.display(), "created a new master key; back it up with the database");
-                Ok(Self(SecretBox::new(Box::new(key))))
+                Ok(Self { key: SecretBox::new(Box::new(key)), source: path.display().to_string() })
             }
             Err(e) => bail!("reading {}: {e}", path.display()),
         }

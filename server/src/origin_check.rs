@@ -1,7 +1,9 @@
 //! Refuses state-changing requests that a browser sent from another site (CSRF). Browsers
 //! label every request with `Sec-Fetch-Site` and/or `Origin`; non-browser clients send
 //! neither and are judged by their credentials alone. Gateway routes use Bearer tokens, not
-//! cookies, so they are not checked here.
+//! cookies, so they are not checked here; nor is a request that carries `Authorization` (an
+//! API key): such a request is the key's alone, and a page on another site cannot send that
+//! header without a CORS preflight, which Gatehouse never grants.
 use axum::{
     extract::{Request, State},
     middleware::Next,
@@ -17,7 +19,11 @@ pub struct TrustedOrigin(pub Url);
 
 pub async fn refuse_cross_site(State(trusted): State<TrustedOrigin>, request: Request, next: Next) -> Response {
     let safe_method = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe_method || request.uri().path().starts_with("/s/") || is_same_site(request.headers(), &trusted.0) {
+    if safe_method
+        || request.uri().path().starts_with("/s/")
+        || app::accounts::ssr::sign_in::presents_api_key(request.headers())
+        || is_same_site(request.headers(), &trusted.0)
+    {
         return next.run(request).await;
     }
     tracing::warn!(path = %request.uri().path(), "refused a cross-site request");

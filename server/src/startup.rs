@@ -66,39 +66,10 @@ impl Application {
     /// Connects to the database, applies pending migrations, loads the master key and binds
     /// the listener. Nothing is served until `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url, config.database_max_connections).await?;
-        db::migrate(&db).await?;
-        let master_key = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
-
         let listener = TcpListener::bind(config.bind).await?;
         let bound = listener.local_addr()?;
         let public_url = config.public_url(bound);
-
-        let leptos_options = LeptosOptions::builder()
-            .output_name(app::site::OUTPUT_NAME)
-            .site_root(config.site_root.to_string_lossy().as_ref())
-            .site_pkg_dir(app::site::PKG_DIR)
-            .site_addr(bound)
-            .env(if app::site::ENV == "DEV" { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
-            .build();
-        let base = public_url.as_str().trim_end_matches('/').to_string();
-        let settings = Settings {
-            issuer: base.clone(),
-            audience: config.token_audience.clone().unwrap_or_else(|| base.clone()),
-            public_url: base,
-            upstream_policy: config.upstream_policy(),
-        };
-        let view = Arc::new(AccessIndex::empty());
-        let check = Arc::new(LiveCheck::new(view.clone(), &settings.issuer, &settings.audience));
-        let state = AppState {
-            gateway: check,
-            db,
-            passwords: PasswordHasher::new(config.max_concurrent_hashes),
-            cipher: Cipher::new(master_key.bytes()),
-            settings: Arc::new(settings),
-            changes: Arc::default(),
-            leptos_options,
-        };
+        let Opened { state, view, master_key } = open(&config, &public_url, bound).await?;
         app::servers::ssr::seal_stored_queries(&state).await.map_err(|e| anyhow::anyhow!("sealing upstream URL queries: {e}"))?;
         let streams = Arc::new(StreamRegistry::default());
         let patience = Patience {
@@ -198,6 +169,60 @@ impl Application {
         tracing::info!("Gatehouse stopped");
         Ok(())
     }
+}
+
+/// What `serve` and every command of the CLI start from: the configured database, migrated,
+/// and the app's state over it, with the master key checked against the stored signing keys.
+pub struct Opened {
+    pub state: AppState,
+    /// The gateway's token view, empty until loaded (`serve`'s follower loads it).
+    pub view: Arc<AccessIndex>,
+    pub master_key: MasterKey,
+}
+
+pub async fn open(config: &Config, public_url: &Url, bound: SocketAddr) -> anyhow::Result<Opened> {
+    let db = db::connect(&config.database_url, config.database_max_connections).await?;
+    db::migrate(&db).await?;
+    let master_key = MasterKey::load_or_create(config.master_key.as_ref(), &config.data_dir)?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name(app::site::OUTPUT_NAME)
+        .site_root(config.site_root.to_string_lossy().as_ref())
+        .site_pkg_dir(app::site::PKG_DIR)
+        .site_addr(bound)
+        .env(if app::site::ENV == "DEV" { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
+        .build();
+    let base = public_url.as_str().trim_end_matches('/').to_string();
+    let settings = Settings {
+        issuer: base.clone(),
+        audience: config.token_audience.clone().unwrap_or_else(|| base.clone()),
+        public_url: base,
+        upstream_policy: config.upstream_policy(),
+        signup: config.signup,
+    };
+    let view = Arc::new(AccessIndex::empty());
+    let check = Arc::new(LiveCheck::new(view.clone(), &settings.issuer, &settings.audience));
+    let state = AppState {
+        gateway: check,
+        db,
+        passwords: PasswordHasher::new(config.max_concurrent_hashes),
+        cipher: Cipher::new(master_key.bytes()),
+        settings: Arc::new(settings),
+        changes: Arc::default(),
+        leptos_options,
+    };
+    // A wrong master key would otherwise start a server that refuses every token.
+    let (undecryptable, keys) =
+        app::signing_keys::ssr::undecryptable_keys(&state).await.map_err(|e| anyhow::anyhow!("reading the signing keys: {e}"))?;
+    if undecryptable > 0 {
+        anyhow::bail!(
+            "{undecryptable} of the {keys} signing keys in the database cannot be decrypted with the configured master key ({}). \
+             This database was made with another master key: set GATEHOUSE_MASTER_KEY (or {}) to that key and start again. \
+             Nothing was changed.",
+            master_key.source(),
+            config.data_dir.join("master.key").display(),
+        );
+    }
+    Ok(Opened { state, view, master_key })
 }
 
 /// The dashboard's page routes, worked out once per process. Working them out renders the app

@@ -160,6 +160,31 @@ impl AccountStatus {
     }
 }
 
+/// Who may sign up (the `signup` setting). Whatever it says, the very first account of an
+/// installation can always be made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SignupPolicy {
+    /// Anyone.
+    #[default]
+    Open,
+    /// Only with an invite link an admin made.
+    Invite,
+    /// Nobody (admins make accounts with `gatehouse account create`).
+    Closed,
+}
+
+/// A one-use sign-up link, as an admin sees it after making it (the only time the link is
+/// shown).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedInvite {
+    pub id: uuid::Uuid,
+    /// The sign-up page with the invite in it: send it to the person.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// What the browser and API clients may see of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -9,12 +9,13 @@ use crate::error::AppError;
 use crate::server_fns::{app_state, request_session, with_status};
 
 #[server(prefix = "/rpc", endpoint = "register")]
-pub async fn register(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+pub async fn register(email: String, password: String, next: Option<String>, invite: Option<String>) -> Result<(), AppError> {
     with_status(
         async move {
             let new = super::NewAccount::parse(&email, password)?;
             let state = app_state();
-            let account = super::ssr::register(&state, new, request_ip()).await?;
+            let admission = super::ssr::Admission::Public { invite: invite.as_deref() };
+            let account = super::ssr::register(&state, new, request_ip(), admission).await?;
             super::ssr::start_session(&request_session().await?, account.id, 0).await?;
             remember_device(&state, account.email.as_str(), None)?;
             leptos_axum::redirect(&super::safe_next(next.as_deref()));

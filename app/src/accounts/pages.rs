@@ -65,11 +65,17 @@ pub fn SignupPage() -> impl IntoView {
     let action = ServerAction::<Register>::new();
     let error = action_error(action);
     let next = next_param();
+    let query = leptos_router::hooks::use_query_map();
+    let invite = move || query.read().get("invite").unwrap_or_default();
     view! {
         <Title text="Create your account · Gatehouse"/>
         <AuthCard title="Create your account" subtitle="Put your MCP servers behind tokens you control.">
             <ActionForm action=action attr:class="space-y-5" attr:novalidate="">
                 <input type="hidden" name="next" value=next/>
+                <input type="hidden" name="invite" value=invite/>
+                <Show when=move || field_error(error, "invite").get().is_some()>
+                    <p class="text-sm text-rose-600 dark:text-rose-400" data-field-error="invite">{move || field_error(error, "invite").get()}</p>
+                </Show>
                 <FormAlert error/>
                 <Field label="Email" name="email" input_type="email" autocomplete="email" error=field_error(error, "email")/>
                 <Field label="Password" name="password" input_type="password" autocomplete="new-password"
@@ -118,6 +124,7 @@ pub fn AccountPage() -> impl IntoView {
                             <LogoutButton class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800 dark:text-slate-200"/>
                         </div>
                         <PasswordForm/>
+                        <crate::api_keys::ApiKeysSection is_admin=a.is_admin()/>
                     }.into_any(),
                     Ok(None) => view! { <p>"You are logged out."</p> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),

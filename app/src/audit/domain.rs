@@ -18,6 +18,11 @@ pub struct AuditEntryView {
     /// The client address the request came from.
     pub ip: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The credential that acted: `session`, `api_key` or `cli` (absent for anonymous
+    /// attempts and for records older than this field).
+    pub via: Option<String>,
+    /// The API key that acted, when `via` is `api_key`.
+    pub api_key_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

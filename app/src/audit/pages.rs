@@ -47,7 +47,14 @@ pub fn AuditPage() -> impl IntoView {
                                                 <tr>
                                                     <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=Some(e.created_at)/></td>
                                                     <td class="whitespace-nowrap px-4 py-3 font-mono text-xs">{e.action}</td>
-                                                    <td class="px-4 py-3">{e.actor_email.unwrap_or_else(|| "—".into())}</td>
+                                                    <td class="px-4 py-3">
+                                                        {e.actor_email.unwrap_or_else(|| "—".into())}
+                                                        {match (e.via.as_deref(), e.api_key_id) {
+                                                            (Some("api_key"), Some(key)) => Some((" · API key", key.to_string())),
+                                                            (Some("cli"), _) => Some((" · command line", String::new())),
+                                                            _ => None,
+                                                        }.map(|(via, key)| view! { <span class="text-xs text-slate-500" title=key>{via}</span> })}
+                                                    </td>
                                                     <td class="px-4 py-3 font-mono text-xs">{format!("{} {}", e.object_type, e.object_id.map(|id| id.chars().take(8).collect::<String>()).unwrap_or_default())}</td>
                                                     <td class="max-w-xs truncate px-4 py-3 font-mono text-xs text-slate-500" title=detail.clone()>{detail.clone()}</td>
                                                     <td class="whitespace-nowrap px-4 py-3 text-slate-500">{e.ip.unwrap_or_default()}</td>

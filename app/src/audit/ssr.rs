@@ -27,6 +27,9 @@ pub mod entity {
         pub detail: String,
         pub ip: Option<String>,
         pub created_at: DateTimeUtc,
+        /// `session`, `api_key` or `cli`: the credential that acted.
+        pub via: Option<String>,
+        pub api_key_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -76,6 +79,8 @@ pub struct AuditRecord {
     object_id: Option<String>,
     detail: serde_json::Value,
     ip: Option<String>,
+    via: Option<&'static str>,
+    api_key_id: Option<Uuid>,
 }
 
 impl AuditRecord {
@@ -89,6 +94,8 @@ impl AuditRecord {
             object_id: Some(object_id.to_string()),
             detail: serde_json::Value::Object(Default::default()),
             ip: actor.ip.clone(),
+            via: Some(actor.via.as_str()),
+            api_key_id: actor.via.api_key(),
         }
     }
 
@@ -102,6 +109,8 @@ impl AuditRecord {
             object_id: account.map(|a| a.to_string()),
             detail: serde_json::Value::Object(Default::default()),
             ip,
+            via: None,
+            api_key_id: None,
         }
     }
 
@@ -132,6 +141,8 @@ pub async fn record(db: &impl ConnectionTrait, r: AuditRecord) -> Result<(), App
         detail: Set(r.detail.to_string()),
         ip: Set(r.ip),
         created_at: Set(Utc::now()),
+        via: Set(r.via.map(String::from)),
+        api_key_id: Set(r.api_key_id),
         ..Default::default()
     })
     .exec_without_returning(db)
@@ -175,6 +186,8 @@ pub async fn list(
             detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::Null),
             ip: r.ip,
             created_at: r.created_at,
+            via: r.via,
+            api_key_id: r.api_key_id,
         })
         .collect();
     Ok(AuditPage { entries, page, per_page, total })

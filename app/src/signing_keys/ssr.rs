@@ -46,6 +46,14 @@ pub fn secret(state: &AppState, key: &entity::Model) -> Result<SecretBox<Vec<u8>
     state.cipher.open(&key.secret_ciphertext, &secret_context(key.id))
 }
 
+/// The signing keys that still verify tokens (active and retired) which the configured master
+/// key cannot open, and how many such keys there are: a wrong master key shows as every key.
+pub async fn undecryptable_keys(state: &AppState) -> Result<(usize, usize), AppError> {
+    let keys = entity::Entity::find().filter(entity::Column::State.ne(KeyState::Revoked.as_str())).all(&state.db).await?;
+    let failed = keys.iter().filter(|k| !state.cipher.opens(&k.secret_ciphertext, &secret_context(k.id))).count();
+    Ok((failed, keys.len()))
+}
+
 /// Makes a new active key for `account`; `None` when another transaction made one first (the
 /// unique index on active keys). The insert does nothing on that conflict rather than fail, so
 /// a PostgreSQL transaction stays usable to read the winner's key.

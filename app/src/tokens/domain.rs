@@ -179,6 +179,11 @@ impl TokenStatus {
 }
 
 /// The short form of a token kept after creation: a prefix and a suffix.
+/// How many hex characters of the SHA-256 are shown as a token's fingerprint.
+pub const FINGERPRINT_CHARS: usize = 12;
+/// The shortest fingerprint prefix that names a token (`gatehouse token show|revoke`).
+pub const MIN_FINGERPRINT_PREFIX: usize = 8;
+
 pub fn display_form(token: &str) -> String {
     let chars: Vec<char> = token.chars().collect();
     if chars.len() <= 12 {
@@ -198,6 +203,10 @@ pub struct TokenView {
     pub description: String,
     /// A prefix and suffix of the token string, e.g. `eyJhbGci…x9Qk`.
     pub display: String,
+    /// The first hex characters of the token's SHA-256: how to name it in a list, a script or
+    /// an incident (every token's display form starts alike). Absent for tokens made before
+    /// fingerprints were kept.
+    pub fingerprint: Option<String>,
     pub status: TokenStatus,
     /// Why it is revoked: `owner` or `signing_key`.
     pub revoked_by: Option<String>,
@@ -418,6 +427,7 @@ mod tests {
             id: TokenId(uuid::Uuid::from_u128(n as u128)),
             description: format!("t{n}"),
             display: String::new(),
+            fingerprint: None,
             status: TokenStatus::Active,
             revoked_by: None,
             signing_key_id: uuid::Uuid::nil(),

@@ -48,7 +48,7 @@ pub fn TokenList(tokens: Vec<TokenView>, #[prop(optional)] activity: Option<Hash
                 <thead class="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
                     <tr>
                         <th scope="col" class="px-4 py-3 font-medium">"Description"</th>
-                        <th scope="col" class="px-4 py-3 font-medium">"Token"</th>
+                        <th scope="col" class="px-4 py-3 font-medium">"Fingerprint"</th>
                         <th scope="col" class="px-4 py-3 font-medium">"Status"</th>
                         <th scope="col" class="px-4 py-3 font-medium">"Created"</th>
                         <th scope="col" class="px-4 py-3 font-medium">"Expires"</th>
@@ -69,7 +69,7 @@ pub fn TokenList(tokens: Vec<TokenView>, #[prop(optional)] activity: Option<Hash
                         view! {
                             <tr class=dim data-token-row=t.id.to_string()>
                                 <td class="px-4 py-3"><A href=format!("/tokens/{}", t.id) attr:class=LINK>{t.description.clone()}</A></td>
-                                <td class="whitespace-nowrap px-4 py-3 font-mono text-xs">{t.display.clone()}</td>
+                                <td class="whitespace-nowrap px-4 py-3 font-mono text-xs" data-fingerprint=t.fingerprint.clone()>{t.fingerprint.clone().unwrap_or_else(|| t.display.clone())}</td>
                                 <td class="px-4 py-3"><span class="flex flex-wrap gap-1">{status_badge(t.status)}{expiring}</span></td>
                                 <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=Some(t.created_at)/></td>
                                 <td class="whitespace-nowrap px-4 py-3"><RelativeTime at=t.expires_at/></td>
@@ -428,7 +428,10 @@ fn TokenDetail(
     };
     view! {
         <Title text=format!("{} · Tokens · Gatehouse", token.description)/>
-        <PageHeader title=token.description.clone() description=format!("Token {}", token.display)>
+        <PageHeader title=token.description.clone() description=match &token.fingerprint {
+            Some(fingerprint) => format!("Token {} · fingerprint {fingerprint}", token.display),
+            None => format!("Token {}", token.display),
+        }>
             {status_badge(token.status)}
             {expiring}
         </PageHeader>

@@ -183,3 +183,16 @@ pub async fn recent_activity(
     }
     Ok(activity)
 }
+
+/// Deletes the usage of tokens being deleted (the purge of dead tokens).
+pub async fn forget_tokens(db: &impl ConnectionTrait, tokens: &[Uuid]) -> Result<(), AppError> {
+    buckets::Entity::delete_many().filter(buckets::Column::TokenId.is_in(tokens.iter().copied())).exec(db).await?;
+    Ok(())
+}
+
+/// Deletes usage and refusal buckets older than `cutoff` (retention).
+pub async fn forget_before(db: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<u64, AppError> {
+    let usage = buckets::Entity::delete_many().filter(buckets::Column::Hour.lt(cutoff)).exec(db).await?.rows_affected;
+    let refused = refusals::Entity::delete_many().filter(refusals::Column::Hour.lt(cutoff)).exec(db).await?.rows_affected;
+    Ok(usage + refused)
+}

@@ -27,11 +27,14 @@ pub struct Credentials {
     #[serde(default)]
     #[schema(min_length = 1)]
     password: String,
+    /// The code of an invite link (its `invite` query value); needed when sign-up is by invitation.
+    #[serde(default)]
+    invite: Option<String>,
 }
 
 /// Creates an account (the first one is admin) and logs it in.
 #[utoipa::path(post, path = "/auth/register", tag = "auth", security(()), request_body = Credentials,
-    responses((status = 201, body = AccountView), (status = 409, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 201, body = AccountView), (status = 403, body = AppError), (status = 409, body = AppError), (status = 422, body = AppError)))]
 pub async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -39,7 +42,8 @@ pub async fn register(
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, DeviceCookie, Json<AccountView>), AppError> {
     let new = NewAccount::parse(&body.email, body.password)?;
-    let account = ssr::register(&state, new, Some(peer.ip().to_string())).await?;
+    let admission = ssr::Admission::Public { invite: body.invite.as_deref() };
+    let account = ssr::register(&state, new, Some(peer.ip().to_string()), admission).await?;
     ssr::start_session(&session, account.id, 0).await?;
     let cookie = ssr::device::cookie_for(&state, account.email.as_str(), None)?;
     Ok((StatusCode::CREATED, AppendHeaders([(header::SET_COOKIE, cookie)]), Json(account)))

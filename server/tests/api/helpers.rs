@@ -302,7 +302,7 @@ fn init_logging() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
-            gatehouse::telemetry::init(gatehouse::config::LogFormat::Text, "debug");
+            gatehouse::telemetry::init(gatehouse::config::LogFormat::Text, "debug", false);
         }
     });
 }

@@ -1,6 +1,7 @@
 //! Server-only account logic: queries, password checks and the login session.
 pub mod device;
 pub mod entity;
+pub mod invites;
 pub mod password;
 pub mod sign_in;
 pub mod throttle;
@@ -15,8 +16,8 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 use super::NewAccount;
-use super::domain::{AccountId, AccountStatus, AccountView, Email, Password, Role};
-use crate::accounts::actor::Actor;
+use super::domain::{AccountId, AccountStatus, AccountView, Email, Password, Role, SignupPolicy};
+use crate::accounts::actor::{Actor, Via};
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
@@ -41,11 +42,47 @@ impl TryFrom<entity::Model> for AccountView {
     }
 }
 
+/// How a sign-up arrives: through the dashboard or the API (where the `signup` setting
+/// applies), or from the operator's command line (always allowed).
+#[derive(Debug, Clone, Copy)]
+pub enum Admission<'a> {
+    Public { invite: Option<&'a str> },
+    Operator,
+}
+
+/// Whether the `signup` setting lets this sign-up in. The very first account can always be
+/// made. An invite must be valid whatever the setting; under `invite` one is needed, and
+/// `closed` lets nobody in but the operator. Checked before any email is looked at, so sign-up
+/// never tells an uninvited visitor which emails have accounts.
+async fn admit(state: &AppState, admission: Admission<'_>) -> Result<(), AppError> {
+    let Admission::Public { invite } = admission else { return Ok(()) };
+    let policy = state.settings.signup;
+    if policy != SignupPolicy::Open && !any_account(&state.db).await? {
+        return Ok(());
+    }
+    match (policy, invite.map(str::trim).filter(|c| !c.is_empty())) {
+        (SignupPolicy::Closed, _) => {
+            Err(AppError::new(ErrorCode::Forbidden, "Sign-up is closed on this Gatehouse. Ask an administrator to make you an account."))
+        }
+        (_, Some(code)) => invites::check(&state.db, code).await,
+        (SignupPolicy::Open, None) => Ok(()),
+        (SignupPolicy::Invite, None) => {
+            Err(AppError::new(ErrorCode::Forbidden, "Sign-up on this Gatehouse is by invitation. Ask an administrator for an invite link."))
+        }
+    }
+}
+
+async fn any_account(db: &impl ConnectionTrait) -> Result<bool, AppError> {
+    use sea_orm::PaginatorTrait;
+    Ok(entity::Entity::find().count(db).await? > 0)
+}
+
 /// Creates an account. The first account of an installation becomes its admin.
 #[tracing::instrument(skip_all, fields(email = %new.email))]
-pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> Result<AccountView, AppError> {
+pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>, admission: Admission<'_>) -> Result<AccountView, AppError> {
     let attempt = throttle::Attempt::sign_up(ip.as_deref());
     attempt.begin(&state.db, Utc::now()).await?;
+    admit(state, admission).await?;
     // Hash before touching the database, so a taken email costs the same time as a free one.
     let password_hash = state.passwords.hash(new.password.expose()).await?;
     let id = Uuid::now_v7();
@@ -64,12 +101,23 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>) -> 
     .await;
     if let Err(err) = inserted {
         return Err(match err.sql_err() {
+            // Only open sign-up says so outright; an invitee learns no more than that this
+            // email cannot be used (the invite stays unused).
+            Some(SqlErr::UniqueConstraintViolation(_)) if state.settings.signup != SignupPolicy::Open => {
+                AppError::new(ErrorCode::EmailUnavailable, "This email cannot be used to sign up. If it is yours, log in instead.")
+                    .with_field("email", "This email cannot be used.")
+            }
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 AppError::new(ErrorCode::EmailUnavailable, "An account with this email already exists. Log in instead.")
                     .with_field("email", "This email is already registered.")
             }
             _ => AppError::internal(err),
         });
+    }
+    if let Admission::Public { invite: Some(code) } = admission
+        && !code.trim().is_empty()
+    {
+        invites::redeem(&txn, code, id).await?;
     }
     let first = claim_first_admin(&txn, id).await?;
     if first {
@@ -155,6 +203,11 @@ pub async fn find_account(db: &DatabaseConnection, id: AccountId) -> Result<Opti
     entity::Entity::find_by_id(id.0).one(db).await?.map(AccountView::try_from).transpose()
 }
 
+pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<AccountView>, AppError> {
+    let Ok(email) = Email::parse(email) else { return Ok(None) };
+    entity::Entity::find().filter(entity::Column::Email.eq(email.as_str())).one(db).await?.map(AccountView::try_from).transpose()
+}
+
 pub async fn list_accounts(db: &DatabaseConnection) -> Result<Vec<AccountView>, AppError> {
     entity::Entity::find().order_by_asc(entity::Column::CreatedAt).all(db).await?.into_iter().map(AccountView::try_from).collect()
 }
@@ -220,7 +273,9 @@ pub async fn change_password(state: &AppState, actor: &Actor, session: &Session,
 /// of it stops working.
 #[tracing::instrument(skip_all, fields(admin = %admin.account_id(), target = %target))]
 pub async fn set_status(state: &AppState, admin: &Actor, target: AccountId, status: AccountStatus) -> Result<AccountView, AppError> {
-    if target == admin.account_id() && status == AccountStatus::Disabled {
+    // The command line may (its operator can always undo it there); the dashboard may not lock
+    // its own user out.
+    if target == admin.account_id() && status == AccountStatus::Disabled && admin.via != Via::Cli {
         return Err(AppError::new(ErrorCode::Conflict, "You cannot disable your own account."));
     }
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;
@@ -271,7 +326,7 @@ pub async fn update_account(
 
 #[tracing::instrument(skip_all, fields(admin = %admin.account_id(), target = %target))]
 pub async fn set_role(state: &AppState, admin: &Actor, target: AccountId, role: Role) -> Result<AccountView, AppError> {
-    if target == admin.account_id() && role != Role::Admin {
+    if target == admin.account_id() && role != Role::Admin && admin.via != Via::Cli {
         return Err(AppError::new(ErrorCode::Conflict, "You cannot remove your own admin role; ask another admin."));
     }
     let account = find_account(&state.db, target).await?.ok_or_else(|| AppError::not_found("account"))?;

@@ -8,26 +8,72 @@ use http::request::Parts;
 use leptos::prelude::*;
 use tower_sessions::Session;
 
-use crate::accounts::actor::Actor;
+use crate::accounts::actor::{Actor, ApiScope, Via};
 use crate::error::AppError;
 use crate::server_fns::app_state;
 use crate::state::AppState;
 
 impl Actor {
-    /// The actor, if an admin; anyone else gets 403.
+    /// The actor, if an admin (and, through an API key, one with the admin scope); anyone else
+    /// gets 403.
     pub fn admin(self) -> Result<Actor, AppError> {
-        if self.account.is_admin() { Ok(self) } else { Err(AppError::forbidden()) }
+        if !self.account.is_admin() {
+            return Err(AppError::forbidden());
+        }
+        if !self.via.allows(ApiScope::Admin) {
+            return Err(scope_too_small(ApiScope::Admin));
+        }
+        Ok(self)
     }
 }
 
 impl FromRequestParts<AppState> for Actor {
     type Rejection = AppError;
 
+    /// An API key in `Authorization: Bearer` wins over any cookie: such a request is the key's
+    /// alone. A read key may only read (GET, HEAD).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(presented) = bearer(parts)? {
+            let actor = crate::api_keys::ssr::authenticate(state, presented, client_ip(parts)).await?;
+            if !matches!(parts.method, http::Method::GET | http::Method::HEAD) && !actor.via.allows(ApiScope::Write) {
+                return Err(scope_too_small(ApiScope::Write));
+            }
+            return Ok(actor);
+        }
         let session = Session::from_request_parts(parts, state).await.map_err(|(_, e)| AppError::internal(e))?;
         let account = super::require_account(state, &session).await?;
-        Ok(Actor { account, ip: client_ip(parts) })
+        Ok(Actor { account, ip: client_ip(parts), via: Via::Session })
     }
+}
+
+/// The API key a request presents, if it carries `Authorization`. Anything there but an API key
+/// (an MCP token, Basic credentials) is refused with what to send instead.
+fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else { return Ok(None) };
+    let refused = |why: &str| AppError::new(crate::error::ErrorCode::Unauthenticated, why.to_string());
+    let value = value.to_str().map_err(|_| refused("The Authorization header is not readable text."))?;
+    let Some(presented) = crate::tokens::bearer_token(value) else {
+        return Err(refused("Send an API key as `Authorization: Bearer <key>`."));
+    };
+    if !crate::api_keys::looks_like_api_key(presented) {
+        return Err(refused(
+            "The REST API takes an API key (ghk_…) or a login session. MCP tokens are only for the gateway's /s/… endpoints.",
+        ));
+    }
+    Ok(Some(presented))
+}
+
+fn scope_too_small(needed: ApiScope) -> AppError {
+    AppError::new(
+        crate::error::ErrorCode::Forbidden,
+        format!("This API key's scope does not allow that; it needs the {} scope.", needed.as_str()),
+    )
+}
+
+/// Whether a request authenticates with an API key rather than a cookie (the cross-site check
+/// guards only ambient credentials).
+pub fn presents_api_key(headers: &http::HeaderMap) -> bool {
+    headers.get(http::header::AUTHORIZATION).is_some()
 }
 
 /// Opens every server function that needs a login.

@@ -16,6 +16,8 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     pub last_used_ip: Option<String>,
     pub use_count: i64,
+    /// SHA-256 of the token string, hex; absent for tokens made before fingerprints.
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

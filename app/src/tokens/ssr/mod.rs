@@ -22,6 +22,7 @@ use crate::signing_keys::{KeyState, ssr as signing_keys};
 use crate::state::AppState;
 
 pub mod entity;
+pub mod operator;
 
 /// Filters and order for the token list.
 #[derive(Debug, Clone, Default)]
@@ -82,6 +83,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         last_used_at: Set(None),
         last_used_ip: Set(None),
         use_count: Set(0),
+        fingerprint: Set(Some(crate::secrets::sha256_hex(&token))),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -234,6 +236,7 @@ async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity
                 revoked_by,
                 description: m.description,
                 display: m.display,
+                fingerprint: m.fingerprint.map(|f| f.chars().take(FINGERPRINT_CHARS).collect()),
                 signing_key_id: m.signing_key_id,
                 created_at: m.created_at,
                 expires_at: m.expires_at,

@@ -1,0 +1,246 @@
+//! The `gatehouse` command line: `serve`, and everything an operator does without a browser,
+//! working directly on the configured database. Every change writes its change event, so
+//! running gateways on any process apply it at once.
+mod accounts;
+mod api_keys;
+mod maintenance;
+mod output;
+mod prompt;
+mod servers;
+mod tokens;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use output::{CliError, Exit};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "A hosted gateway for MCP servers",
+    long_about = "A hosted gateway for MCP servers.\n\n`gatehouse serve` runs the dashboard, REST API and gateway. Every other command \
+                  works directly on the configured database (DATABASE_URL, or the default SQLite file in ./data), so a running \
+                  server on any machine applies its changes at once.",
+    after_help = "Exit codes: 0 done, 2 bad input, 1 anything else. Add --json to any command for one JSON document on stdout."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./gatehouse.toml, if present).
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the dashboard, API and gateway (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Run a small demo MCP server (echo, slow_echo, ticker) to put behind Gatehouse.
+    DemoMcp {
+        /// Where it listens.
+        #[arg(long, default_value = "127.0.0.1:8931")]
+        bind: std::net::SocketAddr,
+    },
+    /// Accounts: create, list, disable, enable, change roles, invite.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Upstream MCP servers and their hosted endpoints.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Bearer tokens for MCP clients.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// API keys for the REST API.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Delete tokens that were revoked or expired long ago, with their server links and usage.
+    PurgeExpired {
+        /// Only tokens dead for longer than this.
+        #[arg(long, default_value = "30d", value_name = "DURATION")]
+        older_than: String,
+        /// Print what would be removed, and remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// A consistent copy of a live SQLite database (on PostgreSQL: the pg_dump command to use).
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account (the very first one is an admin whatever the sign-up setting).
+    Create {
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// Read the password from the first line of stdin (otherwise it is asked for, unechoed).
+        #[arg(long)]
+        password_stdin: bool,
+        /// Make it an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Every account, oldest first.
+    List,
+    /// Disable an account: it cannot log in, and every token and API key of it stops working.
+    Disable { email: String },
+    /// Enable a disabled account.
+    Enable { email: String },
+    /// Make an account an admin or a user.
+    SetRole {
+        email: String,
+        #[arg(value_parser = ["admin", "user"])]
+        role: String,
+    },
+    /// Make a one-use sign-up link.
+    Invite {
+        /// How long the link works.
+        #[arg(long, default_value = "7d", value_name = "DURATION")]
+        expires: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServerCommand {
+    /// Register an upstream MCP server and get its hosted endpoint.
+    Create {
+        /// The owning account's email.
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// The upstream's URL, e.g. http://127.0.0.1:8931/mcp.
+        #[arg(long, value_name = "URL")]
+        upstream: Option<String>,
+        #[arg(long, value_parser = ["streamable-http", "sse"], default_value = "streamable-http")]
+        transport: String,
+        /// Let anyone call it, with no token.
+        #[arg(long)]
+        no_token: bool,
+        /// A header sent to the upstream, `Name: value` (repeat for more).
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
+    },
+    /// Servers, of one account or of all.
+    List {
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+    },
+    /// Delete a server: its endpoint stops at once, and tokens lose their link to it.
+    Delete {
+        #[arg(value_name = "NAME_OR_ID")]
+        server: String,
+        #[arg(long, value_name = "EMAIL")]
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token; it is printed once, alone on its line.
+    Create {
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// never, a duration (30m 12h 7d 2w 90d 1y) or a date (2027-01-31).
+        #[arg(long)]
+        expires: Option<String>,
+        /// A server it may reach, by name or id (repeat for more).
+        #[arg(long = "server", value_name = "NAME_OR_ID")]
+        servers: Vec<String>,
+    },
+    /// Tokens, of one account or of all.
+    List {
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+        #[arg(long, value_parser = ["active", "expired", "revoked", "expiring"])]
+        status: Option<String>,
+    },
+    /// One token, by id or fingerprint (at least 8 hex characters).
+    Show {
+        #[arg(value_name = "ID_OR_FINGERPRINT")]
+        token: String,
+    },
+    /// Revoke a token: it stops at once, and its live streams end, on every process.
+    Revoke {
+        #[arg(value_name = "ID_OR_FINGERPRINT")]
+        token: String,
+    },
+    /// Let a token reach a server.
+    Associate(Association),
+    /// Stop a token reaching a server.
+    Dissociate(Association),
+    /// Read a token on stdin and print, server by server, whether the gateway would accept it.
+    Inspect,
+    /// Read a string on stdin and say which token it is, if any (for secret scanners and incidents).
+    Find,
+}
+
+#[derive(Debug, Args)]
+pub struct Association {
+    #[arg(value_name = "ID_OR_FINGERPRINT")]
+    pub token: String,
+    #[arg(long, value_name = "NAME_OR_ID")]
+    pub server: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Make an API key; it is printed once, alone on its line.
+    Create {
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+        /// read, write or admin (admin only for an admin's key).
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        scope: Option<String>,
+        /// never, a duration (30m 12h 7d 2w 90d 1y) or a date (2027-01-31).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// API keys, of one account or of all.
+    List {
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+    },
+    /// Revoke an API key: the next request with it gets 401.
+    Revoke { id: uuid::Uuid },
+}
+
+/// Runs an operator command (anything but `serve`, `migrate` and `demo-mcp`).
+pub async fn run(command: Command, config: &crate::Config, json: bool) -> Result<(), CliError> {
+    let out = output::Output { json };
+    let opened = || async {
+        let url = config.public_url(config.bind);
+        crate::startup::open(config, &url, config.bind).await.map_err(CliError::from)
+    };
+    match command {
+        Command::Serve | Command::Migrate | Command::DemoMcp { .. } => unreachable!("main runs these"),
+        Command::Account(command) => accounts::run(command, &opened().await?.state, &out).await,
+        Command::Server(command) => servers::run(command, &opened().await?.state, &out).await,
+        Command::Token(command) => {
+            let opened = opened().await?;
+            tokens::run(command, &opened, &out).await
+        }
+        Command::ApiKey(command) => api_keys::run(command, &opened().await?.state, &out).await,
+        Command::PurgeExpired { older_than, dry_run } => {
+            let older_than = maintenance::parse_age(&older_than)?;
+            maintenance::purge(&opened().await?.state, older_than, dry_run, &out).await
+        }
+        Command::Backup { to } => maintenance::backup(config, &to, &out).await,
+    }
+}

@@ -1,0 +1,103 @@
+//! `gatehouse server …`
+use app::{
+    accounts::{AccountId, ssr as accounts},
+    servers::{HeaderInput, ServerId, ServerInput, ServerView, Transport, ssr},
+    state::AppState,
+};
+use serde::Serialize;
+
+use super::{
+    CliError, ServerCommand,
+    accounts::actor_for,
+    output::{Output, table, when},
+    prompt,
+};
+
+/// One of `account`'s servers, by name or id.
+pub async fn named(state: &AppState, account: AccountId, name_or_id: &str) -> Result<ServerView, CliError> {
+    let wanted = name_or_id.trim();
+    let servers = ssr::list_servers(state, account).await?;
+    let by_id = uuid::Uuid::parse_str(wanted).ok().map(ServerId);
+    servers.into_iter().find(|s| Some(s.id) == by_id || s.name == wanted).ok_or_else(|| {
+        CliError::bad_input(format!("This account has no server named \"{wanted}\". `gatehouse server list --account EMAIL` shows them."))
+    })
+}
+
+/// A server in a list of every account's.
+#[derive(Serialize)]
+struct Listed {
+    account: String,
+    #[serde(flatten)]
+    server: ServerView,
+}
+
+/// `Name: value` → a header for the upstream.
+fn header(raw: &str) -> Result<HeaderInput, CliError> {
+    let (name, value) = raw.split_once(':').ok_or_else(|| {
+        CliError::bad_input(format!("\"{raw}\" is not a header: write it as 'Name: value', e.g. 'Authorization: Bearer abc'."))
+    })?;
+    Ok(HeaderInput { name: name.trim().to_string(), value: Some(value.trim().to_string()) })
+}
+
+pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Result<(), CliError> {
+    match command {
+        ServerCommand::Create { account, name, upstream, transport, no_token, headers } => {
+            let account = prompt::required(account, "--account", "Owner's email")?;
+            let actor = actor_for(state, &account).await?;
+            let name = prompt::required(name, "--name", "Server name")?;
+            let upstream = prompt::required(upstream, "--upstream", "Upstream URL")?;
+            let transport = Transport::parse(&transport.replace('-', "_"))
+                .ok_or_else(|| CliError::bad_input("The transport must be streamable-http or sse."))?;
+            let headers = headers.iter().map(|h| header(h)).collect::<Result<Vec<_>, _>>()?;
+            let input = ServerInput {
+                name,
+                upstream_url: upstream,
+                transport,
+                require_token: !no_token,
+                upstream_headers: (!headers.is_empty()).then_some(headers),
+            };
+            let server = ssr::create_server(state, &actor, input).await?;
+            out.print(&serde_json::json!({ "id": server.id, "name": server.name, "endpoint": server.endpoint() }), || {
+                format!("Created {} ({})\nEndpoint: {}", server.name, server.id, server.endpoint())
+            });
+        }
+        ServerCommand::List { account } => {
+            let owners = match account {
+                Some(email) => vec![actor_for(state, &email).await?.account],
+                None => accounts::list_accounts(&state.db).await?,
+            };
+            let mut listed = Vec::new();
+            for owner in owners {
+                for server in ssr::list_servers(state, owner.id).await? {
+                    listed.push(Listed { account: owner.email.to_string(), server });
+                }
+            }
+            out.print(&listed, || {
+                let rows = listed
+                    .iter()
+                    .map(|l| {
+                        let s = &l.server;
+                        vec![
+                            s.name.clone(),
+                            l.account.clone(),
+                            s.transport.as_str().replace('_', "-"),
+                            if s.require_token { "token".into() } else { "open".into() },
+                            s.token_count.to_string(),
+                            s.endpoint().to_string(),
+                            when(Some(s.created_at), ""),
+                            s.id.to_string(),
+                        ]
+                    })
+                    .collect();
+                table(&["NAME", "ACCOUNT", "TRANSPORT", "ACCESS", "TOKENS", "ENDPOINT", "CREATED", "ID"], rows, "No servers.")
+            });
+        }
+        ServerCommand::Delete { server, account } => {
+            let actor = actor_for(state, &account).await?;
+            let server = named(state, actor.account_id(), &server).await?;
+            ssr::delete_server(state, &actor, server.id).await?;
+            out.print(&serde_json::json!({ "id": server.id, "deleted": true }), || format!("Deleted {} ({})", server.name, server.id));
+        }
+    }
+    Ok(())
+}

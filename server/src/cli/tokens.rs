@@ -1,0 +1,231 @@
+//! `gatehouse token …`
+use app::{
+    accounts::{AccountId, actor::Actor, ssr as accounts},
+    state::AppState,
+    tokens::{
+        NewTokenInput, TokenId, TokenView,
+        inspect::ssr as inspector,
+        ssr::{self, TokenQuery, operator},
+    },
+};
+use serde::Serialize;
+
+use super::{
+    CliError, TokenCommand,
+    accounts::actor_for,
+    output::{Output, table, when},
+    prompt,
+    servers::named as server_named,
+};
+use crate::startup::Opened;
+
+/// A token with its owner, for lists and lookups that span accounts.
+#[derive(Serialize)]
+struct Owned {
+    account: String,
+    #[serde(flatten)]
+    token: TokenView,
+}
+
+/// The one token `name` (an id or a fingerprint prefix) means, and the operator acting for its
+/// owner. None, or more than one, is bad input that lists the candidates.
+async fn resolve(state: &AppState, name: &str) -> Result<(Actor, TokenView), CliError> {
+    let mut found = operator::named(state, name).await?;
+    match found.len() {
+        0 => Err(CliError::bad_input(format!("No token has the id or fingerprint \"{}\".", name.trim()))),
+        1 => {
+            let token = found.remove(0);
+            let owner = accounts::find_account(&state.db, AccountId(token.account_id))
+                .await?
+                .ok_or_else(|| CliError::failed("the token's account is gone"))?;
+            let view = ssr::get_token(state, owner.id, TokenId(token.id)).await?;
+            Ok((Actor::cli(owner), view))
+        }
+        _ => {
+            let matches: Vec<String> = found
+                .iter()
+                .map(|t| {
+                    format!("  {}  {}  {}", t.fingerprint.as_deref().map(|f| &f[..12.min(f.len())]).unwrap_or("-"), t.id, t.description)
+                })
+                .collect();
+            Err(CliError::bad_input(format!(
+                "\"{}\" matches {} tokens; give more of the fingerprint:\n{}",
+                name.trim(),
+                found.len(),
+                matches.join("\n")
+            )))
+        }
+    }
+}
+
+fn rows(tokens: &[Owned]) -> Vec<Vec<String>> {
+    tokens
+        .iter()
+        .map(|o| {
+            let t = &o.token;
+            vec![
+                t.fingerprint.clone().unwrap_or_else(|| "-".into()),
+                t.description.clone(),
+                o.account.clone(),
+                t.status.as_str().into(),
+                when(t.expires_at, "never"),
+                when(t.last_used_at, "never"),
+                t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(","),
+                t.id.to_string(),
+            ]
+        })
+        .collect()
+}
+
+const HEADER: [&str; 8] = ["FINGERPRINT", "DESCRIPTION", "ACCOUNT", "STATUS", "EXPIRES", "LAST USED", "SERVERS", "ID"];
+
+fn detail(account: &str, t: &TokenView) -> String {
+    let servers =
+        if t.servers.is_empty() { "none".to_string() } else { t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ") };
+    format!(
+        "{}\n  id           {}\n  fingerprint  {}\n  account      {account}\n  status       {}\n  created      {}\n  expires      {}\n  revoked      {}\n  last used    {}{}\n  requests     {}\n  servers      {servers}",
+        t.description,
+        t.id,
+        t.fingerprint.as_deref().unwrap_or("- (made before fingerprints)"),
+        t.status.as_str(),
+        when(Some(t.created_at), ""),
+        when(t.expires_at, "never"),
+        when(t.revoked_at, "no"),
+        when(t.last_used_at, "never"),
+        t.last_used_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default(),
+        t.use_count,
+    )
+}
+
+pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result<(), CliError> {
+    let state = &opened.state;
+    match command {
+        TokenCommand::Create { account, description, expires, servers } => {
+            let account = prompt::required(account, "--account", "Owner's email")?;
+            let actor = actor_for(state, &account).await?;
+            let description = prompt::required(description, "--description", "Description (what will use it)")?;
+            let expires = prompt::required(expires, "--expires", "Expires (never, 30d, 2027-01-31…)")?;
+            let mut server_ids = Vec::new();
+            for name in &servers {
+                server_ids.push(server_named(state, actor.account_id(), name).await?.id);
+            }
+            let created = ssr::create_token(state, &actor, NewTokenInput { description, expires, server_ids }).await?;
+            out.print(
+                &serde_json::json!({ "token": created.token, "id": created.details.id, "fingerprint": created.details.fingerprint }),
+                || created.token.clone(),
+            );
+            out.note(&format!(
+                "Token {} (fingerprint {}) for {}. It is shown only now: copy it into the client.",
+                created.details.id,
+                created.details.fingerprint.as_deref().unwrap_or("-"),
+                actor.account.email
+            ));
+        }
+        TokenCommand::List { account, status } => {
+            let query = TokenQuery::parse(status.as_deref(), None)?;
+            let owners = match account {
+                Some(email) => vec![actor_for(state, &email).await?.account],
+                None => accounts::list_accounts(&state.db).await?,
+            };
+            let mut listed = Vec::new();
+            for owner in owners {
+                for token in ssr::list_tokens(state, owner.id, &query).await? {
+                    listed.push(Owned { account: owner.email.to_string(), token });
+                }
+            }
+            out.print(&listed, || table(&HEADER, rows(&listed), "No tokens."));
+        }
+        TokenCommand::Show { token } => {
+            let (actor, token) = resolve(state, &token).await?;
+            let shown = Owned { account: actor.account.email.to_string(), token };
+            out.print(&shown, || detail(&shown.account, &shown.token));
+        }
+        TokenCommand::Revoke { token } => {
+            let (actor, token) = resolve(state, &token).await?;
+            let was = token.status;
+            let token = ssr::revoke_token(state, &actor, token.id).await?;
+            let shown = Owned { account: actor.account.email.to_string(), token };
+            out.print(&shown, || {
+                if was == app::tokens::TokenStatus::Revoked {
+                    format!("{} was already revoked", shown.token.description)
+                } else {
+                    format!("Revoked {} ({}); it stops on every gateway at once", shown.token.description, shown.token.id)
+                }
+            });
+        }
+        TokenCommand::Associate(link) => {
+            let (actor, token) = resolve(state, &link.token).await?;
+            let server = server_named(state, actor.account_id(), &link.server).await?;
+            let token = ssr::associate(state, &actor, token.id, server.id).await?;
+            out.print(&token, || format!("{} may now reach {}", token.description, server.name));
+        }
+        TokenCommand::Dissociate(link) => {
+            let (actor, token) = resolve(state, &link.token).await?;
+            let server = server_named(state, actor.account_id(), &link.server).await?;
+            let token = ssr::dissociate(state, &actor, token.id, server.id).await?;
+            out.print(&token, || format!("{} can no longer reach {}", token.description, server.name));
+        }
+        TokenCommand::Inspect => inspect(opened, out).await?,
+        TokenCommand::Find => {
+            let presented = prompt::stdin_line()?;
+            let found = operator::by_string(state, &presented).await?;
+            let Some(token) = found else {
+                out.print(&serde_json::Value::Null, || "Not a token of this Gatehouse (or one made before fingerprints were kept).".into());
+                return Err(CliError::failed_quietly());
+            };
+            let owner = accounts::find_account(&state.db, AccountId(token.account_id))
+                .await?
+                .ok_or_else(|| CliError::failed("the token's account is gone"))?;
+            let view = ssr::get_token(state, owner.id, TokenId(token.id)).await?;
+            let shown = Owned { account: owner.email.to_string(), token: view };
+            out.print(&shown, || detail(&shown.account, &shown.token));
+        }
+    }
+    Ok(())
+}
+
+/// The gateway's verdict on a token read from stdin, server by server: the dashboard
+/// inspector's check, over this process's freshly loaded view.
+async fn inspect(opened: &Opened, out: &Output) -> Result<(), CliError> {
+    let state = &opened.state;
+    let raw = prompt::stdin_line()?;
+    // Whose servers to judge it on: the account the token names. Only the verdicts prove
+    // anything; a token naming no account here is judged on none.
+    let claimed = claimed_account(&raw);
+    let Some(owner) = (match claimed {
+        Some(id) => accounts::find_account(&state.db, AccountId(id)).await?,
+        None => None,
+    }) else {
+        return Err(CliError::bad_input("This is not a token of this Gatehouse: it names no account here."));
+    };
+    opened.view.load(state).await?;
+    let inspection = inspector::inspect(state, owner.id, &raw, chrono::Utc::now()).await?;
+    out.print(&inspection, || {
+        let mut text = String::new();
+        match &inspection.token {
+            Some(t) => text.push_str(&format!("Token {} ({}), {}, of {}\n", t.description, t.id, t.status.as_str(), owner.email)),
+            None => text.push_str(&format!("Not one of {}'s tokens\n", owner.email)),
+        }
+        if let Some(problem) = &inspection.problem {
+            text.push_str(&format!("Refused everywhere: {problem}\n"));
+        }
+        let rows = inspection
+            .servers
+            .iter()
+            .map(|v| vec![v.name.clone(), if v.accepted { "accepted".into() } else { "refused".into() }, v.reason.clone()])
+            .collect();
+        text.push_str(&table(&["SERVER", "VERDICT", "WHY"], rows, "The account has no servers."));
+        text
+    });
+    Ok(())
+}
+
+/// The `sub` claim of a JWT, unverified.
+fn claimed_account(raw: &str) -> Option<uuid::Uuid> {
+    use base64::Engine;
+    let token = app::tokens::bearer_token(raw).unwrap_or(raw.trim());
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    uuid::Uuid::parse_str(claims.get("sub")?.as_str()?).ok()
+}
