@@ -112,6 +112,11 @@ impl ChangeFeed {
         });
     }
 
+    /// The last sequence number this process's follower has applied (0 before it runs).
+    pub fn applied(&self) -> i64 {
+        *self.applied.borrow()
+    }
+
     /// Wakes the follower and waits (briefly) until it has applied every change committed so far.
     pub async fn settle(&self, db: &DatabaseConnection) {
         if !self.following.load(Ordering::Relaxed) {

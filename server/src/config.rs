@@ -92,6 +92,29 @@ pub struct Config {
     /// `closed` (nobody; the operator makes accounts with `gatehouse account create`). The very
     /// first account can always be made.
     pub signup: app::accounts::domain::SignupPolicy,
+    /// Reverse proxies (CIDRs or addresses) whose `Forwarded` / `X-Forwarded-For` headers are
+    /// believed for the client's address. Empty: the headers are ignored.
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// Serve `/metrics` on a listener of its own at this address (e.g. `127.0.0.1:9464`).
+    /// Unset: on the main listener, to loopback clients only.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Serve `/metrics` on the main listener to any client, not only loopback ones.
+    pub metrics_allow_remote: bool,
+    /// HTTPS: a PEM certificate chain and its private key, read again when they change. Both or
+    /// neither.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Days a revoked or expired token is kept before it is deleted with its links and usage
+    /// (0: for ever). 90 days covers a quarter's look back at what a token did; the audit log
+    /// keeps its creation and revocation far longer.
+    pub retain_dead_tokens_days: u32,
+    /// Days change events are kept. Every process applies them within milliseconds and a
+    /// starting process loads the whole view, so a week is only for reading back by hand.
+    pub retain_events_days: u32,
+    /// Days of hourly usage kept for the charts: 400 covers a year against the year before.
+    pub retain_usage_days: u32,
+    /// Days of audit log kept: two years, the longest, because incidents and audits look back.
+    pub retain_audit_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +156,15 @@ impl Default for Config {
             token_burst: 300,
             token_max_open: 128,
             signup: app::accounts::domain::SignupPolicy::Open,
+            trusted_proxies: Default::default(),
+            metrics_bind: None,
+            metrics_allow_remote: false,
+            tls_cert: None,
+            tls_key: None,
+            retain_dead_tokens_days: 90,
+            retain_events_days: 7,
+            retain_usage_days: 400,
+            retain_audit_days: 730,
         }
     }
 }
@@ -160,7 +192,10 @@ impl Config {
     fn setting_names() -> Vec<String> {
         let defaults = serde_json::to_value(Config::default()).expect("the defaults serialise");
         let mut names: Vec<String> = defaults.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-        names.extend(["public_url", "master_key", "token_audience", "upstream_allow_loopback"].map(String::from));
+        names.extend(
+            ["public_url", "master_key", "token_audience", "upstream_allow_loopback", "metrics_bind", "tls_cert", "tls_key"]
+                .map(String::from),
+        );
         names
     }
 
@@ -171,8 +206,19 @@ impl Config {
         }
     }
 
+    /// The public URL: as configured, else this listener's own address (https with TLS on).
     pub fn public_url(&self, bound: SocketAddr) -> Url {
-        self.public_url.clone().unwrap_or_else(|| Url::parse(&format!("http://{bound}")).expect("a socket address makes a URL"))
+        let scheme = if self.tls_cert.is_some() { "https" } else { "http" };
+        self.public_url.clone().unwrap_or_else(|| Url::parse(&format!("{scheme}://{bound}")).expect("a socket address makes a URL"))
+    }
+
+    /// The TLS files, when both are set; one without the other is an error.
+    pub fn tls_files(&self) -> anyhow::Result<Option<(&Path, &Path)>> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some((cert, key))),
+            (None, None) => Ok(None),
+            _ => anyhow::bail!("tls_cert and tls_key (GATEHOUSE_TLS_CERT, GATEHOUSE_TLS_KEY) must be set together"),
+        }
     }
 }
 

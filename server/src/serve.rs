@@ -1,6 +1,6 @@
 //! The HTTP server loop: the router on hyper, with what `axum::serve` cannot set — a deadline
 //! for reading a request's headers, so slow clients (slowloris) cannot hold connections open
-//! forever — plus TCP_NODELAY on every connection and a graceful shutdown.
+//! forever — plus TCP_NODELAY on every connection, TLS when configured, and a graceful shutdown.
 use std::{convert::Infallible, future::Future, time::Duration};
 
 use axum::{Router, extract::ConnectInfo};
@@ -17,6 +17,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
@@ -45,9 +46,25 @@ pub async fn serve(
             let router = router.clone();
             async move { Ok::<_, Infallible>(router.oneshot(request.map(axum::body::Body::new)).await.unwrap_or_else(|never| match never {})) }
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned();
-        let connection = graceful.watch(connection);
+        let Some(tls) = tls.clone() else {
+            let connection = graceful.watch(builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned());
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(%peer, error = %err, "connection ended with an error");
+                }
+            });
+            continue;
+        };
+        // The handshake runs in the connection's own task, under the header deadline, so a
+        // client that never finishes it holds nothing but itself.
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let stream = match tokio::time::timeout(header_read_timeout, tls.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => return tracing::debug!(%peer, error = %err, "TLS handshake failed"),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake too slow"),
+            };
+            let connection = watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned());
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }

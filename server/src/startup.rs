@@ -60,12 +60,17 @@ pub struct Application {
     usage: Arc<UsageRecorder>,
     usage_flush: Duration,
     header_read_timeout: Duration,
+    tls: Option<Arc<crate::tls::Certificates>>,
+    /// `/metrics` on a listener of its own (`metrics_bind`).
+    metrics: Option<(TcpListener, Router)>,
+    retention: crate::retention::Retention,
 }
 
 impl Application {
     /// Connects to the database, applies pending migrations, loads the master key and binds
     /// the listener. Nothing is served until `run_until_stopped`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let tls = config.tls_files()?.map(|(cert, key)| crate::tls::Certificates::load(cert, key)).transpose()?;
         let listener = TcpListener::bind(config.bind).await?;
         let bound = listener.local_addr()?;
         let public_url = config.public_url(bound);
@@ -78,6 +83,13 @@ impl Application {
             reconcile: (config.events_reconcile_ms > 0).then(|| Duration::from_millis(config.events_reconcile_ms)),
         };
         let (follower, freshness) = ChangeFollower::start(state.clone(), view.clone(), streams.clone(), patience).await?;
+        let metrics = crate::metrics::Sources {
+            state: state.clone(),
+            streams: streams.clone(),
+            freshness: freshness.clone(),
+            handle: crate::metrics::handle(),
+            allow_remote: config.metrics_allow_remote,
+        };
         let usage = Arc::new(UsageRecorder::default());
         let tags = SessionTags::new(master_key.bytes());
         let gateway = Gateway::new(
@@ -99,7 +111,17 @@ impl Application {
                 max_open_per_token: config.token_max_open,
             },
         )?;
-        let router = router(state.clone(), &config, &public_url, gateway);
+        let (main_metrics, own_metrics) = match config.metrics_bind {
+            None => (Some(metrics), None),
+            Some(address) => {
+                let listener = TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("metrics_bind {address}: {e}"))?;
+                let router = Router::new()
+                    .route("/metrics", get(crate::metrics::serve_metrics))
+                    .with_state(crate::metrics::Sources { allow_remote: true, ..metrics });
+                (None, Some((listener, router)))
+            }
+        };
+        let router = router(state.clone(), &config, &public_url, gateway, main_metrics);
         Ok(Self {
             listener,
             router,
@@ -110,7 +132,20 @@ impl Application {
             usage,
             usage_flush: Duration::from_millis(config.usage_flush_ms.max(10)),
             header_read_timeout: Duration::from_millis(config.header_read_timeout_ms.max(100)),
+            tls,
+            metrics: own_metrics,
+            retention: crate::retention::Retention::from_config(&config),
         })
+    }
+
+    /// Where `/metrics` listens when it has a listener of its own.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
+    /// The TLS certificates being served (tests make them reload on demand).
+    pub fn certificates(&self) -> Option<Arc<crate::tls::Certificates>> {
+        self.tls.clone()
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -133,7 +168,20 @@ impl Application {
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let address = self.address();
-        let Application { listener, router, public_url, state, follower, streams, usage, usage_flush, header_read_timeout } = self;
+        let Application {
+            listener,
+            router,
+            public_url,
+            state,
+            follower,
+            streams,
+            usage,
+            usage_flush,
+            header_read_timeout,
+            tls,
+            metrics,
+            retention,
+        } = self;
         let store = DbSessionStore::new(state.db.clone());
         let db = state.db.clone();
         let sweeper = tokio::spawn(async move {
@@ -151,13 +199,22 @@ impl Application {
         let follower = tokio::spawn(follower.run());
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         let trimmer = tokio::spawn(crate::memory::give_back_after_streams_end(streams.clone(), Duration::from_secs(5)));
+        let retainer = tokio::spawn(retention.run(state.clone()));
+        let reloader = tls.clone().map(|certificates| tokio::spawn(certificates.watch()));
+        let metrics_server = metrics.map(|(listener, router)| {
+            tokio::spawn(crate::serve::serve(listener, router, header_read_timeout, None, std::future::pending(), Duration::ZERO))
+        });
         tracing::info!(%address, %public_url, "Gatehouse is listening");
         let stopping = async move {
             shutdown.await;
             // Open streams would hold the shutdown forever; end them so requests drain.
             streams.end_all();
         };
-        crate::serve::serve(listener, router, header_read_timeout, stopping, Duration::from_secs(30)).await;
+        let acceptor = tls.as_ref().map(|certificates| certificates.acceptor());
+        crate::serve::serve(listener, router, header_read_timeout, acceptor, stopping, Duration::from_secs(30)).await;
+        for task in [Some(retainer), reloader, metrics_server].into_iter().flatten() {
+            task.abort();
+        }
         sweeper.abort();
         follower.abort();
         flusher.abort();
@@ -235,7 +292,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) -> Router {
+fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, metrics: Option<crate::metrics::Sources>) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(crate::sessions::SESSION_COOKIE)
         .with_http_only(true)
@@ -265,11 +322,20 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway) 
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .with_state(state);
+    let dashboard = match metrics {
+        Some(sources) => dashboard.route("/metrics", get(crate::metrics::serve_metrics).with_state(sources)),
+        None => dashboard,
+    };
+    // Browsers that reached an https deployment keep to https (not preloaded, not subdomains:
+    // those are the domain owner's choices).
+    let hsts = (public_url.scheme() == "https").then(|| HeaderValue::from_static("max-age=31536000"));
     // The gateway: Bearer tokens only, no sessions or cookies.
     dashboard
         .nest_service("/s", gateway.router())
+        .layer(tower::util::option_layer(hsts.map(|v| SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, v))))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn(crate::panics::catch_panics))
+        .layer(middleware::from_fn_with_state(Arc::new(config.trusted_proxies.clone()), crate::client_addr::believe_trusted_proxies))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -18,13 +18,16 @@ pub struct PasswordChange {
 
 /// Changes the password; every other session of the account ends, this one stays.
 #[utoipa::path(post, path = "/account/password", tag = "account", request_body = PasswordChange,
-    responses((status = 204), (status = 401, body = AppError), (status = 422, body = AppError)))]
+    responses((status = 204), (status = 401, body = AppError), (status = 403, body = AppError), (status = 422, body = AppError)))]
 pub async fn change_password(
     State(state): State<AppState>,
     actor: Actor,
     session: Session,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, AppError> {
+    if actor.via != app::accounts::actor::Via::Session {
+        return Err(AppError::new(app::error::ErrorCode::Forbidden, "Changing the password needs a login session, not an API key."));
+    }
     ssr::change_password(&state, &actor, &session, &body.current_password, body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -39,3 +39,30 @@ pub async fn update(
     let admin = actor.admin()?;
     Ok(Json(ssr::update_account(&state, &admin, AccountId(id), body.status, body.role).await?))
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct InviteRequest {
+    /// How long the link works: a duration (`30m 12h 7d 2w 90d 1y`) or a date; default 7 days.
+    #[serde(default)]
+    #[schema(example = "7d")]
+    expires: Option<String>,
+}
+
+/// Makes a one-use sign-up link (the only way to sign up when `signup` is `invite`).
+#[utoipa::path(post, path = "/admin/invites", tag = "admin", request_body = InviteRequest,
+    responses((status = 201, body = app::accounts::domain::CreatedInvite), (status = 403, body = AppError), (status = 422, body = AppError)))]
+pub async fn invite(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(body): ApiJson<InviteRequest>,
+) -> Result<(axum::http::StatusCode, Json<app::accounts::domain::CreatedInvite>), AppError> {
+    let admin = actor.admin()?;
+    let raw = body.expires.unwrap_or_else(|| "7d".into());
+    let invalid = |why: String| AppError::invalid_fields([("expires".to_string(), why)].into());
+    let expires_at = match app::tokens::Expiry::parse(&raw).and_then(|e| e.resolve(chrono::Utc::now())) {
+        Ok(Some(at)) => at,
+        Ok(None) => return Err(invalid("An invite must expire: give a duration like 7d or a date.".into())),
+        Err(why) => return Err(invalid(why)),
+    };
+    Ok((axum::http::StatusCode::CREATED, Json(ssr::invites::create(&state, &admin, expires_at).await?)))
+}

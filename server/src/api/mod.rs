@@ -2,6 +2,7 @@
 //! document built from the same route declarations, so the two cannot drift apart.
 mod account;
 mod admin;
+mod api_keys;
 mod audit;
 mod auth;
 mod json;
@@ -12,7 +13,7 @@ mod tokens;
 use axum::{Json, Router, routing::get};
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{ApiKey, ApiKeyValue, SecurityScheme},
+    openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -22,10 +23,12 @@ pub use json::ApiJson;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Gatehouse API", description = "Manage MCP servers, signing keys and tokens. Authenticate with the session cookie from `POST /auth/login`."),
+    info(title = "Gatehouse API", description = "Manage MCP servers, signing keys and tokens. Authenticate with an API key \
+        (`Authorization: Bearer ghk_…`, made on the Account page or with `gatehouse api-key create`) or with the session cookie \
+        from `POST /auth/login`. A `read` key may only GET; `write` may change the owner's objects; `admin` also the admin routes."),
     servers((url = "/api/v1")),
     modifiers(&SessionCookie),
-    security(("session" = [])),
+    security(("api_key" = []), ("session" = [])),
     tags(
         (name = "auth", description = "Sign up, log in, log out"),
         (name = "servers", description = "Upstream MCP servers and their hosted endpoints"),
@@ -33,6 +36,7 @@ pub use json::ApiJson;
         (name = "signing-keys", description = "The account's HS256 signing keys"),
         (name = "audit", description = "Who changed what"),
         (name = "account", description = "The signed-in account"),
+        (name = "api-keys", description = "The account's API keys for this API"),
         (name = "admin", description = "Every account (admins only)"),
     )
 )]
@@ -45,6 +49,15 @@ impl Modify for SessionCookie {
         let components = openapi.components.get_or_insert_with(Default::default);
         components
             .add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::sessions::SESSION_COOKIE))));
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key (ghk_…). MCP tokens are refused here; API keys are refused by the gateway."))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -94,8 +107,11 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(signing_keys::revoke))
         .routes(routes!(audit::list))
         .routes(routes!(account::change_password))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
         .routes(routes!(admin::list))
         .routes(routes!(admin::update))
+        .routes(routes!(admin::invite))
         .split_for_parts();
     let mut openapi = openapi;
     document_common_responses(&mut openapi);

@@ -53,8 +53,12 @@ impl Freshness {
     }
 
     pub fn is_fresh(&self, max_age: Duration) -> bool {
-        let age = (self.started.elapsed().as_millis() as u64).saturating_sub(self.last_ok_ms.load(Ordering::Relaxed));
-        age <= max_age.as_millis() as u64
+        self.age() <= max_age
+    }
+
+    /// How long ago change events were last read successfully.
+    pub fn age(&self) -> Duration {
+        Duration::from_millis((self.started.elapsed().as_millis() as u64).saturating_sub(self.last_ok_ms.load(Ordering::Relaxed)))
     }
 }
 

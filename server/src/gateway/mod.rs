@@ -165,7 +165,10 @@ impl Gateway {
             }
         }
         let settings = &self.inner.app.settings;
-        let grant = match verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now()) {
+        let checking = std::time::Instant::now();
+        let checked = verify::check(&view, &server, authorization, &settings.issuer, &settings.audience, chrono::Utc::now());
+        metrics::histogram!(crate::metrics::TOKEN_CHECK_SECONDS).record(checking.elapsed().as_secs_f64());
+        let grant = match checked {
             Ok(grant) => grant,
             Err(refusal) => {
                 tracing::info!(server = %server.id, reason = refusal.reason(), "gateway refused a request");
@@ -191,6 +194,9 @@ impl Gateway {
     /// Counts a request that failed as `error` and returns the error.
     fn refused(&self, token: Option<Uuid>, server: Uuid, error: GatewayError) -> GatewayError {
         self.inner.usage.failed(token, server, error.reason());
+        let server = server.to_string();
+        metrics::counter!(crate::metrics::GATEWAY_REQUESTS, "server" => server.clone(), "outcome" => "failed").increment(1);
+        metrics::counter!(crate::metrics::GATEWAY_REFUSALS, "server" => server, "reason" => error.reason()).increment(1);
         error
     }
 
@@ -199,6 +205,7 @@ impl Gateway {
         match result {
             Ok(response) => {
                 self.inner.usage.answered(token, server);
+                metrics::counter!(crate::metrics::GATEWAY_REQUESTS, "server" => server.to_string(), "outcome" => "answered").increment(1);
                 Ok(response)
             }
             Err(error) => Err(self.refused(token, server, error)),
@@ -230,8 +237,12 @@ impl Gateway {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, server: Uuid) -> Result<reqwest::Response, GatewayError> {
+        let sent = std::time::Instant::now();
         match tokio::time::timeout(self.inner.settings.response_timeout, request.send()).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                metrics::histogram!(crate::metrics::UPSTREAM_SECONDS, "server" => server.to_string()).record(sent.elapsed().as_secs_f64());
+                Ok(response)
+            }
             Ok(Err(err)) if !err.is_timeout() => {
                 tracing::warn!(%server, error = %err, "upstream unreachable");
                 Err(GatewayError::UpstreamUnreachable)

@@ -196,8 +196,16 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
 pub async fn run_flusher(recorder: std::sync::Arc<UsageRecorder>, db: DatabaseConnection, interval: Duration) {
     loop {
         tokio::time::sleep(interval).await;
-        if let Err(err) = recorder.flush(&db).await {
-            tracing::warn!(%err, "could not write usage; keeping it for the next flush");
+        match recorder.flush(&db).await {
+            Ok(wrote) => {
+                if wrote {
+                    metrics::counter!(crate::metrics::USAGE_FLUSHES, "result" => "written").increment(1);
+                }
+            }
+            Err(err) => {
+                metrics::counter!(crate::metrics::USAGE_FLUSHES, "result" => "failed").increment(1);
+                tracing::warn!(%err, "could not write usage; keeping it for the next flush");
+            }
         }
     }
 }

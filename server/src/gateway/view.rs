@@ -105,8 +105,9 @@ impl AccessIndex {
                 data.keys.insert(key.id, entry);
             }
         }
-        for token in tokens::Entity::find().all(&state.db).await? {
-            data.tokens.insert(token.id, token_entry(&token));
+        let now = chrono::Utc::now();
+        for token in tokens::Entity::find().all(&state.db).await?.iter().filter(|t| may_be_accepted_again(t, now)) {
+            data.tokens.insert(token.id, token_entry(token));
         }
         for server in servers::Entity::find().all(&state.db).await? {
             if let Some(entry) = server_entry(state, &server) {
@@ -187,7 +188,24 @@ impl AccessIndex {
         let accounts: HashMap<Uuid, bool> = accounts::Entity::find().all(db).await?.into_iter().map(|a| (a.id, is_active(&a))).collect();
         let keys: HashMap<Uuid, (Uuid, bool)> =
             keys::Entity::find().all(db).await?.into_iter().map(|k| (k.id, (k.account_id, is_revoked(&k)))).collect();
-        let tokens: HashMap<Uuid, TokenEntry> = tokens::Entity::find().all(db).await?.iter().map(|t| (t.id, token_entry(t))).collect();
+        let now = chrono::Utc::now();
+        let mut tokens: HashMap<Uuid, TokenEntry> = tokens::Entity::find()
+            .all(db)
+            .await?
+            .iter()
+            .filter(|t| may_be_accepted_again(t, now))
+            .map(|t| (t.id, token_entry(t)))
+            .collect();
+        // A dead token the view holds (it died while this process ran) is compared as it is, so
+        // reconciling neither drops it nor reads it again.
+        {
+            let view = self.read();
+            for (id, held) in &view.tokens {
+                if !tokens.contains_key(id) && (held.revoked || held.expires_at.is_some_and(|at| at <= now)) {
+                    tokens.insert(*id, held.clone());
+                }
+            }
+        }
         let servers: HashMap<Uuid, u64> = servers::Entity::find().all(db).await?.iter().map(|s| (s.id, row_digest(s))).collect();
         let links: HashSet<(Uuid, Uuid)> =
             token_servers::Entity::find().all(db).await?.into_iter().map(|l| (l.token_id, l.server_id)).collect();
@@ -259,6 +277,13 @@ fn is_active(account: &accounts::Model) -> bool {
 /// What the view keeps of a key's state: whether it is revoked.
 fn is_revoked(key: &keys::Model) -> bool {
     key.state == KeyState::Revoked.as_str()
+}
+
+/// Revoked and expired tokens can never be accepted again: the view does not load them (the
+/// gateway answers a validly signed token it does not hold as revoked), so memory holds only
+/// the live.
+fn may_be_accepted_again(token: &tokens::Model, now: chrono::DateTime<chrono::Utc>) -> bool {
+    token.revoked_at.is_none() && token.expires_at.is_none_or(|at| at > now)
 }
 
 fn token_entry(token: &tokens::Model) -> TokenEntry {

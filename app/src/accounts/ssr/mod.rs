@@ -23,6 +23,10 @@ use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
 use crate::state::AppState;
 
+/// The Prometheus counters of sign-in (described and served by the server's `/metrics`).
+pub const LOGINS_METRIC: &str = "gatehouse_logins_total";
+pub const THROTTLED_METRIC: &str = "gatehouse_throttled_attempts_total";
+
 const SESSION_ACCOUNT_KEY: &str = "account_id";
 /// The account's session epoch when the session logged in; a password change bumps the
 /// account's epoch and so ends every older session.
@@ -180,6 +184,7 @@ pub async fn authenticate(
         }
         other => {
             tracing::info!("login refused: bad credentials");
+            metrics::counter!(LOGINS_METRIC, "outcome" => "failed").increment(1);
             let known = other.map(|a| AccountId(a.id));
             audit(
                 &state.db,
@@ -192,8 +197,10 @@ pub async fn authenticate(
         }
     };
     if account.status == AccountStatus::Disabled {
+        metrics::counter!(LOGINS_METRIC, "outcome" => "disabled").increment(1);
         return Err(AppError::new(ErrorCode::AccountDisabled, "This account has been disabled. Contact your Gatehouse administrator."));
     }
+    metrics::counter!(LOGINS_METRIC, "outcome" => "succeeded").increment(1);
     attempt.succeeded(&state.db).await?;
     audit(&state.db, AuditRecord::anonymous(Some(account.id), ip, "account.logged_in").actor(account.id)).await?;
     Ok((account, epoch))

@@ -193,6 +193,7 @@ async fn locked_row(txn: &impl ConnectionTrait, key: &str, now: DateTime<Utc>) -
 }
 
 fn too_many(wait: Duration) -> AppError {
+    metrics::counter!(super::THROTTLED_METRIC).increment(1);
     let seconds = (wait.num_milliseconds() + 999).max(1000) / 1000;
     let when = if seconds < 60 { format!("{seconds} seconds") } else { format!("{} minutes", (seconds + 59) / 60) };
     AppError::new(ErrorCode::TooManyAttempts, format!("Too many failed attempts. Try again in {when}.")).retry_after(seconds as u64)
