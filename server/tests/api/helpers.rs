@@ -42,7 +42,7 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub state: AppState,
-    config: Config,
+    pub config: Config,
     _database: Option<TestDatabase>,
     _dir: Option<TempDir>,
 }
@@ -66,6 +66,8 @@ pub struct Options {
     pub public_url: Option<url::Url>,
     pub header_read_timeout_ms: u64,
     pub body_read_timeout_ms: u64,
+    /// Any other setting, changed last.
+    pub configure: Box<dyn FnOnce(Config) -> Config + Send>,
 }
 
 impl Default for Options {
@@ -86,6 +88,7 @@ impl Default for Options {
             public_url: None,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
+            configure: Box::new(|config| config),
         }
     }
 }
@@ -124,7 +127,7 @@ pub async fn spawn_app_with(backend: Backend, options: Options) -> TestApp {
         None => config,
     };
     let config = Config { public_url: options.public_url.or(config.public_url.clone()), ..config };
-    start(config, Some(database), Some(dir)).await
+    start((options.configure)(config), Some(database), Some(dir)).await
 }
 
 async fn start(config: Config, database: Option<TestDatabase>, dir: Option<TempDir>) -> TestApp {

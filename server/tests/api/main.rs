@@ -13,6 +13,7 @@ mod headers;
 mod late_commits;
 mod openapi;
 mod operations;
+mod operators;
 mod secrets;
 mod servers;
 mod sessions;
