@@ -49,8 +49,8 @@ fn view() -> &'static AccessTables {
         view.accounts.insert(ACCOUNT, true);
         view.keys.insert(KEY, KeyEntry::new(ACCOUNT, false, SECRET));
         let expires_at = DateTime::from_timestamp(TIMED_EXPIRES, 0);
-        view.tokens.insert(INDEFINITE, TokenEntry { account: ACCOUNT, key: KEY, expires_at: None, revoked: false });
-        view.tokens.insert(TIMED, TokenEntry { account: ACCOUNT, key: KEY, expires_at, revoked: false });
+        view.tokens.insert(INDEFINITE, TokenEntry { account: ACCOUNT, key: KEY, expires_at: None, revoked: false, fingerprinted: true });
+        view.tokens.insert(TIMED, TokenEntry { account: ACCOUNT, key: KEY, expires_at, revoked: false, fingerprinted: true });
         view.servers.insert(
             SERVER,
             Arc::new(ServerEntry {

@@ -101,6 +101,21 @@ pub async fn update_account(id: super::AccountId, status: Option<String>, role: 
     )
 }
 
+/// Admins: a one-use sign-up link that works for `expires` (a duration such as `7d`).
+#[server(prefix = "/rpc", endpoint = "create_invite")]
+pub async fn create_invite(expires: String) -> Result<super::domain::CreatedInvite, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
+            let admin = actor.admin()?;
+            let expires_at =
+                super::ssr::invites::expires_at(&expires).map_err(|why| AppError::invalid_fields([("expires".to_string(), why)].into()))?;
+            super::ssr::invites::create(&state, &admin, expires_at).await
+        }
+        .await,
+    )
+}
+
 /// Gives the browser its device cookie for `email` (see `ssr::device`).
 #[cfg(feature = "ssr")]
 fn remember_device(state: &crate::state::AppState, email: &str, device: Option<String>) -> Result<(), AppError> {

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
-use super::functions::{ChangePassword, Login, Logout, Register, UpdateAccount, current_account, list_accounts};
+use super::functions::{ChangePassword, CreateInvite, Login, Logout, Register, UpdateAccount, current_account, list_accounts};
 use super::{AccountStatus, Role};
 use crate::components::{
     Badge, Confirm, DANGER_BUTTON, EmptyState, ErrorPanel, Field, FormAlert, PageHeader, SECONDARY_BUTTON, SubmitButton, Tone,
@@ -164,6 +164,38 @@ fn Row(label: &'static str, value: String) -> impl IntoView {
     }
 }
 
+/// Makes a one-use sign-up link and shows it once.
+#[component]
+fn InviteForm() -> impl IntoView {
+    let action = ServerAction::<CreateInvite>::new();
+    let error = action_error(action);
+    let made = move || action.value().get().and_then(Result::ok);
+    view! {
+        <section class="mb-6 rounded-xl border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900" aria-labelledby="invite">
+            <h2 id="invite" class="mb-1 text-sm font-semibold text-slate-900 dark:text-slate-100">"Invite someone"</h2>
+            <p class="mb-3 text-sm text-slate-600 dark:text-slate-400">"A sign-up link that works once, even when sign-up is by invitation only."</p>
+            <ActionForm action=action attr:class="flex flex-wrap items-end gap-3">
+                <div class="space-y-1.5">
+                    <label for="field-invite-expires" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Works for"</label>
+                    <select id="field-invite-expires" name="expires" class=crate::components::INPUT>
+                        <option value="24h">"24 hours"</option>
+                        <option value="7d" selected=true>"7 days"</option>
+                        <option value="30d">"30 days"</option>
+                    </select>
+                </div>
+                <SubmitButton label="Make invite link" pending_label="Making…" pending=action.pending()/>
+            </ActionForm>
+            <div class="mt-3"><FormAlert error/></div>
+            {move || made().map(|invite| view! {
+                <div role="status" class="mt-3 space-y-2 text-sm">
+                    <p class="text-emerald-800 dark:text-emerald-300">"Send this link to the person. It works once, until " {format_time(invite.expires_at)} "."</p>
+                    <crate::components::CopyField value=invite.url label="Invite link"/>
+                </div>
+            })}
+        </section>
+    }
+}
+
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let update = ServerAction::<UpdateAccount>::new();
@@ -173,6 +205,7 @@ pub fn UsersPage() -> impl IntoView {
     view! {
         <Title text="Users · Gatehouse"/>
         <PageHeader title="Users" description="Every account on this Gatehouse."/>
+        <InviteForm/>
         <FormAlert error=update_error/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {

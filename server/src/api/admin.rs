@@ -57,12 +57,7 @@ pub async fn invite(
     ApiJson(body): ApiJson<InviteRequest>,
 ) -> Result<(axum::http::StatusCode, Json<app::accounts::domain::CreatedInvite>), AppError> {
     let admin = actor.admin()?;
-    let raw = body.expires.unwrap_or_else(|| "7d".into());
-    let invalid = |why: String| AppError::invalid_fields([("expires".to_string(), why)].into());
-    let expires_at = match app::tokens::Expiry::parse(&raw).and_then(|e| e.resolve(chrono::Utc::now())) {
-        Ok(Some(at)) => at,
-        Ok(None) => return Err(invalid("An invite must expire: give a duration like 7d or a date.".into())),
-        Err(why) => return Err(invalid(why)),
-    };
+    let expires_at = ssr::invites::expires_at(body.expires.as_deref().unwrap_or("7d"))
+        .map_err(|why| AppError::invalid_fields([("expires".to_string(), why)].into()))?;
     Ok((axum::http::StatusCode::CREATED, Json(ssr::invites::create(&state, &admin, expires_at).await?)))
 }

@@ -6,7 +6,6 @@ use app::{
         ssr::{self, Admission},
     },
     state::AppState,
-    tokens::Expiry,
 };
 
 use super::{
@@ -66,11 +65,7 @@ pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Res
             out.print(&account, || format!("{} is now {}", account.email, account.role.as_str()));
         }
         AccountCommand::Invite { expires } => {
-            let expires_at = match Expiry::parse(&expires).and_then(|e| e.resolve(chrono::Utc::now())) {
-                Ok(Some(at)) => at,
-                Ok(None) => return Err(CliError::bad_input("An invite must expire: give a duration like 7d or a date like 2027-01-31.")),
-                Err(why) => return Err(CliError::bad_input(why)),
-            };
+            let expires_at = ssr::invites::expires_at(&expires).map_err(CliError::bad_input)?;
             let admin = first_admin(state).await?;
             let invite = ssr::invites::create(state, &Actor::cli(admin), expires_at).await?;
             out.print(&invite, || format!("{}\n(one use, until {})", invite.url, when(Some(invite.expires_at), "")));

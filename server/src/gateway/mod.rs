@@ -187,6 +187,11 @@ impl Gateway {
         };
         if let Some(token) = grant.token {
             self.inner.usage.admitted(token, Some(peer.ip().to_string()));
+            if grant.unnamed
+                && let Ok(presented) = verify::bearer(authorization)
+            {
+                self.inner.usage.name(token, presented);
+            }
         }
         Ok(Admitted { server, grant, guard })
     }

@@ -24,17 +24,21 @@ struct Pending {
     buckets: HashMap<(Uuid, Uuid, i64), (i64, i64)>,
     /// (server, hour, reason) → refusals
     refusals: HashMap<(Uuid, i64, &'static str), i64>,
+    /// token → the SHA-256 of its string, for tokens made before fingerprints were kept.
+    fingerprints: HashMap<Uuid, String>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.touched.is_empty() && self.buckets.is_empty() && self.refusals.is_empty()
+        self.touched.is_empty() && self.buckets.is_empty() && self.refusals.is_empty() && self.fingerprints.is_empty()
     }
 }
 
 #[derive(Default)]
 pub struct UsageRecorder {
     pending: Mutex<Pending>,
+    /// Tokens whose fingerprint this process has written: not computed again.
+    named: Mutex<std::collections::HashSet<Uuid>>,
 }
 
 fn hour_of(at: DateTime<Utc>) -> i64 {
@@ -54,6 +58,15 @@ impl UsageRecorder {
         entry.0 = now;
         entry.1 = ip;
         entry.2 += 1;
+    }
+
+    /// `token` was presented as `presented` and verified, but has no stored fingerprint: keep
+    /// the fingerprint at the next flush (once; the view learns it from reconciliation).
+    pub fn name(&self, token: Uuid, presented: &str) {
+        let mut pending = self.lock();
+        if !pending.fingerprints.contains_key(&token) && !self.named.lock().unwrap_or_else(|p| p.into_inner()).contains(&token) {
+            pending.fingerprints.insert(token, app::secrets::sha256_hex(presented));
+        }
     }
 
     /// The upstream answered a request `token` (if the server needs one) sent to `server`: the
@@ -83,7 +96,10 @@ impl UsageRecorder {
             return Ok(false);
         }
         match write(db, &batch).await {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.named.lock().unwrap_or_else(|p| p.into_inner()).extend(batch.fingerprints.keys().copied());
+                Ok(true)
+            }
             Err(err) => {
                 self.merge_back(batch);
                 Err(err)
@@ -109,6 +125,7 @@ impl UsageRecorder {
         for (key, n) in batch.refusals {
             *pending.refusals.entry(key).or_default() += n;
         }
+        pending.fingerprints.extend(batch.fingerprints);
     }
 }
 
@@ -188,6 +205,14 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
         )
         .exec_without_returning(&txn)
         .await?;
+    }
+    for (token, fingerprint) in &batch.fingerprints {
+        tokens::Entity::update_many()
+            .col_expr(tokens::Column::Fingerprint, Expr::value(fingerprint.clone()))
+            .filter(tokens::Column::Id.eq(*token))
+            .filter(tokens::Column::Fingerprint.is_null())
+            .exec(&txn)
+            .await?;
     }
     txn.commit().await
 }

@@ -34,6 +34,8 @@ pub struct Grant {
     /// `None` when the server does not require a token.
     pub token: Option<Uuid>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The token has no stored fingerprint yet: the gateway, holding the verified string, records it.
+    pub unnamed: bool,
 }
 
 /// The JOSE header. Key-locating and critical extensions are named only to be refused; a
@@ -138,7 +140,7 @@ pub fn check(
 ) -> Result<Grant, Refusal> {
     if !server.require_token {
         grant_stands(view, None, server.id, now)?;
-        return Ok(Grant { token: None, expires_at: None });
+        return Ok(Grant { token: None, expires_at: None, unnamed: false });
     }
     let token = bearer(authorization)?;
     let grant = verify(view, server.account, token, issuer, audience, now)?;
@@ -252,7 +254,7 @@ pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, aud
         _ => return Err(Refusal::Malformed),
     }
     token_stands(view, entry, now)?;
-    Ok(Grant { token: Some(id), expires_at: entry.expires_at })
+    Ok(Grant { token: Some(id), expires_at: entry.expires_at, unnamed: !entry.fingerprinted })
 }
 
 /// The gateway's check over its live view, for the token inspector: the same code and data as
@@ -444,7 +446,8 @@ mod tests {
         let mut view = AccessTables::default();
         view.accounts.insert(account, true);
         view.keys.insert(kid, super::super::view::KeyEntry::new(account, false, &secret));
-        view.tokens.insert(token, super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false });
+        view.tokens
+            .insert(token, super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false, fingerprinted: true });
         Fixture { view, account, kid, token, secret, now: Utc::now() }
     }
 
@@ -474,7 +477,7 @@ mod tests {
     fn a_token_signed_with_the_accounts_key_passes_and_tampering_does_not() {
         let f = fixture();
         let token = f.sign(&f.header(), &format!("{{{}}}", f.claims()));
-        assert_eq!(f.verify(&token), Ok(Grant { token: Some(f.token), expires_at: None }));
+        assert_eq!(f.verify(&token), Ok(Grant { token: Some(f.token), expires_at: None, unnamed: false }));
 
         let (signed, signature) = token.rsplit_once('.').unwrap();
         assert_eq!(f.verify(&format!("{signed}.")), Err(Refusal::Signature), "no signature");

@@ -49,6 +49,8 @@ pub struct TokenEntry {
     pub key: Uuid,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
+    /// Its fingerprint is stored (tokens made before fingerprints learn theirs on first use).
+    pub fingerprinted: bool,
 }
 
 #[derive(Debug)]
@@ -287,7 +289,13 @@ fn may_be_accepted_again(token: &tokens::Model, now: chrono::DateTime<chrono::Ut
 }
 
 fn token_entry(token: &tokens::Model) -> TokenEntry {
-    TokenEntry { account: token.account_id, key: token.signing_key_id, expires_at: token.expires_at, revoked: token.revoked_at.is_some() }
+    TokenEntry {
+        account: token.account_id,
+        key: token.signing_key_id,
+        expires_at: token.expires_at,
+        revoked: token.revoked_at.is_some(),
+        fingerprinted: token.fingerprint.is_some(),
+    }
 }
 
 fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry> {

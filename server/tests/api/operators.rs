@@ -464,3 +464,38 @@ async fn https_on_its_own_with_certificates_read_again_when_they_change(backend:
     let err = Application::build(config).await.err().expect("a certificate without a key stops the start");
     assert!(format!("{err:#}").contains("must be set together"), "{err:#}");
 }
+
+on_both_backends!(tokens_made_before_fingerprints_learn_theirs_on_first_use);
+
+async fn tokens_made_before_fingerprints_learn_theirs_on_first_use(backend: Backend) {
+    use app::tokens::ssr::entity as tokens;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let server = ada.server("demo", &format!("{demo}/mcp")).await;
+    let (token, details) = ada.token("old client", "7d", &[&server]).await;
+    let id: uuid::Uuid = details["id"].as_str().unwrap().parse().unwrap();
+    let fingerprint = app::secrets::sha256_hex(&token);
+    assert_eq!(details["fingerprint"], fingerprint[..12], "new tokens have one at once");
+    // As a token made before migration 6 is: no fingerprint.
+    tokens::Entity::update_many()
+        .col_expr(tokens::Column::Fingerprint, Expr::value(Option::<String>::None))
+        .filter(tokens::Column::Id.eq(id))
+        .exec(app.db())
+        .await
+        .unwrap();
+    // A process that starts now holds it without one; its first use records it.
+    let second = crate::helpers::spawn_second_process_with(&app, |c| Config { usage_flush_ms: 50, ..c }).await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap().replace(&app.address, &second.address);
+    assert_eq!(post_mcp(&endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    loop {
+        let stored = tokens::Entity::find_by_id(id).one(app.db()).await.unwrap().unwrap().fingerprint;
+        if stored.as_deref() == Some(fingerprint.as_str()) {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the fingerprint was not learned: {stored:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

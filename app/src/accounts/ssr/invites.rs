@@ -33,6 +33,14 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// When an invite asked to last `raw` (a duration or a date; never `never`) stops working.
+pub fn expires_at(raw: &str) -> Result<DateTime<Utc>, String> {
+    match crate::tokens::Expiry::parse(raw).and_then(|e| e.resolve(Utc::now()))? {
+        Some(at) => Ok(at),
+        None => Err("An invite must expire: give a duration like 7d or a date like 2027-01-31.".into()),
+    }
+}
+
 /// The sign-up page's address for `code`.
 pub fn signup_url(state: &AppState, code: &str) -> String {
     format!("{}/signup?invite={code}", state.settings.public_url)

@@ -1,4 +1,6 @@
 //! The `gatehouse` binary as an operator runs it.
+mod commands;
+
 use std::{
     io::{BufRead, BufReader},
     process::{Command, Stdio},
