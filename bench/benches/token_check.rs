@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
     let mut view = AccessTables::default();
     view.accounts.insert(account, true);
     view.keys.insert(key, KeyEntry::new(account, false, &secret));
-    view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false });
+    view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false, fingerprinted: true });
     let server = Arc::new(ServerEntry {
         id: server_id,
         account,
@@ -37,7 +37,7 @@ fn bench(c: &mut Criterion) {
     view.links = HashSet::from([(token_id, server_id)]);
     // Thousands of other tenants' objects, so lookups are not in a toy-sized map.
     for _ in 0..10_000 {
-        view.tokens.insert(Uuid::new_v4(), TokenEntry { account: Uuid::new_v4(), key: Uuid::new_v4(), expires_at: None, revoked: false });
+        view.tokens.insert(Uuid::new_v4(), TokenEntry { account: Uuid::new_v4(), key: Uuid::new_v4(), expires_at: None, revoked: false, fingerprinted: true });
     }
     let _: &HashMap<Uuid, TokenEntry> = &view.tokens;
 

@@ -286,6 +286,37 @@ async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) ->
     Ok(samples)
 }
 
+/// `gatehouse token revoke` run as its own process on the shared database (as an operator in an
+/// incident does) → the token's one stream, held on another serving process, ended. The time
+/// includes the command's own start (connect, migrations check, master-key check).
+async fn cli_revoke_latency(s: &Setup, streams_at: &str, gatehouse: &std::path::Path, env: &[(&str, &str)], trials: usize) -> Result<Samples> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let url = format!("{streams_at}/s/{}/sse", s.sse_server);
+    let mut samples = Samples::default();
+    for _ in 0..trials {
+        let (token, id) = s.api.token(&[&s.sse_server]).await?;
+        let mut held = streams::Held::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match held.open(&client, &url, &token, 1).await {
+                Ok(()) => break,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) => return Err(e.context(format!("the stream at {streams_at}"))),
+            }
+        }
+        let started = Instant::now();
+        let mut command = tokio::process::Command::new(gatehouse);
+        command.args(["token", "revoke", &id]).env_clear().envs(env.iter().copied()).stdout(std::process::Stdio::null());
+        let status = command.status().await?;
+        if !status.success() {
+            bail!("gatehouse token revoke exited {status}");
+        }
+        let last = held.all_ended(Duration::from_secs(30)).await?;
+        samples.push(last.saturating_duration_since(started));
+    }
+    Ok(samples)
+}
+
 /// Time to first byte of the server-rendered token list, `n` requests.
 async fn ttfb(api: &Api, n: usize) -> Result<Samples> {
     let mut samples = Samples::default();
@@ -671,6 +702,18 @@ async fn main() -> Result<()> {
             verdict: Verdict::of(same.p99() <= Duration::from_millis(100) && other.p99() <= Duration::from_millis(250)),
         });
     }
+    eprintln!("measuring: revocation from the command line");
+    let cli_trials = if budget.smoke { 2 } else { 20 };
+    let cli_env = [("DATABASE_URL", pg.url.as_str()), shared[0], shared[1], ("PATH", "/usr/bin:/bin")];
+    let by_cli = cli_revoke_latency(&pg_setup, &b.url, &args.gatehouse, &cli_env, cli_trials).await?;
+    let by_api = revoke_latency(&pg_setup, &b.url, 1, cli_trials).await?;
+    rows.push(Row {
+        figure: format!("`gatehouse token revoke` (its own process, same PostgreSQL) → the token's stream on a serving process closed ({cli_trials} trials)"),
+        compared: format!("REST revoke on another process: p50 {} / p99 {}", ms(by_api.p50()), ms(by_api.p99())),
+        goal: "a few hundred ms, the command's own start included (the tests assert ≤ 5 s)".into(),
+        measured: format!("p50 {} / p99 {}", ms(by_cli.p50()), ms(by_cli.p99())),
+        verdict: Verdict::Info,
+    });
     eprintln!("measuring: usage writes");
     rows.push(usage_writes(&pg, &a, &pg_setup, &budget).await?);
     eprintln!("measuring: database transactions during gateway requests (about 45 s)");
