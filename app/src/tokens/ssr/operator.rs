@@ -17,10 +17,14 @@ use crate::tokens::MIN_FINGERPRINT_PREFIX;
 /// it (at least [`MIN_FINGERPRINT_PREFIX`] hex characters). Empty when none matches.
 pub async fn named(state: &AppState, name: &str) -> Result<Vec<entity::Model>, AppError> {
     let name = name.trim();
-    if let Ok(id) = Uuid::parse_str(name)
-        && let Some(token) = entity::Entity::find_by_id(id).one(&state.db).await?
-    {
-        return Ok(vec![token]);
+    if let Ok(id) = Uuid::parse_str(name) {
+        if let Some(token) = entity::Entity::find_by_id(id).one(&state.db).await? {
+            return Ok(vec![token]);
+        }
+        // 32 hex digits parse as a UUID too; only those may still be a fingerprint prefix.
+        if !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(Vec::new());
+        }
     }
     let prefix = name.to_ascii_lowercase();
     if prefix.len() < MIN_FINGERPRINT_PREFIX || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
