@@ -37,7 +37,10 @@ fn bench(c: &mut Criterion) {
     view.links = HashSet::from([(token_id, server_id)]);
     // Thousands of other tenants' objects, so lookups are not in a toy-sized map.
     for _ in 0..10_000 {
-        view.tokens.insert(Uuid::new_v4(), TokenEntry { account: Uuid::new_v4(), key: Uuid::new_v4(), expires_at: None, revoked: false, fingerprinted: true });
+        view.tokens.insert(
+            Uuid::new_v4(),
+            TokenEntry { account: Uuid::new_v4(), key: Uuid::new_v4(), expires_at: None, revoked: false, fingerprinted: true },
+        );
     }
     let _: &HashMap<Uuid, TokenEntry> = &view.tokens;
 

@@ -289,7 +289,13 @@ async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) ->
 /// `gatehouse token revoke` run as its own process on the shared database (as an operator in an
 /// incident does) → the token's one stream, held on another serving process, ended. The time
 /// includes the command's own start (connect, migrations check, master-key check).
-async fn cli_revoke_latency(s: &Setup, streams_at: &str, gatehouse: &std::path::Path, env: &[(&str, &str)], trials: usize) -> Result<Samples> {
+async fn cli_revoke_latency(
+    s: &Setup,
+    streams_at: &str,
+    gatehouse: &std::path::Path,
+    env: &[(&str, &str)],
+    trials: usize,
+) -> Result<Samples> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let url = format!("{streams_at}/s/{}/sse", s.sse_server);
     let mut samples = Samples::default();
