@@ -83,7 +83,7 @@ impl Application {
             reconcile: (config.events_reconcile_ms > 0).then(|| Duration::from_millis(config.events_reconcile_ms)),
         };
         let (follower, freshness) = ChangeFollower::start(state.clone(), view.clone(), streams.clone(), patience).await?;
-        let metrics = crate::metrics::Sources {
+        let metrics = crate::metrics::page::Sources {
             state: state.clone(),
             streams: streams.clone(),
             freshness: freshness.clone(),
@@ -116,8 +116,8 @@ impl Application {
             Some(address) => {
                 let listener = TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("metrics_bind {address}: {e}"))?;
                 let router = Router::new()
-                    .route("/metrics", get(crate::metrics::serve_metrics))
-                    .with_state(crate::metrics::Sources { allow_remote: true, ..metrics });
+                    .route("/metrics", get(crate::metrics::page::serve_metrics))
+                    .with_state(crate::metrics::page::Sources { allow_remote: true, ..metrics });
                 (None, Some((listener, router)))
             }
         };
@@ -292,7 +292,7 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, metrics: Option<crate::metrics::Sources>) -> Router {
+fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, metrics: Option<crate::metrics::page::Sources>) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(crate::sessions::SESSION_COOKIE)
         .with_http_only(true)
@@ -323,7 +323,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, 
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .with_state(state);
     let dashboard = match metrics {
-        Some(sources) => dashboard.route("/metrics", get(crate::metrics::serve_metrics).with_state(sources)),
+        Some(sources) => dashboard.route("/metrics", get(crate::metrics::page::serve_metrics).with_state(sources)),
         None => dashboard,
     };
     // Browsers that reached an https deployment keep to https (not preloaded, not subdomains:

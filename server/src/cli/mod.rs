@@ -83,6 +83,7 @@ pub enum Command {
 pub enum AccountCommand {
     /// Create an account (the very first one is an admin whatever the sign-up setting).
     Create {
+        /// The new account's email (asked for when missing and stdin is a terminal).
         #[arg(long, value_name = "EMAIL")]
         email: Option<String>,
         /// Read the password from the first line of stdin (otherwise it is asked for, unechoed).
@@ -95,12 +96,20 @@ pub enum AccountCommand {
     /// Every account, oldest first.
     List,
     /// Disable an account: it cannot log in, and every token and API key of it stops working.
-    Disable { email: String },
+    Disable {
+        /// The account's email.
+        email: String,
+    },
     /// Enable a disabled account.
-    Enable { email: String },
+    Enable {
+        /// The account's email.
+        email: String,
+    },
     /// Make an account an admin or a user.
     SetRole {
+        /// The account's email.
         email: String,
+        /// admin or user.
         #[arg(value_parser = ["admin", "user"])]
         role: String,
     },
@@ -119,11 +128,13 @@ pub enum ServerCommand {
         /// The owning account's email.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
+        /// Its name in lists and on the dashboard, unique within the account.
         #[arg(long)]
         name: Option<String>,
         /// The upstream's URL, e.g. http://127.0.0.1:8931/mcp.
         #[arg(long, value_name = "URL")]
         upstream: Option<String>,
+        /// How the upstream speaks MCP.
         #[arg(long, value_parser = ["streamable-http", "sse"], default_value = "streamable-http")]
         transport: String,
         /// Let anyone call it, with no token.
@@ -135,13 +146,16 @@ pub enum ServerCommand {
     },
     /// Servers, of one account or of all.
     List {
+        /// The owning account's email (all accounts when left out).
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
     },
     /// Delete a server: its endpoint stops at once, and tokens lose their link to it.
     Delete {
+        /// The server's name or id.
         #[arg(value_name = "NAME_OR_ID")]
         server: String,
+        /// The owning account's email.
         #[arg(long, value_name = "EMAIL")]
         account: String,
     },
@@ -151,8 +165,10 @@ pub enum ServerCommand {
 pub enum TokenCommand {
     /// Mint a token; it is printed once, alone on its line.
     Create {
+        /// The owning account's email.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
+        /// What will use it, e.g. "Claude Desktop on my laptop".
         #[arg(long)]
         description: Option<String>,
         /// never, a duration (30m 12h 7d 2w 90d 1y) or a date (2027-01-31).
@@ -164,18 +180,22 @@ pub enum TokenCommand {
     },
     /// Tokens, of one account or of all.
     List {
+        /// The owning account's email (all accounts when left out).
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
+        /// Only tokens in this state (expiring: active and expiring within 7 days).
         #[arg(long, value_parser = ["active", "expired", "revoked", "expiring"])]
         status: Option<String>,
     },
     /// One token, by id or fingerprint (at least 8 hex characters).
     Show {
+        /// The token's id or fingerprint (at least 8 hex characters).
         #[arg(value_name = "ID_OR_FINGERPRINT")]
         token: String,
     },
     /// Revoke a token: it stops at once, and its live streams end, on every process.
     Revoke {
+        /// The token's id or fingerprint (at least 8 hex characters).
         #[arg(value_name = "ID_OR_FINGERPRINT")]
         token: String,
     },
@@ -191,8 +211,10 @@ pub enum TokenCommand {
 
 #[derive(Debug, Args)]
 pub struct Association {
+    /// The token's id or fingerprint (at least 8 hex characters).
     #[arg(value_name = "ID_OR_FINGERPRINT")]
     pub token: String,
+    /// The server's name or id, in the token's account.
     #[arg(long, value_name = "NAME_OR_ID")]
     pub server: String,
 }
@@ -201,6 +223,7 @@ pub struct Association {
 pub enum ApiKeyCommand {
     /// Make an API key; it is printed once, alone on its line.
     Create {
+        /// The owning account's email.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
         /// read, write or admin (admin only for an admin's key).
@@ -209,16 +232,21 @@ pub enum ApiKeyCommand {
         /// never, a duration (30m 12h 7d 2w 90d 1y) or a date (2027-01-31).
         #[arg(long)]
         expires: Option<String>,
+        /// What will use it (default: "made with the CLI on DATE").
         #[arg(long)]
         description: Option<String>,
     },
     /// API keys, of one account or of all.
     List {
+        /// The owning account's email (all accounts when left out).
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
     },
     /// Revoke an API key: the next request with it gets 401.
-    Revoke { id: uuid::Uuid },
+    Revoke {
+        /// The key's id (`gatehouse api-key list` shows them).
+        id: uuid::Uuid,
+    },
 }
 
 /// Runs an operator command (anything but `serve`, `migrate` and `demo-mcp`).

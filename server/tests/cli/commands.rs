@@ -946,3 +946,26 @@ fn an_unknown_token_id_is_called_unknown(backend: Backend) {
         env.bad_input(&["token", command, &id], None, &[&format!("No token has the id or fingerprint \"{id}\"")]);
     }
 }
+
+on_both_backends!(serve_and_every_command_stop_when_the_master_key_cannot_open_the_signing_keys);
+
+/// A database made with one master key, started with another: `serve` exits 1 at once with a
+/// message that says what is wrong and what to set, and so does an operator command; nothing
+/// is served or changed.
+fn serve_and_every_command_stop_when_the_master_key_cannot_open_the_signing_keys(backend: Backend) {
+    let env = Env::new(backend);
+    env.create_account(ADA);
+    env.ok(&["token", "create", "--account", ADA, "--description", "made under the first key", "--expires", "7d"]);
+    let other = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="; // 32 bytes of 0x01
+    for args in [&["serve"][..], &["token", "list"][..]] {
+        let started = Instant::now();
+        let output = env.command(&env.database_url).args(args).env("GATEHOUSE_MASTER_KEY", other).stdin(Stdio::null()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{args:?} stopped at once");
+        assert!(stderr.contains("1 of the 1 signing keys in the database cannot be decrypted with the configured master key"), "{stderr}");
+        assert!(stderr.contains("set GATEHOUSE_MASTER_KEY"), "says what to do: {stderr}");
+    }
+    // The right key still works.
+    assert!(env.ok(&["token", "list"]).contains("made under the first key"));
+}

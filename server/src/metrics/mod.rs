@@ -1,24 +1,12 @@
 //! Prometheus metrics at `/metrics`: the `metrics` facade the code records into, rendered by
-//! `metrics-exporter-prometheus`. Labels name servers by id and refusals by reason, never a
+//! `metrics-exporter-prometheus`; the names are stated here, the page is [`page`]. Labels name servers by id and refusals by reason, never a
 //! token, an account or an email. Served to loopback peers only (unless
 //! `metrics_allow_remote`), or on a listener of its own (`metrics_bind`).
-use std::{
-    net::SocketAddr,
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::sync::OnceLock;
 
-use axum::{
-    extract::{ConnectInfo, State},
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
-};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
 
-use app::state::AppState;
-
-use crate::gateway::{follower::Freshness, streams::StreamRegistry};
+pub mod page;
 
 pub const GATEWAY_REQUESTS: &str = "gatehouse_gateway_requests_total";
 pub const GATEWAY_REFUSALS: &str = "gatehouse_gateway_refusals_total";
@@ -71,54 +59,4 @@ fn describe() {
     describe_counter!(LOGINS, "Login attempts by outcome.");
     describe_counter!(THROTTLED, "Sign-in and sign-up attempts refused by throttling.");
     describe_gauge!(DB_CONNECTIONS, "Database pool connections by state (in_use, idle).");
-}
-
-/// What `/metrics` reads at scrape time.
-#[derive(Clone)]
-pub struct Sources {
-    pub state: AppState,
-    pub streams: Arc<StreamRegistry>,
-    pub freshness: Arc<Freshness>,
-    pub handle: PrometheusHandle,
-    pub allow_remote: bool,
-}
-
-pub async fn serve_metrics(State(sources): State<Sources>, ConnectInfo(client): ConnectInfo<SocketAddr>) -> Response {
-    if !sources.allow_remote && !client.ip().is_loopback() && !client.ip().to_canonical().is_loopback() {
-        return (StatusCode::FORBIDDEN, "Metrics are served to loopback clients only (see metrics_bind and metrics_allow_remote).\n")
-            .into_response();
-    }
-    sample(&sources).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], sources.handle.render()).into_response()
-}
-
-/// Gauges read at scrape time rather than kept up to date on every change.
-async fn sample(sources: &Sources) {
-    metrics::gauge!(OPEN_STREAMS).set(sources.streams.open() as f64);
-    metrics::gauge!(EVENTS_READ_AGE).set(sources.freshness.age().as_secs_f64());
-    let db = &sources.state.db;
-    let latest = tokio::time::timeout(
-        Duration::from_secs(1),
-        app::events::entity::Entity::find()
-            .select_only()
-            .column_as(app::events::entity::Column::Seq.max(), "max")
-            .into_tuple::<Option<i64>>()
-            .one(db),
-    )
-    .await;
-    if let Ok(Ok(Some(Some(latest)))) = latest {
-        metrics::gauge!(EVENTS_BEHIND).set((latest - sources.state.changes.applied()).max(0) as f64);
-    }
-    let (size, idle) = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => {
-            let pool = db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-        _ => {
-            let pool = db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle())
-        }
-    };
-    metrics::gauge!(DB_CONNECTIONS, "state" => "in_use").set(size.saturating_sub(idle as u32) as f64);
-    metrics::gauge!(DB_CONNECTIONS, "state" => "idle").set(idle as f64);
 }
