@@ -10,7 +10,7 @@ for (const backend of ['sqlite', 'postgres']) {
     let gatehouse;
     let browser;
     before(async () => {
-      gatehouse = await startGatehouse(backend, { GATEHOUSE_SIGNUP: 'invite' });
+      gatehouse = await startGatehouse(backend, { GATEHOUSE_SIGNUP: 'invite', GATEHOUSE_UPSTREAM_ALLOW_LOOPBACK: 'true' });
       browser = await launchBrowser();
     });
     after(async () => {

@@ -124,13 +124,15 @@ pub fn AccountPage() -> impl IntoView {
                             <LogoutButton class="rounded-lg border border-slate-300 bg-white px-4 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:border-slate-600 dark:bg-slate-800 dark:text-slate-200"/>
                         </div>
                         <PasswordForm/>
-                        <crate::api_keys::ApiKeysSection is_admin=a.is_admin()/>
                     }.into_any(),
                     Ok(None) => view! { <p>"You are logged out."</p> }.into_any(),
                     Err(error) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
         </Suspense>
+        // Beside the account's Suspense, not inside it: a resource made inside another's
+        // suspended view does not hydrate (tachys panics on the mismatch).
+        <crate::api_keys::ApiKeysSection/>
     }
 }
 

@@ -10,19 +10,18 @@ use crate::components::{
 use crate::tokens::EXPIRY_PRESETS;
 
 #[component]
-pub fn ApiKeysSection(is_admin: bool) -> impl IntoView {
+pub fn ApiKeysSection() -> impl IntoView {
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
     let keys = Resource::new(move || (create.version().get(), revoke.version().get()), |_| list_api_keys());
     let error = action_error(create);
     let created = move || create.value().get().and_then(Result::ok);
-    let scopes: Vec<ApiScope> = ApiScope::ALL.into_iter().filter(|s| is_admin || *s != ApiScope::Admin).collect();
     view! {
         <section class="mt-10" aria-labelledby="api-keys">
             <h2 id="api-keys" class="mb-1 text-sm font-semibold uppercase tracking-wide text-slate-500">"API keys"</h2>
             <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">
                 "For scripts: send " <code class="font-mono text-xs">"Authorization: Bearer <key>"</code>
-                " to /api/v1. A key acts as you, within its scope. MCP clients need a token instead."
+                " to /api/v1. A key acts as you within its scope: read (GET only), write (your servers, tokens and keys) or admin (admins only). MCP clients need a token instead."
             </p>
             {move || created().map(|c| view! {
                 <div role="status" class="mb-4 space-y-2 rounded-lg border border-emerald-200 bg-emerald-50 p-4 text-sm dark:border-emerald-900 dark:bg-emerald-950">
@@ -38,8 +37,11 @@ pub fn ApiKeysSection(is_admin: bool) -> impl IntoView {
                 <div class="space-y-1.5">
                     <label for="field-scope" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Scope"</label>
                     <select id="field-scope" name="scope" class=INPUT>
-                        {scopes.into_iter().map(|s| view! { <option value=s.as_str() selected=s == ApiScope::Read>{s.as_str()}</option> }).collect_view()}
+                        {ApiScope::ALL.into_iter().map(|s| view! { <option value=s.as_str() selected=s == ApiScope::Read>{s.as_str()}</option> }).collect_view()}
                     </select>
+                    <Show when=move || field_error(error, "scope").get().is_some()>
+                        <p class="text-sm text-rose-600 dark:text-rose-400" data-field-error="scope">{move || field_error(error, "scope").get()}</p>
+                    </Show>
                 </div>
                 <div class="space-y-1.5">
                     <label for="field-key-expires" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Expires"</label>
