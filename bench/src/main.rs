@@ -259,6 +259,20 @@ async fn stream_memory(gatehouse: &procs::Proc, s: &Setup, budget: &Budget) -> R
     })
 }
 
+/// One stream of a token just made. The process holding it learns of the token through the
+/// change feed, so this waits for that (up to 10 s).
+async fn first_stream(client: &reqwest::Client, url: &str, token: &str, streams_at: &str) -> Result<streams::Held> {
+    let mut held = streams::Held::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match held.open(client, url, token, 1).await {
+            Ok(()) => return Ok(held),
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => return Err(e.context(format!("the first stream at {streams_at}"))),
+        }
+    }
+}
+
 /// Revoke → every stream of the token ended, `trials` times with `n` streams each. Streams
 /// are held on `streams_at` (this or another process); the revoke goes through `s.api`.
 async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) -> Result<Samples> {
@@ -267,16 +281,7 @@ async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) ->
     let mut samples = Samples::default();
     for _ in 0..trials {
         let (token, id) = s.api.token(&[&s.sse_server]).await?;
-        let mut held = streams::Held::new();
-        // The other process learns of the new token through the change feed; wait for it.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match held.open(&client, &url, &token, 1).await {
-                Ok(()) => break,
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
-                Err(e) => return Err(e.context(format!("the first stream at {streams_at}"))),
-            }
-        }
+        let mut held = first_stream(&client, &url, &token, streams_at).await?;
         held.open(&client, &url, &token, n - 1).await.with_context(|| format!("holding {n} streams at {streams_at}"))?;
         let started = Instant::now();
         s.api.revoke(&id).await?;
@@ -301,15 +306,7 @@ async fn cli_revoke_latency(
     let mut samples = Samples::default();
     for _ in 0..trials {
         let (token, id) = s.api.token(&[&s.sse_server]).await?;
-        let mut held = streams::Held::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match held.open(&client, &url, &token, 1).await {
-                Ok(()) => break,
-                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(10)).await,
-                Err(e) => return Err(e.context(format!("the stream at {streams_at}"))),
-            }
-        }
+        let mut held = first_stream(&client, &url, &token, streams_at).await?;
         let started = Instant::now();
         let mut command = tokio::process::Command::new(gatehouse);
         command.args(["token", "revoke", &id]).env_clear().envs(env.iter().copied()).stdout(std::process::Stdio::null());
