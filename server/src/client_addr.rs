@@ -1,6 +1,8 @@
-//! The client's address behind a reverse proxy. Only from a peer in `trusted_proxies` are
-//! `Forwarded` (RFC 7239) and `X-Forwarded-For` believed: the client is the nearest address
-//! in them that is not itself a trusted proxy. Whatever is decided replaces the request's
+//! The client's address behind a reverse proxy. Only from a peer in `trusted_proxies` is the
+//! forwarding header believed, and only the one the proxies write (`trusted_proxy_header`:
+//! `X-Forwarded-For` by default, or RFC 7239 `Forwarded`; a proxy passes the other through as
+//! the client sent it, so reading both would let a client choose its address). The client is
+//! the nearest address in it that is not itself a trusted proxy. Whatever is decided replaces the request's
 //! `ConnectInfo`, so throttling, the audit log, last used and the gateway all read the one
 //! answer; the TCP peer stays available as [`Peer`].
 use std::net::{IpAddr, SocketAddr};
@@ -43,12 +45,12 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
-    /// The client behind `peer`, from the forwarding headers when `peer` is trusted.
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    /// The client behind `peer`, from the forwarding header when `peer` is trusted.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap, header: ForwardingHeader) -> IpAddr {
         if !self.trusts(peer) {
             return peer;
         }
-        let chain = forwarded_for(headers);
+        let chain = forwarded_for(headers, header);
         // Nearest first: the last hop was added by the proxy that talks to us.
         let mut client = peer;
         for hop in chain.into_iter().rev() {
@@ -69,14 +71,24 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses the forwarding headers list, farthest first: `Forwarded`'s `for=` values when
-/// that header is present, else `X-Forwarded-For`. Unparseable entries (`unknown`, obfuscated
+/// Which header the trusted proxies write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ForwardingHeader {
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
+/// The addresses `header` lists, farthest first. Unparseable entries (`unknown`, obfuscated
 /// names) end the chain there, as nothing before them can be trusted to be what it says.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let forwarded: Vec<&str> = headers.get_all(http::header::FORWARDED).iter().filter_map(|v| v.to_str().ok()).collect();
-    let hops: Vec<String> = if !forwarded.is_empty() {
-        forwarded
+fn forwarded_for(headers: &HeaderMap, header: ForwardingHeader) -> Vec<IpAddr> {
+    let hops: Vec<String> = if header == ForwardingHeader::Forwarded {
+        headers
+            .get_all(http::header::FORWARDED)
             .iter()
+            .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|element| {
                 element.split(';').find_map(|pair| {
@@ -116,11 +128,16 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 pub struct Peer(pub SocketAddr);
 
 /// Replaces `ConnectInfo` with the client's address (see the module comment).
-pub async fn believe_trusted_proxies(State(trusted): State<std::sync::Arc<TrustedProxies>>, mut request: Request, next: Next) -> Response {
+pub async fn believe_trusted_proxies(
+    State(trust): State<std::sync::Arc<(TrustedProxies, ForwardingHeader)>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (trusted, header) = &*trust;
     if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
         request.extensions_mut().insert(Peer(peer));
         if !trusted.is_empty() {
-            let client = trusted.client(peer.ip(), request.headers());
+            let client = trusted.client(peer.ip(), request.headers(), *header);
             if client != peer.ip() {
                 request.extensions_mut().insert(ConnectInfo(SocketAddr::new(client, 0)));
             }
@@ -163,6 +180,8 @@ mod tests {
         h
     }
 
+    const XFF: ForwardingHeader = ForwardingHeader::XForwardedFor;
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
@@ -170,9 +189,9 @@ mod tests {
     #[test]
     fn headers_are_ignored_from_untrusted_peers_and_without_the_setting() {
         let h = headers(&[("x-forwarded-for", "203.0.113.9")]);
-        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &h), ip("127.0.0.1"));
+        assert_eq!(TrustedProxies::default().client(ip("127.0.0.1"), &h, XFF), ip("127.0.0.1"));
         let trusted = TrustedProxies::parse(&["10.0.0.0/8"]).unwrap();
-        assert_eq!(trusted.client(ip("192.0.2.7"), &h), ip("192.0.2.7"));
+        assert_eq!(trusted.client(ip("192.0.2.7"), &h, XFF), ip("192.0.2.7"));
     }
 
     #[test]
@@ -180,20 +199,34 @@ mod tests {
         let trusted = TrustedProxies::parse(&["10.0.0.0/8", "127.0.0.1"]).unwrap();
         // A client can put anything at the far end; only the hops our proxies added count.
         let h = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.9, 10.0.0.5")]);
-        assert_eq!(trusted.client(ip("127.0.0.1"), &h), ip("203.0.113.9"));
+        assert_eq!(trusted.client(ip("127.0.0.1"), &h, XFF), ip("203.0.113.9"));
         let h = headers(&[("forwarded", "for=1.1.1.1, for=\"[2001:db8::7]:4711\";proto=https")]);
-        assert_eq!(trusted.client(ip("10.1.2.3"), &h), ip("2001:db8::7"));
+        assert_eq!(trusted.client(ip("10.1.2.3"), &h, ForwardingHeader::Forwarded), ip("2001:db8::7"));
         let h = headers(&[("x-forwarded-for", "198.51.100.4:5555")]);
-        assert_eq!(trusted.client(ip("::ffff:127.0.0.1"), &h), ip("198.51.100.4"));
+        assert_eq!(trusted.client(ip("::ffff:127.0.0.1"), &h, XFF), ip("198.51.100.4"));
+    }
+
+    #[test]
+    fn only_the_header_the_proxies_write_is_read() {
+        // nginx appends to X-Forwarded-For and passes the client's own Forwarded through.
+        let trusted = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+        let h = headers(&[("forwarded", "for=1.2.3.4"), ("x-forwarded-for", "203.0.113.9")]);
+        assert_eq!(trusted.client(ip("127.0.0.1"), &h, XFF), ip("203.0.113.9"));
+        let h = headers(&[("forwarded", "for=198.51.100.2"), ("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(trusted.client(ip("127.0.0.1"), &h, ForwardingHeader::Forwarded), ip("198.51.100.2"));
     }
 
     #[test]
     fn an_unreadable_hop_ends_the_chain() {
         let trusted = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
         let h = headers(&[("forwarded", "for=198.51.100.1, for=unknown")]);
-        assert_eq!(trusted.client(ip("127.0.0.1"), &h), ip("127.0.0.1"), "nothing believable: the proxy itself");
+        assert_eq!(
+            trusted.client(ip("127.0.0.1"), &h, ForwardingHeader::Forwarded),
+            ip("127.0.0.1"),
+            "nothing believable: the proxy itself"
+        );
         let h = headers(&[("x-forwarded-for", "")]);
-        assert_eq!(trusted.client(ip("127.0.0.1"), &h), ip("127.0.0.1"));
+        assert_eq!(trusted.client(ip("127.0.0.1"), &h, XFF), ip("127.0.0.1"));
     }
 
     #[test]

@@ -95,6 +95,9 @@ pub struct Config {
     /// Reverse proxies (CIDRs or addresses) whose `Forwarded` / `X-Forwarded-For` headers are
     /// believed for the client's address. Empty: the headers are ignored.
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// The header those proxies write the client's address in: `x-forwarded-for` or
+    /// `forwarded`. Only that one is read.
+    pub trusted_proxy_header: crate::client_addr::ForwardingHeader,
     /// Serve `/metrics` on a listener of its own at this address (e.g. `127.0.0.1:9464`).
     /// Unset: on the main listener, to loopback clients only.
     pub metrics_bind: Option<SocketAddr>,
@@ -157,6 +160,7 @@ impl Default for Config {
             token_max_open: 128,
             signup: app::accounts::domain::SignupPolicy::Open,
             trusted_proxies: Default::default(),
+            trusted_proxy_header: Default::default(),
             metrics_bind: None,
             metrics_allow_remote: false,
             tls_cert: None,

@@ -335,7 +335,10 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, 
         .layer(tower::util::option_layer(hsts.map(|v| SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, v))))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn(crate::panics::catch_panics))
-        .layer(middleware::from_fn_with_state(Arc::new(config.trusted_proxies.clone()), crate::client_addr::believe_trusted_proxies))
+        .layer(middleware::from_fn_with_state(
+            Arc::new((config.trusted_proxies.clone(), config.trusted_proxy_header)),
+            crate::client_addr::believe_trusted_proxies,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

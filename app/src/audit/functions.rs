@@ -12,7 +12,7 @@ pub async fn audit_log(page: u64, everything: bool) -> Result<AuditPage, AppErro
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::list(&state.db, &actor.account, everything, page, super::DEFAULT_PER_PAGE).await
+            super::ssr::list(&state.db, &actor, everything, page, super::DEFAULT_PER_PAGE).await
         }
         .await,
     )

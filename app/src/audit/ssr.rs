@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::domain::{AuditEntryView, AuditPage, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use crate::accounts::actor::Actor;
-use crate::accounts::{AccountId, AccountView, ssr::entity as accounts};
+use crate::accounts::{AccountId, ssr::entity as accounts};
 use crate::error::AppError;
 
 pub mod entity {
@@ -151,18 +151,13 @@ pub async fn record(db: &impl ConnectionTrait, r: AuditRecord) -> Result<(), App
 }
 
 /// A page of the log, newest first: what happened in `viewer`'s account or was done by it;
-/// an admin may ask for everything.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    viewer: &AccountView,
-    everything: bool,
-    page: u64,
-    per_page: u64,
-) -> Result<AuditPage, AppError> {
+/// an admin may ask for everything (through an API key, only one with the admin scope).
+pub async fn list(db: &impl ConnectionTrait, actor: &Actor, everything: bool, page: u64, per_page: u64) -> Result<AuditPage, AppError> {
     let per_page = per_page.clamp(1, MAX_PER_PAGE);
     let page = page.max(1);
     let mut query = entity::Entity::find();
-    if !(everything && viewer.is_admin()) {
+    let viewer = &actor.account;
+    if !(everything && viewer.is_admin() && actor.via.allows(crate::accounts::actor::ApiScope::Admin)) {
         query = query.filter(Condition::any().add(entity::Column::AccountId.eq(viewer.id.0)).add(entity::Column::ActorId.eq(viewer.id.0)));
     }
     let paginator = query.order_by_desc(entity::Column::Id).paginate(db, per_page);

@@ -19,6 +19,9 @@ pub enum Refusal {
     Issuer,
     Audience,
     Revoked,
+    /// Signed by the account's live key, unexpired, yet not held: revoked and since dropped
+    /// from memory (or purged), or made a moment ago on another process.
+    Unknown,
     AccountDisabled,
     NotAssociated,
 }
@@ -38,6 +41,9 @@ impl Refusal {
             Refusal::Issuer => "The token was issued by another Gatehouse deployment.".into(),
             Refusal::Audience => "The token is meant for another audience.".into(),
             Refusal::Revoked => "The token has been revoked. Create a new token.".into(),
+            Refusal::Unknown => "This gateway does not know the token: it was revoked, or it was made a moment ago and has not reached \
+                                 this gateway yet. Try again in a second; if it still fails, create a new token."
+                .into(),
             Refusal::AccountDisabled => "The account that owns this token is disabled.".into(),
             Refusal::NotAssociated => "The token is not associated with this server. Add the server to the token in the dashboard.".into(),
         }
@@ -55,6 +61,7 @@ impl Refusal {
             Refusal::NotYetValid => "not_yet_valid",
             Refusal::Issuer | Refusal::Audience => "wrong_audience",
             Refusal::Revoked => "revoked",
+            Refusal::Unknown => "unknown_token",
             Refusal::AccountDisabled => "account_disabled",
             Refusal::NotAssociated => "unassociated",
         }
@@ -63,7 +70,7 @@ impl Refusal {
     /// Refusals decided after the signature verified: the token's `jti` can be trusted for
     /// counting.
     pub fn signature_verified(&self) -> bool {
-        matches!(self, Refusal::Expired(_) | Refusal::Revoked | Refusal::AccountDisabled | Refusal::NotAssociated)
+        matches!(self, Refusal::Expired(_) | Refusal::Revoked | Refusal::Unknown | Refusal::AccountDisabled | Refusal::NotAssociated)
     }
 
     /// Whether a token was presented at all (RFC 6750: only then `error="invalid_token"`).

@@ -25,9 +25,6 @@ pub async fn change_password(
     session: Session,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<StatusCode, AppError> {
-    if actor.via != app::accounts::actor::Via::Session {
-        return Err(AppError::new(app::error::ErrorCode::Forbidden, "Changing the password needs a login session, not an API key."));
-    }
     ssr::change_password(&state, &actor, &session, &body.current_password, body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,13 +26,8 @@ pub struct AuditQuery {
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), responses((status = 200, body = AuditPage)))]
 pub async fn list(State(state): State<AppState>, actor: Actor, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, AppError> {
     let everything = q.scope.as_deref() == Some("all");
-    let page = ssr::list(
-        &state.db,
-        &actor.account,
-        everything,
-        q.page.map_or(1, u64::from),
-        q.per_page.map_or_else(ssr::default_per_page, u64::from),
-    )
-    .await?;
+    let page =
+        ssr::list(&state.db, &actor, everything, q.page.map_or(1, u64::from), q.per_page.map_or_else(ssr::default_per_page, u64::from))
+            .await?;
     Ok(Json(page))
 }

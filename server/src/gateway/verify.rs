@@ -238,8 +238,8 @@ pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, aud
 
     let id: Uuid = claims.jti.parse().map_err(|_| Refusal::Malformed)?;
     // Signed by this account's live key and not expired, yet not held: a token the view
-    // dropped as dead (revoked, or purged after it was revoked).
-    let entry = view.tokens.get(&id).ok_or(Refusal::Revoked)?;
+    // dropped as dead, or one too new to have reached this process.
+    let entry = view.tokens.get(&id).ok_or(Refusal::Unknown)?;
     let mut subject = [0u8; uuid::fmt::Hyphenated::LENGTH];
     if entry.account != account || entry.key != kid || claims.sub != *account.hyphenated().encode_lower(&mut subject) {
         return Err(Refusal::NotForThisServer);

@@ -282,7 +282,7 @@ fn is_revoked(key: &keys::Model) -> bool {
 }
 
 /// Revoked and expired tokens can never be accepted again: the view does not load them (the
-/// gateway answers a validly signed token it does not hold as revoked), so memory holds only
+/// gateway answers a validly signed token it does not hold as unknown), so memory holds only
 /// the live.
 fn may_be_accepted_again(token: &tokens::Model, now: chrono::DateTime<chrono::Utc>) -> bool {
     token.revoked_at.is_none() && token.expires_at.is_none_or(|at| at > now)

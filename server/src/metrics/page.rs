@@ -24,8 +24,16 @@ pub struct Sources {
     pub allow_remote: bool,
 }
 
-pub async fn serve_metrics(State(sources): State<Sources>, ConnectInfo(client): ConnectInfo<SocketAddr>) -> Response {
-    if !sources.allow_remote && !client.ip().is_loopback() && !client.ip().to_canonical().is_loopback() {
+/// Loopback clients only, unless `allow_remote`. A request carrying forwarding headers came
+/// through a proxy (on this host, or it would not be loopback) for someone else: refused too,
+/// when no trusted proxy named the client.
+pub async fn serve_metrics(
+    State(sources): State<Sources>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: http::HeaderMap,
+) -> Response {
+    let proxied = headers.contains_key("x-forwarded-for") || headers.contains_key(http::header::FORWARDED);
+    if !sources.allow_remote && (proxied || !client.ip().to_canonical().is_loopback()) {
         return (StatusCode::FORBIDDEN, "Metrics are served to loopback clients only (see metrics_bind and metrics_allow_remote).\n")
             .into_response();
     }

@@ -78,6 +78,44 @@ async fn api_keys_act_as_their_owner_within_their_scope(backend: Backend) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
+    // Only an admin-scoped key sees every account's audit log; others see their own.
+    let bobs_entry = |page: serde_json::Value| page["entries"].as_array().unwrap().iter().any(|e| e["actor_email"] == "bob@example.com");
+    let read_all = with_key(&app, reqwest::Method::GET, "/audit?scope=all", &read).send().await.unwrap();
+    assert!(!bobs_entry(json_body(read_all).await), "a read key of an admin sees only its own account's log");
+    let admin_all = with_key(&app, reqwest::Method::GET, "/audit?scope=all", &admin).send().await.unwrap();
+    assert!(bobs_entry(json_body(admin_all).await), "an admin key sees everything");
+    // Basic credentials (a proxy in front may ask for them) are not Gatehouse's: the session
+    // still counts, and the cross-site check still guards it.
+    let basic = ada.client.get(format!("{}/api/v1/servers", app.address)).basic_auth("proxy", Some("secret")).send().await.unwrap();
+    assert_eq!(basic.status(), StatusCode::OK);
+    let forged = ada
+        .client
+        .post(format!("{}/api/v1/servers", app.address))
+        .basic_auth("proxy", Some("secret"))
+        .header(header::ORIGIN, "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({ "name": "forged", "upstream_url": "http://127.0.0.1:9/mcp", "transport": "streamable_http" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "Basic credentials do not turn the cross-site check off");
+
+    // A key cannot change the password, through REST or the dashboard's server function.
+    let rest = with_key(&app, reqwest::Method::POST, "/account/password", &write)
+        .json(&json!({ "current_password": "correct horse battery", "new_password": "a whole new password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), StatusCode::FORBIDDEN);
+    let rpc = reqwest::Client::new()
+        .post(app.url("/rpc/change_password"))
+        .bearer_auth(&write)
+        .form(&[("current_password", "correct horse battery"), ("new_password", "a whole new password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rpc.status(), StatusCode::FORBIDDEN, "{}", rpc.text().await.unwrap());
+
     // The audit log names the key that acted.
     let log = json_body(ada.get("/audit").await).await;
     let entry = log["entries"].as_array().unwrap().iter().find(|e| e["action"] == "server.created").expect("server.created logged").clone();
@@ -220,8 +258,28 @@ async fn forwarding_headers_are_believed_only_from_trusted_proxies(backend: Back
     trusting.user("ada@example.com").await;
     forwarded_login(&trusting, "x-forwarded-for", "198.51.100.1, 203.0.113.9").await;
     assert_eq!(failed_login_ip(&trusting).await.as_deref(), Some("203.0.113.9"), "the nearest untrusted hop");
-    forwarded_login(&trusting, "forwarded", "for=\"[2001:db8::7]:4711\";proto=https").await;
-    assert_eq!(failed_login_ip(&trusting).await.as_deref(), Some("2001:db8::7"));
+    // Only the header the proxies write: a Forwarded header the proxy passed through as the
+    // client sent it does not count.
+    forwarded_login(&trusting, "forwarded", "for=198.51.100.77").await;
+    assert_eq!(failed_login_ip(&trusting).await.as_deref(), Some("127.0.0.1"), "a client's own Forwarded is ignored");
+    let rfc7239 = spawn_app_with(
+        backend,
+        Options {
+            configure: Box::new(|c| Config {
+                trusted_proxies: serde_json::from_value(json!("127.0.0.1")).unwrap(),
+                trusted_proxy_header: gatehouse::client_addr::ForwardingHeader::Forwarded,
+                ..c
+            }),
+            ..Options::default()
+        },
+    )
+    .await;
+    rfc7239.user("ada@example.com").await;
+    forwarded_login(&rfc7239, "forwarded", "for=\"[2001:db8::7]:4711\";proto=https").await;
+    assert_eq!(failed_login_ip(&rfc7239).await.as_deref(), Some("2001:db8::7"));
+    // /metrics through a proxy on this host is not a loopback client's request.
+    let proxied = reqwest::Client::new().get(trusting.url("/metrics")).header("x-forwarded-for", "127.0.0.1").send().await.unwrap();
+    assert_eq!(proxied.status(), StatusCode::FORBIDDEN);
 
     // Trusting other peers only: this test's loopback requests are not believed.
     let elsewhere = spawn_app_with(
@@ -359,8 +417,8 @@ async fn retention_deletes_old_rows_and_the_view_skips_dead_tokens(backend: Back
     let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
     assert!(ids.contains(&live["id"].as_str().unwrap()) && ids.contains(&recent["id"].as_str().unwrap()));
     assert!(!ids.contains(&dead["id"].as_str().unwrap()));
-    // Nothing that can never be accepted again is loaded at start; such a token is still
-    // refused as revoked.
+    // Nothing that can never be accepted again is loaded at start; such a token is refused as
+    // one the gateway does not know.
     let view = gatehouse::gateway::view::AccessIndex::empty();
     view.load(&app.state).await.unwrap();
     {
@@ -370,7 +428,7 @@ async fn retention_deletes_old_rows_and_the_view_skips_dead_tokens(backend: Back
     }
     let response = post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {old_token}"))).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(json_body(response).await["message"].as_str().unwrap().contains("revoked"), "refused as revoked");
+    assert!(json_body(response).await["message"].as_str().unwrap().contains("does not know the token"), "refused as unknown");
     // 0 keeps for ever.
     let forever = gatehouse::retention::Retention { dead_tokens_days: 0, events_days: 0, usage_days: 0, audit_days: 0 };
     assert_eq!(forever.apply(&app.state).await.unwrap(), gatehouse::retention::Removed::default());
@@ -498,4 +556,22 @@ async fn tokens_made_before_fingerprints_learn_theirs_on_first_use(backend: Back
         assert!(started.elapsed() < std::time::Duration::from_secs(10), "the fingerprint was not learned: {stored:?}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+on_both_backends!(racing_sign_ups_on_an_empty_invite_only_installation_let_in_one);
+
+/// The first account may always sign up; eight racing at once on an empty installation with
+/// `signup = invite` must not all count as the first.
+async fn racing_sign_ups_on_an_empty_invite_only_installation_let_in_one(backend: Backend) {
+    use app::accounts::domain::SignupPolicy;
+    let app = spawn_app_with(backend, Options { configure: Box::new(|c| Config { signup: SignupPolicy::Invite, ..c }), ..Options::default() }).await;
+    let attempts = (0..8).map(|i| {
+        let app = &app;
+        async move { register(app, &format!("racer{i}@example.com"), None).await.status() }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::FORBIDDEN), "{statuses:?}");
+    assert_eq!(count(&app, "accounts").await, 1);
 }

@@ -57,22 +57,29 @@ pub enum Admission<'a> {
 /// Whether the `signup` setting lets this sign-up in. The very first account can always be
 /// made. An invite must be valid whatever the setting; under `invite` one is needed, and
 /// `closed` lets nobody in but the operator. Checked before any email is looked at, so sign-up
-/// never tells an uninvited visitor which emails have accounts.
-async fn admit(state: &AppState, admission: Admission<'_>) -> Result<(), AppError> {
-    let Admission::Public { invite } = admission else { return Ok(()) };
+/// never tells an uninvited visitor which emails have accounts. `Ok(true)`: let in only as the
+/// first account (the sign-up must then win the first-admin claim, or two racing sign-ups on
+/// an empty installation would both get in).
+async fn admit(state: &AppState, admission: Admission<'_>) -> Result<bool, AppError> {
+    let Admission::Public { invite } = admission else { return Ok(false) };
     let policy = state.settings.signup;
     if policy != SignupPolicy::Open && !any_account(&state.db).await? {
-        return Ok(());
+        return Ok(true);
     }
     match (policy, invite.map(str::trim).filter(|c| !c.is_empty())) {
-        (SignupPolicy::Closed, _) => {
-            Err(AppError::new(ErrorCode::Forbidden, "Sign-up is closed on this Gatehouse. Ask an administrator to make you an account."))
+        (SignupPolicy::Closed, _) => Err(closed_to(SignupPolicy::Closed)),
+        (_, Some(code)) => invites::check(&state.db, code).await.map(|()| false),
+        (SignupPolicy::Open, None) => Ok(false),
+        (SignupPolicy::Invite, None) => Err(closed_to(SignupPolicy::Invite)),
+    }
+}
+
+fn closed_to(policy: SignupPolicy) -> AppError {
+    match policy {
+        SignupPolicy::Closed => {
+            AppError::new(ErrorCode::Forbidden, "Sign-up is closed on this Gatehouse. Ask an administrator to make you an account.")
         }
-        (_, Some(code)) => invites::check(&state.db, code).await,
-        (SignupPolicy::Open, None) => Ok(()),
-        (SignupPolicy::Invite, None) => {
-            Err(AppError::new(ErrorCode::Forbidden, "Sign-up on this Gatehouse is by invitation. Ask an administrator for an invite link."))
-        }
+        _ => AppError::new(ErrorCode::Forbidden, "Sign-up on this Gatehouse is by invitation. Ask an administrator for an invite link."),
     }
 }
 
@@ -86,7 +93,7 @@ async fn any_account(db: &impl ConnectionTrait) -> Result<bool, AppError> {
 pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>, admission: Admission<'_>) -> Result<AccountView, AppError> {
     let attempt = throttle::Attempt::sign_up(ip.as_deref());
     attempt.begin(&state.db, Utc::now()).await?;
-    admit(state, admission).await?;
+    let only_as_first = admit(state, admission).await?;
     // Hash before touching the database, so a taken email costs the same time as a free one.
     let password_hash = state.passwords.hash(new.password.expose()).await?;
     let id = Uuid::now_v7();
@@ -124,6 +131,10 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>, adm
         invites::redeem(&txn, code, id).await?;
     }
     let first = claim_first_admin(&txn, id).await?;
+    if only_as_first && !first {
+        // Another sign-up made the first account meanwhile; this one needed that exception.
+        return Err(closed_to(state.settings.signup));
+    }
     if first {
         entity::Entity::update(entity::ActiveModel { id: Set(id), role: Set(Role::Admin.as_str().into()), ..Default::default() })
             .exec(&txn)
@@ -250,6 +261,9 @@ pub async fn session_account(state: &AppState, session: &Session) -> Result<Opti
 /// the account, and keeps this one.
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn change_password(state: &AppState, actor: &Actor, session: &Session, current: &str, new: String) -> Result<(), AppError> {
+    if actor.via != Via::Session {
+        return Err(AppError::new(ErrorCode::Forbidden, "Changing the password needs a login session, not an API key."));
+    }
     let model = entity::Entity::find_by_id(actor.account_id().0).one(&state.db).await?.ok_or_else(AppError::unauthenticated)?;
     let new = Password::parse(new).map_err(|e| AppError::invalid_fields([("new_password".to_string(), e.to_string())].into()))?;
     // The current password is guessed at like a login's, by whoever holds the session.

@@ -46,15 +46,12 @@ impl FromRequestParts<AppState> for Actor {
     }
 }
 
-/// The API key a request presents, if it carries `Authorization`. Anything there but an API key
-/// (an MCP token, Basic credentials) is refused with what to send instead.
+/// The API key a request presents in `Authorization: Bearer`. Other schemes (Basic credentials
+/// a proxy in front may ask for) are not Gatehouse's: the request goes on to the session. A
+/// Bearer credential that is not an API key (an MCP token) is refused with what to send instead.
 fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
-    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else { return Ok(None) };
+    let Some(presented) = bearer_value(&parts.headers) else { return Ok(None) };
     let refused = |why: &str| AppError::new(crate::error::ErrorCode::Unauthenticated, why.to_string());
-    let value = value.to_str().map_err(|_| refused("The Authorization header is not readable text."))?;
-    let Some(presented) = crate::tokens::bearer_token(value) else {
-        return Err(refused("Send an API key as `Authorization: Bearer <key>`."));
-    };
     if !crate::api_keys::looks_like_api_key(presented) {
         return Err(refused(
             "The REST API takes an API key (ghk_…) or a login session. MCP tokens are only for the gateway's /s/… endpoints.",
@@ -70,10 +67,15 @@ fn scope_too_small(needed: ApiScope) -> AppError {
     )
 }
 
+fn bearer_value(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get(http::header::AUTHORIZATION)?.to_str().ok().and_then(crate::tokens::bearer_token)
+}
+
 /// Whether a request authenticates with an API key rather than a cookie (the cross-site check
-/// guards only ambient credentials).
+/// guards only ambient credentials; a browser may attach cached Basic credentials on its own,
+/// never a Bearer key).
 pub fn presents_api_key(headers: &http::HeaderMap) -> bool {
-    headers.get(http::header::AUTHORIZATION).is_some()
+    bearer_value(headers).is_some_and(crate::api_keys::looks_like_api_key)
 }
 
 /// Opens every server function that needs a login.
