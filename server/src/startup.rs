@@ -274,7 +274,7 @@ pub async fn open(config: &Config, public_url: &Url, bound: SocketAddr) -> anyho
         anyhow::bail!(
             "{undecryptable} of the {keys} signing keys in the database cannot be decrypted with the configured master key ({}). \
              This database was made with another master key: set GATEHOUSE_MASTER_KEY (or {}) to that key and start again. \
-             Nothing was changed.",
+             No signing key, token or server was changed.",
             master_key.source(),
             config.data_dir.join("master.key").display(),
         );
