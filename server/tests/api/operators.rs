@@ -564,7 +564,9 @@ on_both_backends!(racing_sign_ups_on_an_empty_invite_only_installation_let_in_on
 /// `signup = invite` must not all count as the first.
 async fn racing_sign_ups_on_an_empty_invite_only_installation_let_in_one(backend: Backend) {
     use app::accounts::domain::SignupPolicy;
-    let app = spawn_app_with(backend, Options { configure: Box::new(|c| Config { signup: SignupPolicy::Invite, ..c }), ..Options::default() }).await;
+    let app =
+        spawn_app_with(backend, Options { configure: Box::new(|c| Config { signup: SignupPolicy::Invite, ..c }), ..Options::default() })
+            .await;
     let attempts = (0..8).map(|i| {
         let app = &app;
         async move { register(app, &format!("racer{i}@example.com"), None).await.status() }

@@ -969,3 +969,43 @@ fn serve_and_every_command_stop_when_the_master_key_cannot_open_the_signing_keys
     // The right key still works.
     assert!(env.ok(&["token", "list"]).contains("made under the first key"));
 }
+
+on_both_backends!(at_a_terminal_missing_values_are_asked_for_and_the_password_is_not_echoed);
+
+/// At a terminal (a pseudo-terminal made by util-linux `script`), `account create` with no
+/// flags asks for the email and, twice and unechoed, the password.
+fn at_a_terminal_missing_values_are_asked_for_and_the_password_is_not_echoed(backend: Backend) {
+    let env = Env::new(backend);
+    let password = "a passphrase nobody sees";
+    let gatehouse = env!("CARGO_BIN_EXE_gatehouse");
+    let mut script = Command::new("script");
+    script
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(env.dir.path())
+        .env("DATABASE_URL", &env.database_url)
+        .env("GATEHOUSE_DATA_DIR", env.dir.path().join("data"))
+        .env("GATEHOUSE_PUBLIC_URL", env.public_url());
+    let mut child = script
+        .args(["-qec", &format!("{gatehouse} account create"), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Each answer after its prompt has had time to appear (the terminal reads line by line).
+    for line in ["grace@example.com", password, password] {
+        std::thread::sleep(Duration::from_millis(700));
+        writeln!(stdin, "{line}").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(shown.contains("Email:") && shown.contains("Password:") && shown.contains("Again:"), "{shown}");
+    assert!(shown.contains("Created grace@example.com"), "{shown}");
+    assert!(!shown.contains(password), "the password was echoed: {shown}");
+    assert!(env.ok(&["account", "list"]).contains("grace@example.com"));
+}
