@@ -138,16 +138,6 @@ impl Application {
         })
     }
 
-    /// Where `/metrics` listens when it has a listener of its own.
-    pub fn metrics_address(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
-    }
-
-    /// The TLS certificates being served (tests make them reload on demand).
-    pub fn certificates(&self) -> Option<Arc<crate::tls::Certificates>> {
-        self.tls.clone()
-    }
-
     pub fn address(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }

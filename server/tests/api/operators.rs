@@ -206,13 +206,18 @@ async fn metrics_count_traffic_and_never_name_a_token_or_an_email(backend: Backe
         assert!(!after.contains(secret), "{secret} appears in /metrics");
     }
 
-    // Its own listener when metrics_bind is set; the main one then has none.
-    let own = spawn_app_with(
-        backend,
-        Options { configure: Box::new(|c| Config { metrics_bind: Some("127.0.0.1:0".parse().unwrap()), ..c }), ..Options::default() },
-    )
-    .await;
+    // Its own listener when metrics_bind is set (any client may scrape it there); the main one
+    // then has none.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bind: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let own =
+        spawn_app_with(backend, Options { configure: Box::new(move |c| Config { metrics_bind: Some(bind), ..c }), ..Options::default() })
+            .await;
     assert_eq!(own.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+    let scraped =
+        reqwest::Client::new().get(format!("http://{bind}/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.text().await.unwrap().contains("gatehouse_gateway_open_streams"));
 }
 
 /// The IP the audit log recorded for the last failed login.
