@@ -273,9 +273,19 @@ async fn first_stream(client: &reqwest::Client, url: &str, token: &str, streams_
     }
 }
 
+/// Who revokes the token in [`revoke_latency`].
+enum RevokeBy<'a> {
+    /// `POST /api/v1/tokens/{id}/revoke` through `s.api`.
+    Api,
+    /// `gatehouse token revoke` run as its own process on the shared database (as an operator
+    /// in an incident does), with `env`; the time includes the command's own start (connect,
+    /// migrations check, master-key check).
+    Cli { gatehouse: &'a std::path::Path, env: &'a [(&'a str, &'a str)] },
+}
+
 /// Revoke → every stream of the token ended, `trials` times with `n` streams each. Streams
-/// are held on `streams_at` (this or another process); the revoke goes through `s.api`.
-async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) -> Result<Samples> {
+/// are held on `streams_at` (this or another process).
+async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize, by: &RevokeBy<'_>) -> Result<Samples> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let url = format!("{streams_at}/s/{}/sse", s.sse_server);
     let mut samples = Samples::default();
@@ -284,35 +294,16 @@ async fn revoke_latency(s: &Setup, streams_at: &str, n: usize, trials: usize) ->
         let mut held = first_stream(&client, &url, &token, streams_at).await?;
         held.open(&client, &url, &token, n - 1).await.with_context(|| format!("holding {n} streams at {streams_at}"))?;
         let started = Instant::now();
-        s.api.revoke(&id).await?;
-        let last = held.all_ended(Duration::from_secs(30)).await?;
-        samples.push(last.saturating_duration_since(started));
-    }
-    Ok(samples)
-}
-
-/// `gatehouse token revoke` run as its own process on the shared database (as an operator in an
-/// incident does) → the token's one stream, held on another serving process, ended. The time
-/// includes the command's own start (connect, migrations check, master-key check).
-async fn cli_revoke_latency(
-    s: &Setup,
-    streams_at: &str,
-    gatehouse: &std::path::Path,
-    env: &[(&str, &str)],
-    trials: usize,
-) -> Result<Samples> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
-    let url = format!("{streams_at}/s/{}/sse", s.sse_server);
-    let mut samples = Samples::default();
-    for _ in 0..trials {
-        let (token, id) = s.api.token(&[&s.sse_server]).await?;
-        let mut held = first_stream(&client, &url, &token, streams_at).await?;
-        let started = Instant::now();
-        let mut command = tokio::process::Command::new(gatehouse);
-        command.args(["token", "revoke", &id]).env_clear().envs(env.iter().copied()).stdout(std::process::Stdio::null());
-        let status = command.status().await?;
-        if !status.success() {
-            bail!("gatehouse token revoke exited {status}");
+        match by {
+            RevokeBy::Api => s.api.revoke(&id).await?,
+            RevokeBy::Cli { gatehouse, env } => {
+                let mut command = tokio::process::Command::new(gatehouse);
+                command.args(["token", "revoke", &id]).env_clear().envs(env.iter().copied()).stdout(std::process::Stdio::null());
+                let status = command.status().await?;
+                if !status.success() {
+                    bail!("gatehouse token revoke exited {status}");
+                }
+            }
         }
         let last = held.all_ended(Duration::from_secs(30)).await?;
         samples.push(last.saturating_duration_since(started));
@@ -695,8 +686,8 @@ async fn main() -> Result<()> {
     let pg_setup = setup(&a.url, &demo.url).await?;
     eprintln!("same process {}, PostgreSQL processes {} and {}", gatehouse.url, a.url, b.url);
     for (n, n_trials) in [(1, trials), (many_streams, trials)] {
-        let same = revoke_latency(&s, &gatehouse.url, n, n_trials).await?;
-        let other = revoke_latency(&pg_setup, &b.url, n, n_trials).await?;
+        let same = revoke_latency(&s, &gatehouse.url, n, n_trials, &RevokeBy::Api).await?;
+        let other = revoke_latency(&pg_setup, &b.url, n, n_trials, &RevokeBy::Api).await?;
         rows.push(Row {
             figure: format!("revoke → every stream of that token closed, {n} stream(s) open ({n_trials} trials each)"),
             compared: format!("same process (SQLite): p50 {} / p99 {}", ms(same.p50()), ms(same.p99())),
@@ -708,8 +699,8 @@ async fn main() -> Result<()> {
     eprintln!("measuring: revocation from the command line");
     let cli_trials = if budget.smoke { 2 } else { 20 };
     let cli_env = [("DATABASE_URL", pg.url.as_str()), shared[0], shared[1], ("PATH", "/usr/bin:/bin")];
-    let by_cli = cli_revoke_latency(&pg_setup, &b.url, &args.gatehouse, &cli_env, cli_trials).await?;
-    let by_api = revoke_latency(&pg_setup, &b.url, 1, cli_trials).await?;
+    let by_cli = revoke_latency(&pg_setup, &b.url, 1, cli_trials, &RevokeBy::Cli { gatehouse: &args.gatehouse, env: &cli_env }).await?;
+    let by_api = revoke_latency(&pg_setup, &b.url, 1, cli_trials, &RevokeBy::Api).await?;
     rows.push(Row {
         figure: format!("`gatehouse token revoke` (its own process, same PostgreSQL) → the token's stream on a serving process closed ({cli_trials} trials)"),
         compared: format!("REST revoke on another process: p50 {} / p99 {}", ms(by_api.p50()), ms(by_api.p99())),
