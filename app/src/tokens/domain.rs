@@ -181,6 +181,11 @@ impl TokenStatus {
 /// The short form of a token kept after creation: a prefix and a suffix.
 /// How many hex characters of the SHA-256 are shown as a token's fingerprint.
 pub const FINGERPRINT_CHARS: usize = 12;
+/// A stored fingerprint (64 hex characters) as it is shown.
+pub fn shown_fingerprint(stored: &str) -> String {
+    stored.chars().take(FINGERPRINT_CHARS).collect()
+}
+
 /// The shortest fingerprint prefix that names a token (`gatehouse token show|revoke`).
 pub const MIN_FINGERPRINT_PREFIX: usize = 8;
 

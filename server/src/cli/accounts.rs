@@ -21,6 +21,29 @@ pub async fn by_email(state: &AppState, email: &str) -> Result<AccountView, CliE
         .ok_or_else(|| CliError::bad_input(format!("No account has the email \"{}\". `gatehouse account list` shows them.", email.trim())))
 }
 
+/// The account with `email`, or every account (oldest first) when none is given: whose
+/// objects a list shows.
+pub async fn owners(state: &AppState, email: Option<String>) -> Result<Vec<AccountView>, CliError> {
+    match email {
+        Some(email) => Ok(vec![by_email(state, &email).await?]),
+        None => Ok(ssr::list_accounts(&state.db).await?),
+    }
+}
+
+/// An object with its owner's email, for output that spans accounts.
+#[derive(serde::Serialize)]
+pub struct Owned<T> {
+    pub account: String,
+    #[serde(flatten)]
+    pub item: T,
+}
+
+impl<T> Owned<T> {
+    pub fn by(owner: &AccountView, item: T) -> Self {
+        Self { account: owner.email.to_string(), item }
+    }
+}
+
 /// The operator acting for the account with `email`.
 pub async fn actor_for(state: &AppState, email: &str) -> Result<Actor, CliError> {
     Ok(Actor::cli(by_email(state, email).await?))

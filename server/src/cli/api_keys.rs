@@ -1,24 +1,16 @@
 //! `gatehouse api-key …`
 use app::{
     accounts::ssr as accounts,
-    api_keys::{ApiKeyView, ApiScope, NewApiKeyInput, ssr},
+    api_keys::{ApiScope, NewApiKeyInput, ssr},
     state::AppState,
 };
-use serde::Serialize;
 
 use super::{
     ApiKeyCommand, CliError,
-    accounts::actor_for,
+    accounts::{Owned, actor_for, owners},
     output::{Output, table, when},
     prompt,
 };
-
-#[derive(Serialize)]
-struct Owned {
-    account: String,
-    #[serde(flatten)]
-    key: ApiKeyView,
-}
 
 pub async fn run(command: ApiKeyCommand, state: &AppState, out: &Output) -> Result<(), CliError> {
     match command {
@@ -39,21 +31,17 @@ pub async fn run(command: ApiKeyCommand, state: &AppState, out: &Output) -> Resu
             ));
         }
         ApiKeyCommand::List { account } => {
-            let owners = match account {
-                Some(email) => vec![actor_for(state, &email).await?.account],
-                None => accounts::list_accounts(&state.db).await?,
-            };
             let mut listed = Vec::new();
-            for owner in owners {
+            for owner in owners(state, account).await? {
                 for key in ssr::list(state, Some(owner.id)).await? {
-                    listed.push(Owned { account: owner.email.to_string(), key });
+                    listed.push(Owned::by(&owner, key));
                 }
             }
             out.print(&listed, || {
                 let rows = listed
                     .iter()
                     .map(|o| {
-                        let k = &o.key;
+                        let k = &o.item;
                         vec![
                             k.display.clone(),
                             k.description.clone(),

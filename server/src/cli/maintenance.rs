@@ -29,7 +29,7 @@ pub async fn purge(state: &AppState, older_than: chrono::Duration, dry_run: bool
             .iter()
             .map(|p| {
                 vec![
-                    p.fingerprint.as_deref().map(|f| f[..12.min(f.len())].to_string()).unwrap_or_else(|| "-".into()),
+                    p.fingerprint.clone().unwrap_or_else(|| "-".into()),
                     p.description.clone(),
                     format!("{} {}", p.state, when(Some(p.since), "")),
                     p.id.to_string(),

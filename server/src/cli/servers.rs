@@ -1,14 +1,13 @@
 //! `gatehouse server …`
 use app::{
-    accounts::{AccountId, ssr as accounts},
+    accounts::AccountId,
     servers::{HeaderInput, ServerId, ServerInput, ServerView, Transport, ssr},
     state::AppState,
 };
-use serde::Serialize;
 
 use super::{
     CliError, ServerCommand,
-    accounts::actor_for,
+    accounts::{Owned, actor_for, owners},
     output::{Output, table, when},
     prompt,
 };
@@ -21,14 +20,6 @@ pub async fn named(state: &AppState, account: AccountId, name_or_id: &str) -> Re
     servers.into_iter().find(|s| Some(s.id) == by_id || s.name == wanted).ok_or_else(|| {
         CliError::bad_input(format!("This account has no server named \"{wanted}\". `gatehouse server list --account EMAIL` shows them."))
     })
-}
-
-/// A server in a list of every account's.
-#[derive(Serialize)]
-struct Listed {
-    account: String,
-    #[serde(flatten)]
-    server: ServerView,
 }
 
 /// `Name: value` → a header for the upstream.
@@ -62,21 +53,17 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
             });
         }
         ServerCommand::List { account } => {
-            let owners = match account {
-                Some(email) => vec![actor_for(state, &email).await?.account],
-                None => accounts::list_accounts(&state.db).await?,
-            };
             let mut listed = Vec::new();
-            for owner in owners {
+            for owner in owners(state, account).await? {
                 for server in ssr::list_servers(state, owner.id).await? {
-                    listed.push(Listed { account: owner.email.to_string(), server });
+                    listed.push(Owned::by(&owner, server));
                 }
             }
             out.print(&listed, || {
                 let rows = listed
                     .iter()
                     .map(|l| {
-                        let s = &l.server;
+                        let s = &l.item;
                         vec![
                             s.name.clone(),
                             l.account.clone(),

@@ -5,27 +5,19 @@ use app::{
     tokens::{
         NewTokenInput, TokenId, TokenView,
         inspect::ssr as inspector,
+        shown_fingerprint,
         ssr::{self, TokenQuery, operator},
     },
 };
-use serde::Serialize;
 
 use super::{
     CliError, TokenCommand,
-    accounts::actor_for,
+    accounts::{Owned, actor_for, owners},
     output::{Output, table, when},
     prompt,
     servers::named as server_named,
 };
 use crate::startup::Opened;
-
-/// A token with its owner, for lists and lookups that span accounts.
-#[derive(Serialize)]
-struct Owned {
-    account: String,
-    #[serde(flatten)]
-    token: TokenView,
-}
 
 /// The one token `name` (an id or a fingerprint prefix) means, and the operator acting for its
 /// owner. None, or more than one, is bad input that lists the candidates.
@@ -45,7 +37,12 @@ async fn resolve(state: &AppState, name: &str) -> Result<(Actor, TokenView), Cli
             let matches: Vec<String> = found
                 .iter()
                 .map(|t| {
-                    format!("  {}  {}  {}", t.fingerprint.as_deref().map(|f| &f[..12.min(f.len())]).unwrap_or("-"), t.id, t.description)
+                    format!(
+                        "  {}  {}  {}",
+                        t.fingerprint.as_deref().map(shown_fingerprint).unwrap_or_else(|| "-".into()),
+                        t.id,
+                        t.description
+                    )
                 })
                 .collect();
             Err(CliError::bad_input(format!(
@@ -58,11 +55,11 @@ async fn resolve(state: &AppState, name: &str) -> Result<(Actor, TokenView), Cli
     }
 }
 
-fn rows(tokens: &[Owned]) -> Vec<Vec<String>> {
+fn rows(tokens: &[Owned<TokenView>]) -> Vec<Vec<String>> {
     tokens
         .iter()
         .map(|o| {
-            let t = &o.token;
+            let t = &o.item;
             vec![
                 t.fingerprint.clone().unwrap_or_else(|| "-".into()),
                 t.description.clone(),
@@ -123,33 +120,29 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
         }
         TokenCommand::List { account, status } => {
             let query = TokenQuery::parse(status.as_deref(), None)?;
-            let owners = match account {
-                Some(email) => vec![actor_for(state, &email).await?.account],
-                None => accounts::list_accounts(&state.db).await?,
-            };
             let mut listed = Vec::new();
-            for owner in owners {
+            for owner in owners(state, account).await? {
                 for token in ssr::list_tokens(state, owner.id, &query).await? {
-                    listed.push(Owned { account: owner.email.to_string(), token });
+                    listed.push(Owned::by(&owner, token));
                 }
             }
             out.print(&listed, || table(&HEADER, rows(&listed), "No tokens."));
         }
         TokenCommand::Show { token } => {
             let (actor, token) = resolve(state, &token).await?;
-            let shown = Owned { account: actor.account.email.to_string(), token };
-            out.print(&shown, || detail(&shown.account, &shown.token));
+            let shown = Owned::by(&actor.account, token);
+            out.print(&shown, || detail(&shown.account, &shown.item));
         }
         TokenCommand::Revoke { token } => {
             let (actor, token) = resolve(state, &token).await?;
             let was = token.status;
             let token = ssr::revoke_token(state, &actor, token.id).await?;
-            let shown = Owned { account: actor.account.email.to_string(), token };
+            let shown = Owned::by(&actor.account, token);
             out.print(&shown, || {
                 if was == app::tokens::TokenStatus::Revoked {
-                    format!("{} was already revoked", shown.token.description)
+                    format!("{} was already revoked", shown.item.description)
                 } else {
-                    format!("Revoked {} ({}); it stops on every gateway at once", shown.token.description, shown.token.id)
+                    format!("Revoked {} ({}); it stops on every gateway at once", shown.item.description, shown.item.id)
                 }
             });
         }
@@ -177,8 +170,8 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
                 .await?
                 .ok_or_else(|| CliError::failed("the token's account is gone"))?;
             let view = ssr::get_token(state, owner.id, TokenId(token.id)).await?;
-            let shown = Owned { account: owner.email.to_string(), token: view };
-            out.print(&shown, || detail(&shown.account, &shown.token));
+            let shown = Owned::by(&owner, view);
+            out.print(&shown, || detail(&shown.account, &shown.item));
         }
     }
     Ok(())

@@ -236,7 +236,7 @@ async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity
                 revoked_by,
                 description: m.description,
                 display: m.display,
-                fingerprint: m.fingerprint.map(|f| f.chars().take(FINGERPRINT_CHARS).collect()),
+                fingerprint: m.fingerprint.as_deref().map(shown_fingerprint),
                 signing_key_id: m.signing_key_id,
                 created_at: m.created_at,
                 expires_at: m.expires_at,

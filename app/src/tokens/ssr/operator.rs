@@ -11,7 +11,7 @@ use crate::secrets::sha256_hex;
 use crate::servers::ssr::token_servers;
 use crate::signing_keys::{KeyState, ssr::entity as signing_keys};
 use crate::state::AppState;
-use crate::tokens::MIN_FINGERPRINT_PREFIX;
+use crate::tokens::{MIN_FINGERPRINT_PREFIX, shown_fingerprint};
 
 /// The tokens `name` may mean: the one with that id, else those whose fingerprint starts with
 /// it (at least [`MIN_FINGERPRINT_PREFIX`] hex characters). Empty when none matches.
@@ -55,6 +55,7 @@ pub struct Purged {
     pub id: Uuid,
     pub account_id: Uuid,
     pub description: String,
+    /// As shown (see [`shown_fingerprint`]).
     pub fingerprint: Option<String>,
     /// `revoked` or `expired`.
     pub state: &'static str,
@@ -66,7 +67,7 @@ pub struct Purged {
 /// with its server links and usage, and records the change so every gateway forgets it. With
 /// `dry_run`, only says what it would delete.
 pub async fn purge_dead(state: &AppState, cutoff: DateTime<Utc>, dry_run: bool) -> Result<Vec<Purged>, AppError> {
-    let revoked_keys: Vec<(Uuid, DateTime<Utc>)> = signing_keys::Entity::find()
+    let revoked_keys: std::collections::HashMap<Uuid, DateTime<Utc>> = signing_keys::Entity::find()
         .filter(signing_keys::Column::State.eq(KeyState::Revoked.as_str()))
         .filter(signing_keys::Column::RevokedAt.lt(cutoff))
         .all(&state.db)
@@ -74,13 +75,12 @@ pub async fn purge_dead(state: &AppState, cutoff: DateTime<Utc>, dry_run: bool) 
         .into_iter()
         .filter_map(|k| Some((k.id, k.revoked_at?)))
         .collect();
-    let key_revoked_at = |key: Uuid| revoked_keys.iter().find(|(id, _)| *id == key).map(|(_, at)| *at);
     let dead = entity::Entity::find()
         .filter(
             Condition::any()
                 .add(entity::Column::RevokedAt.lt(cutoff))
                 .add(entity::Column::ExpiresAt.lt(cutoff))
-                .add(entity::Column::SigningKeyId.is_in(revoked_keys.iter().map(|(id, _)| *id))),
+                .add(entity::Column::SigningKeyId.is_in(revoked_keys.keys().copied())),
         )
         .order_by_asc(entity::Column::CreatedAt)
         .all(&state.db)
@@ -88,12 +88,19 @@ pub async fn purge_dead(state: &AppState, cutoff: DateTime<Utc>, dry_run: bool) 
     let purged: Vec<Purged> = dead
         .into_iter()
         .filter_map(|t| {
-            let (state, since) = match (t.revoked_at.or(key_revoked_at(t.signing_key_id)), t.expires_at) {
+            let (state, since) = match (t.revoked_at.or(revoked_keys.get(&t.signing_key_id).copied()), t.expires_at) {
                 (Some(at), _) if at < cutoff => ("revoked", at),
                 (_, Some(at)) if at < cutoff => ("expired", at),
                 _ => return None,
             };
-            Some(Purged { id: t.id, account_id: t.account_id, description: t.description, fingerprint: t.fingerprint, state, since })
+            Some(Purged {
+                id: t.id,
+                account_id: t.account_id,
+                description: t.description,
+                fingerprint: t.fingerprint.as_deref().map(shown_fingerprint),
+                state,
+                since,
+            })
         })
         .collect();
     if dry_run || purged.is_empty() {
