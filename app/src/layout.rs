@@ -12,6 +12,7 @@ const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/servers", "Servers"),
     ("/tokens", "Tokens"),
+    ("/connected-apps", "Connected apps"),
     ("/inspect", "Inspect a token"),
     ("/signing-key", "Signing key"),
     ("/audit", "Audit log"),

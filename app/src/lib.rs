@@ -26,6 +26,7 @@ pub mod error;
 #[cfg(feature = "ssr")]
 pub mod events;
 pub mod layout;
+pub mod oauth;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]
@@ -123,6 +124,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("oauth/consent") view=oauth::ConsentPage ssr=SsrMode::Async/>
+                    <Route path=path!("connected-apps") view=oauth::ConnectedAppsPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -79,6 +79,12 @@ pub fn sha256_hex(text: &str) -> String {
 }
 
 /// A fresh random secret with `prefix`: 32 bytes, base64url.
+/// Equal bytes, compared in time that depends only on the length (for presented secrets'
+/// hashes).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn random_secret(prefix: &str) -> String {
     use base64::Engine;
     let bytes: [u8; 32] = rand::random();

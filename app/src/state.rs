@@ -45,6 +45,7 @@ pub struct Settings {
     pub upstream_policy: UpstreamPolicy,
     /// Who may sign up.
     pub signup: crate::accounts::domain::SignupPolicy,
+    pub oauth: crate::oauth::domain::OAuthSettings,
 }
 
 impl FromRef<AppState> for LeptosOptions {

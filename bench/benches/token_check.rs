@@ -22,7 +22,7 @@ fn bench(c: &mut Criterion) {
     let mut view = AccessTables::default();
     view.accounts.insert(account, true);
     view.keys.insert(key, KeyEntry::new(account, false, &secret));
-    view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false, fingerprinted: true });
+    view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false, fingerprinted: true, renewable: false });
     let server = Arc::new(ServerEntry {
         id: server_id,
         account,
@@ -30,6 +30,7 @@ fn bench(c: &mut Criterion) {
         refused: None,
         transport: app::servers::Transport::StreamableHttp,
         require_token: true,
+        oauth: false,
         headers: Vec::new(),
         row: 0,
     });
@@ -39,7 +40,14 @@ fn bench(c: &mut Criterion) {
     for _ in 0..10_000 {
         view.tokens.insert(
             Uuid::new_v4(),
-            TokenEntry { account: Uuid::new_v4(), key: Uuid::new_v4(), expires_at: None, revoked: false, fingerprinted: true },
+            TokenEntry {
+                account: Uuid::new_v4(),
+                key: Uuid::new_v4(),
+                expires_at: None,
+                revoked: false,
+                fingerprinted: true,
+                renewable: false,
+            },
         );
     }
     let _: &HashMap<Uuid, TokenEntry> = &view.tokens;

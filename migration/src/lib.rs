@@ -8,6 +8,7 @@ mod m20261122_000003_usage;
 mod m20261122_000004_login_throttles;
 mod m20261201_000005_upstream_query;
 mod m20261202_000006_operators;
+mod m20261203_000007_oauth;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_login_throttles::Migration),
             Box::new(m20261201_000005_upstream_query::Migration),
             Box::new(m20261202_000006_operators::Migration),
+            Box::new(m20261203_000007_oauth::Migration),
         ]
     }
 }

@@ -118,6 +118,25 @@ pub struct Config {
     pub retain_usage_days: u32,
     /// Days of audit log kept: two years, the longest, because incidents and audits look back.
     pub retain_audit_days: u32,
+    /// Seconds an OAuth access token lasts. A day, longer than the usual hour, because here it
+    /// costs little: Gatehouse revokes a grant instantly (and ends its streams), so a short
+    /// lifetime buys no safety, while clients' refresh handling is uneven (some refresh only
+    /// after a failed call, some lose the refresh token) and each failed refresh is a user
+    /// signing in again.
+    pub oauth_access_token_seconds: u64,
+    /// Days a refresh token may wait to be used; each use issues a fresh one, so a client in
+    /// use never has to sign in again, and one left alone for a quarter does.
+    pub oauth_refresh_token_days: u64,
+    /// Days a dynamically registered client lasts (0: until deleted); clients register again
+    /// when theirs is gone. 90, like the MCP OAuth Gateway's CLIENT_LIFETIME.
+    pub oauth_client_lifetime_days: u64,
+    /// Accept dynamic client registration (RFC 7591). Off: only clients with a metadata document.
+    pub oauth_registration: bool,
+    /// Registrations one address may make per minute (a burst of that many, then that rate).
+    pub oauth_registrations_per_minute: u32,
+    /// Extra CA certificates (PEM) trusted when fetching client ID metadata documents, beside
+    /// the public roots: for clients published on an internal CA.
+    pub oauth_metadata_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,6 +188,12 @@ impl Default for Config {
             retain_events_days: 7,
             retain_usage_days: 400,
             retain_audit_days: 730,
+            oauth_access_token_seconds: 24 * 3600,
+            oauth_refresh_token_days: 90,
+            oauth_client_lifetime_days: 90,
+            oauth_registration: true,
+            oauth_registrations_per_minute: 10,
+            oauth_metadata_ca: None,
         }
     }
 }
@@ -197,10 +222,29 @@ impl Config {
         let defaults = serde_json::to_value(Config::default()).expect("the defaults serialise");
         let mut names: Vec<String> = defaults.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
         names.extend(
-            ["public_url", "master_key", "token_audience", "upstream_allow_loopback", "metrics_bind", "tls_cert", "tls_key"]
-                .map(String::from),
+            [
+                "public_url",
+                "master_key",
+                "token_audience",
+                "upstream_allow_loopback",
+                "metrics_bind",
+                "tls_cert",
+                "tls_key",
+                "oauth_metadata_ca",
+            ]
+            .map(String::from),
         );
         names
+    }
+
+    pub fn oauth(&self) -> app::oauth::OAuthSettings {
+        let days = |d: u64| (d.min(100 * 366) * 86400) as i64;
+        app::oauth::OAuthSettings {
+            access_token_seconds: self.oauth_access_token_seconds.clamp(60, 366 * 86400) as i64,
+            refresh_token_seconds: days(self.oauth_refresh_token_days.max(1)),
+            client_lifetime_seconds: (self.oauth_client_lifetime_days > 0).then(|| days(self.oauth_client_lifetime_days)),
+            registration_open: self.oauth_registration,
+        }
     }
 
     pub fn upstream_policy(&self) -> app::servers::UpstreamPolicy {

@@ -49,8 +49,12 @@ fn view() -> &'static AccessTables {
         view.accounts.insert(ACCOUNT, true);
         view.keys.insert(KEY, KeyEntry::new(ACCOUNT, false, SECRET));
         let expires_at = DateTime::from_timestamp(TIMED_EXPIRES, 0);
-        view.tokens.insert(INDEFINITE, TokenEntry { account: ACCOUNT, key: KEY, expires_at: None, revoked: false, fingerprinted: true });
-        view.tokens.insert(TIMED, TokenEntry { account: ACCOUNT, key: KEY, expires_at, revoked: false, fingerprinted: true });
+        view.tokens.insert(
+            INDEFINITE,
+            TokenEntry { account: ACCOUNT, key: KEY, expires_at: None, revoked: false, fingerprinted: true, renewable: false },
+        );
+        view.tokens
+            .insert(TIMED, TokenEntry { account: ACCOUNT, key: KEY, expires_at, revoked: false, fingerprinted: true, renewable: false });
         view.servers.insert(
             SERVER,
             Arc::new(ServerEntry {
@@ -60,6 +64,7 @@ fn view() -> &'static AccessTables {
                 refused: None,
                 transport: Transport::StreamableHttp,
                 require_token: true,
+                oauth: false,
                 headers: Vec::new(),
                 row: 0,
             }),

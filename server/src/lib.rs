@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod master_key;
 pub mod memory;
 pub mod metrics;
+pub mod oauth;
 pub mod ops;
 pub mod origin_check;
 pub mod panics;

@@ -121,7 +121,13 @@ impl Application {
                 (None, Some((listener, router)))
             }
         };
-        let router = router(state.clone(), &config, &public_url, gateway, main_metrics);
+        let metadata_ca = match &config.oauth_metadata_ca {
+            Some(path) => Some(std::fs::read(path).map_err(|e| anyhow::anyhow!("oauth_metadata_ca {}: {e}", path.display()))?),
+            None => None,
+        };
+        let documents = crate::oauth::documents::ClientDocuments::new(config.upstream_policy(), metadata_ca.as_deref())?;
+        let oauth = crate::oauth::OAuth::new(state.clone(), documents, config.oauth_registrations_per_minute);
+        let router = router(state.clone(), &config, &public_url, gateway, oauth, main_metrics);
         Ok(Self {
             listener,
             router,
@@ -245,6 +251,7 @@ pub async fn open(config: &Config, public_url: &Url, bound: SocketAddr) -> anyho
         public_url: base,
         upstream_policy: config.upstream_policy(),
         signup: config.signup,
+        oauth: config.oauth(),
     };
     let view = Arc::new(AccessIndex::empty());
     let check = Arc::new(LiveCheck::new(view.clone(), &settings.issuer, &settings.audience));
@@ -282,7 +289,14 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, metrics: Option<crate::metrics::page::Sources>) -> Router {
+fn router(
+    state: AppState,
+    config: &Config,
+    public_url: &Url,
+    gateway: Gateway,
+    oauth: crate::oauth::OAuth,
+    metrics: Option<crate::metrics::page::Sources>,
+) -> Router {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name(crate::sessions::SESSION_COOKIE)
         .with_http_only(true)
@@ -300,6 +314,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, 
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .nest("/api/v1", api::router())
+        .merge(oauth.browser_router())
         .nest_service(&format!("/{}", options.site_pkg_dir), pkg)
         .leptos_routes_with_context(&state, routes, || provide_context(TakenFromSession::default()), move || shell(options.clone()))
         .fallback(file_and_error_handler::<AppState, _>(shell))
@@ -322,6 +337,7 @@ fn router(state: AppState, config: &Config, public_url: &Url, gateway: Gateway, 
     // The gateway: Bearer tokens only, no sessions or cookies.
     dashboard
         .nest_service("/s", gateway.router())
+        .merge(oauth.machine_router())
         .layer(tower::util::option_layer(hsts.map(|v| SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, v))))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn(crate::panics::catch_panics))

@@ -212,7 +212,7 @@ pub fn safe_next(next: Option<&str>) -> String {
             if path.starts_with('/')
                 && !path.starts_with("//")
                 && !path.starts_with("/\\")
-                && path.len() <= 512
+                && path.len() <= 2048
                 && path.chars().all(|c| c.is_ascii_graphic()) =>
         {
             path.to_string()

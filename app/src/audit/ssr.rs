@@ -114,6 +114,28 @@ impl AuditRecord {
         }
     }
 
+    /// An OAuth client did `action` within a grant of `account`'s (a code exchanged, a token
+    /// refreshed), or Gatehouse did on its behalf (a reused refresh token revoked the grant).
+    pub fn by_client(
+        account: AccountId,
+        ip: Option<String>,
+        action: &'static str,
+        object_type: &'static str,
+        object_id: impl ToString,
+    ) -> Self {
+        Self {
+            account_id: Some(account.0),
+            actor_id: None,
+            action,
+            object_type,
+            object_id: Some(object_id.to_string()),
+            detail: serde_json::Value::Object(Default::default()),
+            ip,
+            via: Some("oauth"),
+            api_key_id: None,
+        }
+    }
+
     /// The record belongs in `account`'s log (an admin acting on another account).
     pub fn in_account(mut self, account: AccountId) -> Self {
         self.account_id = Some(account.0);

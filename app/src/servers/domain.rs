@@ -328,6 +328,10 @@ pub struct ServerInput {
     pub transport: Transport,
     #[serde(default = "yes")]
     pub require_token: bool,
+    /// Offer OAuth sign-in to MCP clients (discovery metadata, and a 401 that names it). On
+    /// unless turned off: Cursor ignores configured headers once a server offers discovery.
+    #[serde(default = "yes")]
+    pub oauth_enabled: bool,
     /// Replaces the upstream headers when present; absent leaves them as they are.
     #[serde(default)]
     pub upstream_headers: Option<Vec<HeaderInput>>,
@@ -355,6 +359,7 @@ pub struct ServerView {
     pub upstream_url: String,
     pub transport: Transport,
     pub require_token: bool,
+    pub oauth_enabled: bool,
     /// Only the names: values are never shown after saving.
     pub upstream_header_names: Vec<String>,
     /// The hosted endpoints clients connect to.

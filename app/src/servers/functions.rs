@@ -31,6 +31,7 @@ fn form_input(
     transport: String,
     require_token: Option<String>,
     confirm_open: Option<String>,
+    oauth: Option<String>,
     headers: String,
 ) -> Result<ServerInput, AppError> {
     let require_token = require_token.is_some();
@@ -44,6 +45,7 @@ fn form_input(
         upstream_url,
         transport: Transport::parse(&transport).unwrap_or(Transport::StreamableHttp),
         require_token,
+        oauth_enabled: oauth.is_some(),
         upstream_headers: Some(parse_header_lines(&headers)),
     })
 }
@@ -77,12 +79,13 @@ pub async fn create_server(
     transport: String,
     require_token: Option<String>,
     confirm_open: Option<String>,
+    #[server(default)] oauth: Option<String>,
     #[server(default)] headers: String,
 ) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
+            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers)?;
             let server = super::ssr::create_server(&state, &actor, input).await?;
             leptos_axum::redirect(&format!("/servers/{}", server.id));
             Ok(server)
@@ -99,12 +102,13 @@ pub async fn update_server(
     transport: String,
     require_token: Option<String>,
     confirm_open: Option<String>,
+    #[server(default)] oauth: Option<String>,
     #[server(default)] headers: String,
 ) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            let input = form_input(name, upstream_url, transport, require_token, confirm_open, headers)?;
+            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers)?;
             super::ssr::update_server(&state, &actor, id, input).await
         }
         .await,

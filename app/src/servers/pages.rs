@@ -75,6 +75,7 @@ fn ServerCard(server: ServerView) -> impl IntoView {
 fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> impl IntoView {
     let transport = server.as_ref().map(|s| s.transport).unwrap_or(Transport::StreamableHttp);
     let require_token = server.as_ref().is_none_or(|s| s.require_token);
+    let oauth = server.as_ref().is_none_or(|s| s.oauth_enabled);
     let header_names =
         server.as_ref().map(|s| s.upstream_header_names.iter().map(|n| format!("{n}:\n")).collect::<String>()).unwrap_or_default();
     let name = server.as_ref().map(|s| s.name.clone()).unwrap_or_default();
@@ -115,6 +116,13 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
             <Show when=move || field_error(error, "confirm_open").get().is_some()>
                 <p class="text-sm text-rose-600 dark:text-rose-400">{move || field_error(error, "confirm_open").get()}</p>
             </Show>
+            <label class="flex items-start gap-2 text-sm">
+                <input type="checkbox" name="oauth" value="on" checked=oauth class="mt-0.5"/>
+                <span>
+                    "Offer OAuth sign-in to MCP clients "
+                    <span class="text-slate-500">"(Claude, ChatGPT, VS Code and Cursor then need only the URL; Cursor ignores a pasted token header once this is on)"</span>
+                </span>
+            </label>
         </fieldset>
     }
 }

@@ -32,6 +32,8 @@ pub mod entity {
         pub upstream_url: String,
         pub transport: String,
         pub require_token: bool,
+        /// Whether OAuth sign-in is offered: discovery metadata and a 401 that names it.
+        pub oauth_enabled: bool,
         pub upstream_header_names: String,
         pub upstream_headers_ciphertext: Option<String>,
         /// The URL's query, sealed; `upstream_url` shows it with every value hidden.
@@ -71,6 +73,7 @@ struct ValidServer {
     url: UpstreamUrl,
     transport: Transport,
     require_token: bool,
+    oauth_enabled: bool,
     headers: BTreeMap<String, String>,
 }
 
@@ -195,9 +198,14 @@ async fn validate(
         }
     };
     match (name, url, fields.is_empty()) {
-        (Some(name), Some(url), true) => {
-            Ok(ValidServer { name, url, transport: input.transport, require_token: input.require_token, headers })
-        }
+        (Some(name), Some(url), true) => Ok(ValidServer {
+            name,
+            url,
+            transport: input.transport,
+            require_token: input.require_token,
+            oauth_enabled: input.oauth_enabled,
+            headers,
+        }),
         _ => Err(AppError::invalid_fields(fields)),
     }
 }
@@ -249,6 +257,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         upstream_url: Set(valid.url.redacted()),
         transport: Set(valid.transport.as_str().into()),
         require_token: Set(valid.require_token),
+        oauth_enabled: Set(valid.oauth_enabled),
         upstream_header_names: Set(header_names_json(&valid.headers)),
         upstream_headers_ciphertext: Set(seal_headers(state, id, &valid.headers)?),
         upstream_query_ciphertext: Set(seal_query(state, id, &valid.url)?),
@@ -266,7 +275,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         &txn,
         AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
             "name": valid.name.as_str(), "upstream_url": valid.url.redacted(), "transport": valid.transport.as_str(),
-            "require_token": valid.require_token, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
+            "require_token": valid.require_token, "oauth_enabled": valid.oauth_enabled, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
         })),
     )
     .await?;
@@ -287,6 +296,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
             upstream_url: Set(valid.url.redacted()),
             transport: Set(valid.transport.as_str().into()),
             require_token: Set(valid.require_token),
+            oauth_enabled: Set(valid.oauth_enabled),
             upstream_header_names: Set(header_names_json(&valid.headers)),
             upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
             upstream_query_ciphertext: Set(seal_query(state, existing.id, &valid.url)?),
@@ -315,6 +325,9 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     }
     if existing.require_token != valid.require_token {
         changed.insert("require_token".into(), serde_json::json!({ "from": existing.require_token, "to": valid.require_token }));
+    }
+    if existing.oauth_enabled != valid.oauth_enabled {
+        changed.insert("oauth_enabled".into(), serde_json::json!({ "from": existing.oauth_enabled, "to": valid.oauth_enabled }));
     }
     if saved_query.as_deref() != valid.url.query() {
         // Which values changed is a secret too: only that the query did.
@@ -387,6 +400,7 @@ fn view(state: &AppState, m: entity::Model, token_count: u64) -> Result<ServerVi
         upstream_url: m.upstream_url,
         transport: Transport::parse(&m.transport).ok_or_else(|| AppError::internal(format!("bad transport {}", m.transport)))?,
         require_token: m.require_token,
+        oauth_enabled: m.oauth_enabled,
         upstream_header_names: serde_json::from_str(&m.upstream_header_names).map_err(AppError::internal)?,
         token_count,
         created_at: m.created_at,

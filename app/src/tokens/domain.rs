@@ -223,6 +223,11 @@ pub struct TokenView {
     pub last_used_ip: Option<String>,
     pub use_count: i64,
     pub servers: Vec<ServerRef>,
+    /// An OAuth grant's client (`oauth_clients.id`): the token renews by refresh, and its
+    /// description reads "via OAuth: <client name>".
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<uuid::Uuid>))]
+    pub oauth_client: Option<Uuid>,
 }
 
 /// How close to its expiry a token gets the "expires soon" badge.
@@ -443,6 +448,7 @@ mod tests {
             last_used_ip: None,
             use_count: 0,
             servers: Vec::new(),
+            oauth_client: None,
         }
     }
 

@@ -140,6 +140,9 @@ pub enum ServerCommand {
         /// Let anyone call it, with no token.
         #[arg(long)]
         no_token: bool,
+        /// Do not offer OAuth sign-in (clients then send a token header; Cursor needs this to use one).
+        #[arg(long)]
+        no_oauth: bool,
         /// A header sent to the upstream, `Name: value` (repeat for more).
         #[arg(long = "header", value_name = "NAME: VALUE")]
         headers: Vec<String>,

@@ -32,7 +32,7 @@ fn header(raw: &str) -> Result<HeaderInput, CliError> {
 
 pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Result<(), CliError> {
     match command {
-        ServerCommand::Create { account, name, upstream, transport, no_token, headers } => {
+        ServerCommand::Create { account, name, upstream, transport, no_token, no_oauth, headers } => {
             let account = prompt::required(account, "--account", "Owner's email")?;
             let actor = actor_for(state, &account).await?;
             let name = prompt::required(name, "--name", "Server name")?;
@@ -45,6 +45,7 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                 upstream_url: upstream,
                 transport,
                 require_token: !no_token,
+                oauth_enabled: !no_oauth,
                 upstream_headers: (!headers.is_empty()).then_some(headers),
             };
             let server = ssr::create_server(state, &actor, input).await?;

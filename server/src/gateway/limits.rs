@@ -21,6 +21,11 @@ impl RateLimiter {
     }
 
     /// Takes one request's worth for `holder`, or says how long to wait.
+    /// `per_minute` a minute, in bursts of as many (0: no limit).
+    pub fn per_minute(per_minute: u32) -> Self {
+        Self { per_second: f64::from(per_minute) / 60.0, burst: f64::from(per_minute.max(1)), buckets: Mutex::default() }
+    }
+
     pub fn check(&self, holder: Holder) -> Result<(), Duration> {
         if self.per_second <= 0.0 {
             return Ok(());

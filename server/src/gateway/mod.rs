@@ -196,6 +196,29 @@ impl Gateway {
         Ok(Admitted { server, grant, guard })
     }
 
+    /// The response to a request for `server`'s `endpoint`. A 401 for a server that offers
+    /// OAuth names its protected resource metadata, so that clients can sign in (RFC 9728 §5.1).
+    fn answer(&self, server: &str, endpoint: &str, result: Result<Response, GatewayError>) -> Response {
+        let error = match result {
+            Ok(response) => return response,
+            Err(error) => error,
+        };
+        let mut response = error.into_response();
+        if response.status() != StatusCode::UNAUTHORIZED {
+            return response;
+        }
+        let offers_oauth = server.parse::<Uuid>().ok().filter(|id| self.inner.view.read().servers.get(id).is_some_and(|s| s.oauth));
+        if let Some(id) = offers_oauth
+            && let Some(challenge) = response.headers().get(header::WWW_AUTHENTICATE).and_then(|v| v.to_str().ok())
+        {
+            let params = crate::oauth::challenge_params(&self.inner.app.settings.public_url, id, endpoint);
+            if let Ok(value) = http::HeaderValue::from_str(&format!("{challenge}, {params}")) {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+
     /// Counts a request that failed as `error` and returns the error.
     fn refused(&self, token: Option<Uuid>, server: Uuid, error: GatewayError) -> GatewayError {
         self.inner.usage.failed(token, server, error.reason());
@@ -289,11 +312,15 @@ async fn streamable_http(
     method: Method,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, GatewayError> {
-    let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
-    let (token, server) = (admitted.grant.token, admitted.server.id);
-    let result = gateway.streamable(admitted, method, headers, body).await;
-    gateway.counted(token, server, result)
+) -> Response {
+    let result = async {
+        let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
+        let (token, server) = (admitted.grant.token, admitted.server.id);
+        let result = gateway.streamable(admitted, method, headers, body).await;
+        gateway.counted(token, server, result)
+    }
+    .await;
+    gateway.answer(&server, "mcp", result)
 }
 
 impl Gateway {
@@ -332,11 +359,15 @@ async fn sse_stream(
     uri: Uri,
     Path(server): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, GatewayError> {
-    let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
-    let (token, server) = (admitted.grant.token, admitted.server.id);
-    let result = gateway.sse(admitted, headers).await;
-    gateway.counted(token, server, result)
+) -> Response {
+    let result = async {
+        let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
+        let (token, server) = (admitted.grant.token, admitted.server.id);
+        let result = gateway.sse(admitted, headers).await;
+        gateway.counted(token, server, result)
+    }
+    .await;
+    gateway.answer(&server, "sse", result)
 }
 
 impl Gateway {
@@ -372,11 +403,15 @@ async fn sse_message(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, GatewayError> {
-    let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
-    let (token, server) = (admitted.grant.token, admitted.server.id);
-    let result = gateway.sse_message(admitted, query, headers, body).await;
-    gateway.counted(token, server, result)
+) -> Response {
+    let result = async {
+        let admitted = gateway.admit(&server, &headers, uri.authority(), peer)?;
+        let (token, server) = (admitted.grant.token, admitted.server.id);
+        let result = gateway.sse_message(admitted, query, headers, body).await;
+        gateway.counted(token, server, result)
+    }
+    .await;
+    gateway.answer(&server, "sse", result)
 }
 
 impl Gateway {

@@ -102,7 +102,7 @@ struct Claims<'a> {
     #[serde(borrow)]
     iss: Cow<'a, str>,
     #[serde(borrow)]
-    aud: Cow<'a, str>,
+    aud: Audience<'a>,
     #[serde(borrow)]
     sub: Cow<'a, str>,
     #[serde(borrow)]
@@ -110,6 +110,49 @@ struct Claims<'a> {
     nbf: i64,
     #[serde(default)]
     exp: Option<i64>,
+}
+
+/// `aud`: one string (tokens made in the dashboard), or an array of strings (OAuth access tokens
+/// name the gateway's audience and the resource they were granted for, RFC 8707). Read by hand:
+/// an untagged enum would buffer the whole value on every check.
+enum Audience<'a> {
+    One(Cow<'a, str>),
+    Many(Vec<String>),
+}
+
+impl Audience<'_> {
+    fn names(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(one) => one == audience,
+            Audience::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Audience<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Audience<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+                Ok(Audience::One(Cow::Borrowed(value)))
+            }
+            fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+                Ok(Audience::One(Cow::Owned(value.to_string())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut many = Vec::new();
+                while let Some(one) = seq.next_element::<String>()? {
+                    many.push(one);
+                }
+                Ok(Audience::Many(many))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// The bearer token in an `Authorization` header value, if it is one.
@@ -232,7 +275,7 @@ pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, aud
     if claims.iss != issuer {
         return Err(Refusal::Issuer);
     }
-    if claims.aud != audience {
+    if !claims.aud.names(audience) {
         return Err(Refusal::Audience);
     }
 
@@ -247,10 +290,13 @@ pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, aud
     if entry.revoked {
         return Err(Refusal::Revoked);
     }
-    // A time-limited token must carry its expiry, and the one Gatehouse issued.
-    match (entry.expires_at, claims.exp) {
-        (Some(expires_at), Some(exp)) if exp == expires_at.timestamp() => {}
-        (None, None) => {}
+    // A time-limited token must carry its expiry, and the one Gatehouse issued. An OAuth grant's
+    // access tokens each carry their own, short one, never past the grant's end.
+    match (entry.renewable, entry.expires_at, claims.exp) {
+        (false, Some(expires_at), Some(exp)) if exp == expires_at.timestamp() => {}
+        (false, None, None) => {}
+        (true, Some(expires_at), Some(exp)) if exp <= expires_at.timestamp() => {}
+        (true, None, Some(_)) => {}
         _ => return Err(Refusal::Malformed),
     }
     token_stands(view, entry, now)?;
@@ -446,8 +492,10 @@ mod tests {
         let mut view = AccessTables::default();
         view.accounts.insert(account, true);
         view.keys.insert(kid, super::super::view::KeyEntry::new(account, false, &secret));
-        view.tokens
-            .insert(token, super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false, fingerprinted: true });
+        view.tokens.insert(
+            token,
+            super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false, fingerprinted: true, renewable: false },
+        );
         Fixture { view, account, kid, token, secret, now: Utc::now() }
     }
 
@@ -525,6 +573,7 @@ mod tests {
                 refused: None,
                 transport: app::servers::Transport::StreamableHttp,
                 require_token: true,
+                oauth: false,
                 headers: Vec::new(),
                 row: 0,
             }),
@@ -541,5 +590,37 @@ mod tests {
         let before = expired - chrono::Duration::milliseconds(1);
         assert_eq!(request(before), Ok(()), "a moment before, both let it go on");
         assert_eq!(grant_stands(&f.view, Some(f.token), server, before), Ok(()));
+    }
+
+    /// OAuth access tokens (grants that renew) carry `aud` as an array naming the gateway's
+    /// audience and the resource, and each its own `exp`, never past the grant's end.
+    #[test]
+    fn renewable_grants_take_arrays_of_audiences_and_short_expiries_up_to_their_end() {
+        let mut f = fixture();
+        let end = f.now + chrono::Duration::days(1);
+        let entry = f.view.tokens.get_mut(&f.token).unwrap();
+        entry.renewable = true;
+        entry.expires_at = Some(end);
+        let t = f.now.timestamp();
+        let token = |aud: &str, exp: Option<i64>| {
+            let exp = exp.map(|e| format!(r#","exp":{e}"#)).unwrap_or_default();
+            let claims = format!(r#"{{"iss":"{ISSUER}","aud":{aud},"sub":"{}","iat":{t},"nbf":{t}{exp},"jti":"{}"}}"#, f.account, f.token);
+            f.sign(&f.header(), &claims)
+        };
+        let both = format!(r#"["{ISSUER}","{ISSUER}/s/x/mcp"]"#);
+        let granted = f.verify(&token(&both, Some(t + 3600)));
+        assert_eq!(granted, Ok(Grant { token: Some(f.token), expires_at: Some(end), unnamed: false }), "streams last until the grant ends");
+        assert_eq!(f.verify(&token(&both, Some(end.timestamp()))).map(|g| g.token), Ok(Some(f.token)), "up to the end itself");
+        assert_eq!(f.verify(&token(&both, Some(end.timestamp() + 1))), Err(Refusal::Malformed), "past the grant's end");
+        assert_eq!(f.verify(&token(&both, None)), Err(Refusal::Malformed), "an access token always expires");
+        assert!(matches!(f.verify(&token(&both, Some(t - 60))), Err(Refusal::Expired(_))), "its own exp is checked");
+        assert_eq!(f.verify(&token(r#"["https://other.example"]"#, Some(t + 60))), Err(Refusal::Audience));
+        assert_eq!(f.verify(&token("[]", Some(t + 60))), Err(Refusal::Audience));
+        assert_eq!(f.verify(&token("[1]", Some(t + 60))), Err(Refusal::Malformed));
+        // A token made in the dashboard keeps to one expiry, exactly.
+        let (short, exact) = (token(&both, Some(t + 3600)), token(&both, Some(end.timestamp())));
+        f.view.tokens.get_mut(&f.token).unwrap().renewable = false;
+        assert_eq!(f.verify(&short), Err(Refusal::Malformed));
+        assert_eq!(f.verify(&exact).map(|g| g.token), Ok(Some(f.token)), "arrays are fine for any token");
     }
 }

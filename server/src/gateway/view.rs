@@ -51,6 +51,9 @@ pub struct TokenEntry {
     pub revoked: bool,
     /// Its fingerprint is stored (tokens made before fingerprints learn theirs on first use).
     pub fingerprinted: bool,
+    /// An OAuth grant: its access tokens are renewed by refresh, each with its own `exp` no later
+    /// than `expires_at` (the grant's end), rather than one string with exactly that `exp`.
+    pub renewable: bool,
 }
 
 #[derive(Debug)]
@@ -64,6 +67,8 @@ pub struct ServerEntry {
     pub refused: Option<&'static str>,
     pub transport: Transport,
     pub require_token: bool,
+    /// OAuth sign-in is offered: the 401 names the protected resource metadata.
+    pub oauth: bool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The stored row this entry was made from, hashed (headers still sealed), so that
     /// reconciling compares rows without decrypting anything.
@@ -251,7 +256,7 @@ fn differing<H, S>(
 fn row_digest(server: &servers::Model) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
-    (&server.account_id, &server.upstream_url, &server.transport, server.require_token).hash(&mut hasher);
+    (&server.account_id, &server.upstream_url, &server.transport, server.require_token, server.oauth_enabled).hash(&mut hasher);
     (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext).hash(&mut hasher);
     hasher.finish()
 }
@@ -295,6 +300,7 @@ fn token_entry(token: &tokens::Model) -> TokenEntry {
         expires_at: token.expires_at,
         revoked: token.revoked_at.is_some(),
         fingerprinted: token.fingerprint.is_some(),
+        renewable: token.oauth_client_id.is_some(),
     }
 }
 
@@ -320,6 +326,7 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
         upstream: upstream.url().clone(),
         transport: Transport::parse(&server.transport)?,
         require_token: server.require_token,
+        oauth: server.oauth_enabled,
         headers: headers
             .into_iter()
             .filter_map(|(name, value)| Some((HeaderName::try_from(name).ok()?, HeaderValue::try_from(value).ok()?)))

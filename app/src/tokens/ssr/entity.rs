@@ -18,6 +18,8 @@ pub struct Model {
     pub use_count: i64,
     /// SHA-256 of the token string, hex; absent for tokens made before fingerprints.
     pub fingerprint: Option<String>,
+    /// Set for an OAuth grant: the client it was granted to (`oauth_clients.id`).
+    pub oauth_client_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

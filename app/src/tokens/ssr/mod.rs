@@ -66,10 +66,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         exp: expires_at.map(|at| at.timestamp()),
         jti: id.to_string(),
     };
-    let mut header = Header::new(Algorithm::HS256);
-    header.kid = Some(key.id.to_string());
-    let secret = signing_keys::secret(state, &key)?;
-    let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.expose_secret())).map_err(AppError::internal)?;
+    let token = sign(state, &key, &claims)?;
 
     entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
@@ -84,6 +81,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         last_used_ip: Set(None),
         use_count: Set(0),
         fingerprint: Set(Some(crate::secrets::sha256_hex(&token))),
+        oauth_client_id: Set(None),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -105,7 +103,22 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     Ok(CreatedToken { token, details: get_token(state, account, TokenId(id)).await? })
 }
 
-async fn owned_servers(db: &impl ConnectionTrait, account: AccountId, ids: &BTreeSet<Uuid>) -> Result<Vec<servers::Model>, AppError> {
+/// A JWT of `claims`, HS256 with `key` (its id in `kid`): every Gatehouse token is made here.
+pub fn sign(state: &AppState, key: &signing_keys::entity::Model, claims: &impl serde::Serialize) -> Result<String, AppError> {
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some(key.id.to_string());
+    let secret = signing_keys::secret(state, key)?;
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret.expose_secret())).map_err(AppError::internal)
+}
+
+/// The `jti` a token string claims, unverified: only to find the row to verify it against.
+pub fn claimed_token_id(token: &str) -> Option<Uuid> {
+    use base64::Engine;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get("jti")?.as_str()?.parse().ok()
+}
+
+pub async fn owned_servers(db: &impl ConnectionTrait, account: AccountId, ids: &BTreeSet<Uuid>) -> Result<Vec<servers::Model>, AppError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -116,7 +129,7 @@ async fn owned_servers(db: &impl ConnectionTrait, account: AccountId, ids: &BTre
         .await?)
 }
 
-async fn insert_association(db: &impl ConnectionTrait, token: Uuid, server: Uuid) -> Result<(), AppError> {
+pub async fn insert_association(db: &impl ConnectionTrait, token: Uuid, server: Uuid) -> Result<(), AppError> {
     token_servers::Entity::insert(token_servers::ActiveModel { token_id: Set(token), server_id: Set(server), created_at: Set(Utc::now()) })
         .on_conflict(OnConflict::columns([token_servers::Column::TokenId, token_servers::Column::ServerId]).do_nothing().to_owned())
         .exec_without_returning(db)
@@ -245,6 +258,7 @@ async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity
                 last_used_ip: m.last_used_ip,
                 use_count: m.use_count,
                 servers,
+                oauth_client: m.oauth_client_id,
             }
         })
         .collect())

@@ -1,0 +1,141 @@
+//! Gatehouse as the OAuth authorization server for its hosted endpoints (MCP authorization spec
+//! 2026-07-28): discovery (RFC 9728, RFC 8414), client ID metadata documents and dynamic
+//! registration (RFC 7591/7592), authorization code with PKCE and a consent page, tokens with
+//! refresh rotation, and revocation (RFC 7009). The grants are ordinary Gatehouse tokens
+//! (`app::oauth::ssr::grants`), so the gateway needs nothing new to check or cut them.
+//!
+//! Two routers: the machine endpoints (metadata, token, register, revoke) take no cookies and
+//! answer any origin (the MCP Inspector runs in a browser); the authorization endpoint and its
+//! consent form are the dashboard's, behind its sessions and cross-site checks.
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::{get, post},
+};
+use tower_http::cors::{Any, CorsLayer};
+
+use app::{oauth::OAuthError, state::AppState};
+
+mod authorize;
+pub mod documents;
+mod metadata;
+mod register;
+mod token;
+
+pub use metadata::{challenge_params, resource_server};
+
+/// What the OAuth endpoints share.
+#[derive(Clone)]
+pub struct OAuth {
+    pub app: AppState,
+    pub documents: Arc<documents::ClientDocuments>,
+    registrations: Arc<crate::gateway::limits::RateLimiter>,
+}
+
+impl OAuth {
+    pub fn new(app: AppState, documents: documents::ClientDocuments, registrations_per_minute: u32) -> Self {
+        let registrations = crate::gateway::limits::RateLimiter::per_minute(registrations_per_minute);
+        Self { app, documents: Arc::new(documents), registrations: Arc::new(registrations) }
+    }
+
+    /// Metadata, token, registration and revocation: no sessions, any origin.
+    pub fn machine_router(&self) -> Router {
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([http::Method::GET, http::Method::POST, http::Method::PUT, http::Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, http::HeaderName::from_static("mcp-protocol-version")]);
+        Router::new()
+            .route("/.well-known/oauth-protected-resource/s/{server}/{endpoint}", get(metadata::protected_resource))
+            .route("/.well-known/oauth-authorization-server", get(metadata::authorization_server))
+            .route("/.well-known/openid-configuration", get(metadata::authorization_server))
+            .route("/oauth/token", post(token::token))
+            .route("/oauth/revoke", post(token::revoke))
+            .route("/oauth/register", post(register::register))
+            .route("/oauth/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
+            .layer(cors)
+            .with_state(self.clone())
+    }
+
+    /// The authorization endpoint and the consent form's answer, for the dashboard's router.
+    pub fn browser_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        Router::new().route("/oauth/authorize", get(authorize::start).post(authorize::answer)).with_state(self.clone())
+    }
+}
+
+/// An OAuth error as the token, registration and revocation endpoints answer it (RFC 6749
+/// §5.2): JSON `{error, error_description}`, never cached.
+pub struct OAuthReply(pub OAuthError);
+
+impl From<OAuthError> for OAuthReply {
+    fn from(error: OAuthError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for OAuthReply {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut response = (status, Json(&self.0)).into_response();
+        no_store(&mut response);
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gatehouse\""));
+        }
+        response
+    }
+}
+
+/// Token answers hold credentials: no cache may keep them (RFC 6749 §5.1).
+fn no_store(response: &mut Response) {
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// A page for a sign-in that cannot go back to the app (its client or redirect URI is not
+/// known, so redirecting would hand the answer to whoever wrote the link).
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Gatehouse</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body class=\"bg-slate-50 text-slate-900\"><main class=\"mx-auto max-w-xl p-8\">\
+         <div role=\"alert\" class=\"rounded-xl border border-rose-200 bg-rose-50 p-6 text-sm text-rose-800\">\
+         <p class=\"font-semibold\">{title}</p><p class=\"mt-1\" data-oauth-error>{message}</p></div>\
+         <p class=\"mt-4 text-sm\"><a href=\"/\" class=\"underline\">Go to the dashboard</a></p></main></body></html>",
+        title = escape(title),
+        message = escape(message),
+        css = app::site::STYLESHEET,
+    );
+    let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
+    response
+}
+
+/// The answer to the consent form: a page that sends the browser on to the client's redirect
+/// URI. Not a redirect: the dashboard's CSP says `form-action 'self'`, and browsers apply that
+/// to a form's redirects, so a 303 to the client would be blocked. A refresh (and a link, for
+/// browsers that ask before opening an app's own scheme) is a new navigation instead.
+fn returning_page(to: &str) -> Response {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let to = escape(to);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={to}\">\
+         <title>Returning to the app · Gatehouse</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body class=\"bg-slate-50 text-slate-900\"><main class=\"mx-auto max-w-xl p-8 text-sm\">\
+         <p>Returning to the app…</p><p class=\"mt-2\"><a id=\"continue\" href=\"{to}\" class=\"underline\">Continue</a> if nothing happens.</p>\
+         </main></body></html>",
+        css = app::site::STYLESHEET,
+    );
+    let mut response = Html(body).into_response();
+    no_store(&mut response);
+    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The address a request came from, as the trusted-proxy middleware settled it.
+fn client_ip(peer: std::net::SocketAddr) -> Option<String> {
+    Some(peer.ip().to_string())
+}
