@@ -94,6 +94,8 @@ pub async fn create_server(
     )
 }
 
+// One argument per form field: a server function's arguments are the names the browser posts.
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/rpc", endpoint = "update_server")]
 pub async fn update_server(
     id: ServerId,

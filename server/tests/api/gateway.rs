@@ -452,7 +452,7 @@ async fn the_gateway_fails_closed_when_it_cannot_read_changes(backend: Backend) 
 }
 
 /// Opens an SSE stream through the gateway and returns a future that resolves when it ends.
-async fn held_stream(url: &str, token: &str) -> impl std::future::Future<Output = ()> {
+pub(crate) async fn held_stream(url: &str, token: &str) -> impl std::future::Future<Output = ()> {
     let response = open_sse(url, token).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut stream = response.bytes_stream();
@@ -461,7 +461,7 @@ async fn held_stream(url: &str, token: &str) -> impl std::future::Future<Output 
     async move { while let Some(Ok(_)) = stream.next().await {} }
 }
 
-async fn ends_soon(stream_end: impl std::future::Future<Output = ()>, what: &str) {
+pub(crate) async fn ends_soon(stream_end: impl std::future::Future<Output = ()>, what: &str) {
     assert!(tokio::time::timeout(Duration::from_secs(2), stream_end).await.is_ok(), "the stream outlived: {what}");
 }
 
