@@ -30,6 +30,8 @@ pub struct Removed {
     pub events: u64,
     pub usage: u64,
     pub audit: u64,
+    /// OAuth authorization requests and codes a day past their end, and expired refresh tokens.
+    pub oauth: u64,
 }
 
 fn cutoff(days: u32) -> Option<chrono::DateTime<Utc>> {
@@ -69,6 +71,7 @@ impl Retention {
                 .await?
                 .rows_affected;
         }
+        removed.oauth = forget_oauth_leftovers(state).await?;
         Ok(removed)
     }
 
@@ -83,4 +86,20 @@ impl Retention {
             tokio::time::sleep(EVERY).await;
         }
     }
+}
+
+/// Authorization rows outlive their code by a day (long enough to spot a replayed code and
+/// revoke what it issued); spent refresh tokens are kept until they would have expired, so a
+/// reuse is still caught, then go.
+async fn forget_oauth_leftovers(state: &AppState) -> Result<u64, app::error::AppError> {
+    use app::oauth::ssr::entity::{authorizations, refresh_tokens};
+    let now = Utc::now();
+    let requests = authorizations::Entity::delete_many()
+        .filter(authorizations::Column::ExpiresAt.lt(now - chrono::Duration::days(1)))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    let refresh =
+        refresh_tokens::Entity::delete_many().filter(refresh_tokens::Column::ExpiresAt.lt(now)).exec(&state.db).await?.rows_affected;
+    Ok(requests + refresh)
 }

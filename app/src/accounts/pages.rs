@@ -283,5 +283,6 @@ pub fn UsersPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+        <crate::oauth::OAuthClientsSection/>
     }
 }

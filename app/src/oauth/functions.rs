@@ -62,7 +62,7 @@ pub async fn delete_oauth_client(id: Uuid) -> Result<(), AppError> {
         async move {
             let (state, actor) = require_actor().await?;
             let admin = actor.admin()?;
-            super::ssr::clients::delete(&state, &admin, id).await
+            super::ssr::clients::delete(&state, Some(&admin), id).await.map(|_| ())
         }
         .await,
     )

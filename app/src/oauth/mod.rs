@@ -4,9 +4,11 @@
 //! server crate's `oauth` module.
 pub mod domain;
 pub mod functions;
+pub mod help;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 pub use domain::*;
-pub use pages::{ConnectedAppsPage, ConsentPage};
+pub use help::ConnectClients;
+pub use pages::{ConnectedAppsPage, ConsentPage, OAuthClientsSection};

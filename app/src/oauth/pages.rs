@@ -9,7 +9,7 @@ use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
 use super::domain::{GRANT_LIFETIMES, METADATA_DOCUMENT_KIND};
-use super::functions::{DisconnectApp, connected_apps, consent_details};
+use super::functions::{DeleteOauthClient, DisconnectApp, connected_apps, consent_details, list_oauth_clients};
 use crate::components::*;
 use crate::servers::pages::Loading;
 use crate::tokens::TokenStatus;
@@ -149,5 +149,57 @@ pub fn ConnectedAppsPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The operator's list of OAuth clients on the Users page: who registered or is known by a
+/// metadata document, how many grants each holds, and delete (which revokes them).
+#[component]
+pub fn OAuthClientsSection() -> impl IntoView {
+    let delete = ServerAction::<DeleteOauthClient>::new();
+    let clients = Resource::new(move || delete.version().get(), |_| list_oauth_clients());
+    crate::toast::toast_on(delete, |_| "Client deleted; its grants are revoked and their streams ended.".to_string());
+    view! {
+        <section class="mt-10" aria-labelledby="oauth-clients">
+            <h2 id="oauth-clients" class="mb-1 text-sm font-semibold uppercase tracking-wide text-slate-500">"OAuth clients"</h2>
+            <p class="mb-4 text-sm text-slate-600 dark:text-slate-400">
+                "Apps that registered themselves (dynamic registration) or are known by their client metadata URL. Deleting one revokes every grant it holds."
+            </p>
+            <FormAlert error=action_error(delete)/>
+            <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match clients.await {
+                        Ok(list) if list.is_empty() => view! { <p class="text-sm text-slate-500">"No OAuth clients yet."</p> }.into_any(),
+                        Ok(list) => view! {
+                            <ul class="divide-y divide-slate-200 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
+                                {list.into_iter().map(|c| {
+                                    let id = c.id.to_string();
+                                    let row = id.clone();
+                                    let kind = if c.kind == METADATA_DOCUMENT_KIND { "metadata document" } else { "registered" };
+                                    view! {
+                                        <li class="flex flex-wrap items-center gap-3 px-5 py-3 text-sm" data-oauth-client=row>
+                                            <span class="font-medium">{c.name.clone()}</span>
+                                            <Badge text=kind tone=Tone::Muted/>
+                                            <span class="break-all font-mono text-xs text-slate-500">{c.client_id.clone()}</span>
+                                            <span class="text-slate-500">{format!("{} live grant(s)", c.live_grants)}</span>
+                                            <span class="text-slate-500">"expires " <RelativeTime at=c.expires_at none="never"/></span>
+                                            <span class="ml-auto">
+                                                <Confirm summary="Delete".into() warning=format!("{} loses its registration and its {} live grant(s); their streams end now.", c.name, c.live_grants)>
+                                                    <ActionForm action=delete>
+                                                        <input type="hidden" name="id" value=id.clone()/>
+                                                        <button type="submit" class=DANGER_BUTTON>"Delete client"</button>
+                                                    </ActionForm>
+                                                </Confirm>
+                                            </span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        }.into_any(),
+                        Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

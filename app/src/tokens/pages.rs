@@ -275,6 +275,9 @@ fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoVi
         targets.push(("gatehouse".into(), Transport::StreamableHttp, "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp".into()));
     }
     let several = (targets.len() > 1).then(|| targets.iter().map(|t| t.0.clone()).collect::<Vec<_>>());
+    // How to connect the clients people use, for the first of the token's servers.
+    let first = created.details.servers.first().and_then(|linked| servers.iter().find(|s| s.id == linked.id));
+    let connect = (targets[0].2.clone(), first.is_some_and(|s| s.oauth_enabled && s.require_token));
     let chosen = RwSignal::new(0usize);
     let token = created.token.clone();
     let examples = {
@@ -331,6 +334,7 @@ fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoVi
                         }
                     }).collect_view()}
                 </div>
+                <crate::oauth::ConnectClients url=connect.0 oauth=connect.1 token=created.token.clone()/>
                 <div class="mt-6 flex justify-end gap-2">
                     <a href=format!("/tokens/{}", created.details.id) class=PRIMARY_BUTTON>"I have copied it"</a>
                 </div>

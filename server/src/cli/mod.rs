@@ -4,6 +4,7 @@
 mod accounts;
 mod api_keys;
 mod maintenance;
+mod oauth_clients;
 mod output;
 mod prompt;
 mod servers;
@@ -62,6 +63,9 @@ pub enum Command {
     /// API keys for the REST API.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// OAuth clients: those that registered and those known by a metadata document.
+    #[command(subcommand, name = "oauth-client")]
+    OauthClient(OauthClientCommand),
     /// Delete tokens that were revoked or expired long ago, with their server links and usage.
     PurgeExpired {
         /// Only tokens dead for longer than this.
@@ -252,6 +256,17 @@ pub enum ApiKeyCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum OauthClientCommand {
+    /// Every client, with how many grants it still holds.
+    List,
+    /// Delete a client: every grant it holds is revoked and its streams end.
+    Delete {
+        /// The client's id (`gatehouse oauth-client list`), or its client_id.
+        client: String,
+    },
+}
+
 /// Runs an operator command (anything but `serve`, `migrate` and `demo-mcp`).
 pub async fn run(command: Command, config: &crate::Config, json: bool) -> Result<(), CliError> {
     let out = output::Output { json };
@@ -268,6 +283,7 @@ pub async fn run(command: Command, config: &crate::Config, json: bool) -> Result
             tokens::run(command, &opened, &out).await
         }
         Command::ApiKey(command) => api_keys::run(command, &opened().await?.state, &out).await,
+        Command::OauthClient(command) => oauth_clients::run(command, &opened().await?.state, &out).await,
         Command::PurgeExpired { older_than, dry_run } => {
             let older_than = maintenance::parse_age(&older_than)?;
             maintenance::purge(&opened().await?.state, older_than, dry_run, &out).await

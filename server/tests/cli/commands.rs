@@ -1009,3 +1009,29 @@ fn at_a_terminal_missing_values_are_asked_for_and_the_password_is_not_echoed(bac
     assert!(!shown.contains(password), "the password was echoed: {shown}");
     assert!(env.ok(&["account", "list"]).contains("grace@example.com"));
 }
+
+on_both_backends!(oauth_clients_are_listed_and_deleted);
+
+/// `oauth-client list` shows what registered with the running server; `delete` takes the id or
+/// the client_id, and an unknown one is bad input.
+fn oauth_clients_are_listed_and_deleted(backend: Backend) {
+    let env = Env::new(backend);
+    let _serving = env.serve(&env.database_url);
+    let registered: Value = http()
+        .post(format!("{}/oauth/register", env.public_url()))
+        .json(&serde_json::json!({ "client_name": "CLI listed", "redirect_uris": ["http://127.0.0.1/cb"], "token_endpoint_auth_method": "none" }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let listed = env.json(&["oauth-client", "list"]);
+    let row = listed.as_array().unwrap().iter().find(|c| c["client_id"] == client_id).expect("listed");
+    assert_eq!(row["name"], "CLI listed");
+    assert_eq!(row["live_grants"], 0);
+    assert!(env.ok(&["oauth-client", "list"]).contains("CLI listed"), "the text table names it");
+    env.bad_input(&["oauth-client", "delete", "ghc_nobody"], None, &["No OAuth client is \"ghc_nobody\"", "oauth-client list"]);
+    let deleted = env.json(&["oauth-client", "delete", client_id]);
+    assert_eq!(deleted["grants_revoked"], 0);
+    assert!(env.json(&["oauth-client", "list"]).as_array().unwrap().is_empty());
+}

@@ -244,7 +244,7 @@ pub async fn update(
 /// RFC 7592 delete: the client and every grant it holds end.
 pub async fn delete_registered(state: &AppState, client_id: &str, registration_token: Option<&str>) -> Result<(), OAuthError> {
     let model = by_registration_token(state, client_id, registration_token).await?;
-    remove(state, &model, None).await.map_err(app_error)
+    remove(state, &model, None, "the client (RFC 7592)").await.map(|_| ()).map_err(app_error)
 }
 
 /// A client known by `client_id` that has not expired.
@@ -366,13 +366,14 @@ pub async fn list(state: &AppState) -> Result<Vec<ClientView>, AppError> {
         .collect())
 }
 
-/// The operator deletes a client: every grant it holds is revoked (their streams end) first.
-pub async fn delete(state: &AppState, admin: &Actor, id: Uuid) -> Result<(), AppError> {
+/// The operator deletes a client (in the dashboard `admin` is the admin; at the command line,
+/// `None`): every grant it holds is revoked (their streams end) first. How many grants ended.
+pub async fn delete(state: &AppState, admin: Option<&Actor>, id: Uuid) -> Result<u64, AppError> {
     let model = find_by_row(&state.db, id).await?.ok_or_else(|| AppError::not_found("client"))?;
-    remove(state, &model, Some(admin)).await
+    remove(state, &model, admin, if admin.is_some() { "an admin" } else { "the operator (CLI)" }).await
 }
 
-async fn remove(state: &AppState, model: &ClientModel, admin: Option<&Actor>) -> Result<(), AppError> {
+async fn remove(state: &AppState, model: &ClientModel, admin: Option<&Actor>, by: &str) -> Result<u64, AppError> {
     let txn = state.changes.begin(&state.db).await?;
     let ended = super::grants::revoke_client_grants(&txn, model.id, None).await?;
     super::entity::authorizations::Entity::delete_many()
@@ -380,13 +381,14 @@ async fn remove(state: &AppState, model: &ClientModel, admin: Option<&Actor>) ->
         .exec(&txn)
         .await?;
     entity::Entity::delete_by_id(model.id).exec(&txn).await?;
-    let detail = serde_json::json!({ "client_id": model.client_id, "client_name": model.name, "grants_revoked": ended });
+    let detail = serde_json::json!({ "client_id": model.client_id, "client_name": model.name, "grants_revoked": ended, "by": by });
     let record = match admin {
         Some(admin) => AuditRecord::by(admin, "oauth.client_deleted", "oauth_client", model.id),
         None => AuditRecord::anonymous(None, None, "oauth.client_deleted"),
     };
     audit(&txn, record.detail(detail)).await?;
-    state.changes.commit(&state.db, txn).await
+    state.changes.commit(&state.db, txn).await?;
+    Ok(ended)
 }
 
 pub(super) fn server_error(e: impl std::fmt::Display) -> OAuthError {
