@@ -136,10 +136,29 @@ impl Gateway {
     }
 
     pub fn router(self) -> Router {
+        // Browser clients (the MCP Inspector) call endpoints from their own origin: preflights
+        // are answered here, before any token check, and the challenge and session headers are
+        // readable. Tokens travel in `Authorization`, never cookies, so no site gains anything
+        // a script could not do with the token itself; servers that need no token still refuse
+        // pages of other sites (`PublicAddress::check`).
+        let cors = tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::Any)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers(
+                std::iter::once("authorization")
+                    .chain(FORWARD_REQUEST.iter().copied())
+                    .map(http::HeaderName::from_static)
+                    .collect::<Vec<_>>(),
+            )
+            .expose_headers(
+                ["www-authenticate", "mcp-session-id", "mcp-protocol-version", "x-gatehouse-refusal", "retry-after"]
+                    .map(http::HeaderName::from_static),
+            );
         Router::new()
             .route("/{server}/mcp", any(streamable_http))
             .route("/{server}/sse", get(sse_stream))
             .route("/{server}/messages", post(sse_message))
+            .layer(cors)
             .with_state(self)
     }
 

@@ -109,7 +109,13 @@ async fn missing_and_bad_tokens_are_refused_with_401(backend: Backend) {
     assert_eq!(post_mcp(endpoint, Some(&format!("Bearer {token}"))).await.status(), StatusCode::OK, "the right token passes");
 
     let (challenge, body) = refused(post_mcp(endpoint, None).await).await;
-    assert_eq!(challenge, "Bearer realm=\"gatehouse\"");
+    // New servers offer OAuth, so the challenge names their metadata (see oauth::flow).
+    let discovery = format!(
+        "resource_metadata=\"{}/.well-known/oauth-protected-resource/s/{}/mcp\", scope=\"mcp\"",
+        app.address,
+        server["id"].as_str().unwrap()
+    );
+    assert_eq!(challenge, format!("Bearer realm=\"gatehouse\", {discovery}"));
     assert_eq!(body["code"], "token_required");
 
     let (challenge, body) = refused(post_mcp(endpoint, Some("Bearer eyJ.garbage.here")).await).await;

@@ -267,3 +267,75 @@ async fn servers_without_oauth_keep_todays_static_token_answers(backend: Backend
     let (static_token, _) = ada.token("static", "1h", &[&server]).await;
     assert_eq!(post_mcp(server["mcp_endpoint"].as_str().unwrap(), Some(&format!("Bearer {static_token}"))).await.status(), StatusCode::OK);
 }
+
+on_both_backends!(browser_clients_can_preflight_and_read_the_challenge);
+
+/// The MCP Inspector runs in a browser: its preflight is answered before the token check, and
+/// it may read `WWW-Authenticate` (to find the metadata) and `Mcp-Session-Id`.
+async fn browser_clients_can_preflight_and_read_the_challenge(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let server = ada.server("docs", &format!("{demo}/mcp")).await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, endpoint)
+        .header(header::ORIGIN, "http://localhost:6274")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type,mcp-protocol-version")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let refused = http.post(endpoint).header(header::ORIGIN, "http://localhost:6274").json(&json!({})).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let exposed = refused.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(exposed.contains("www-authenticate") && exposed.contains("mcp-session-id"), "{exposed}");
+    let metadata = http
+        .get(format!("{}/.well-known/oauth-authorization-server", app.address))
+        .header(header::ORIGIN, "http://localhost:6274")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.headers()["access-control-allow-origin"], "*", "the metadata too");
+}
+
+on_both_backends!(a_visitor_signs_in_first_and_comes_back_to_the_consent_page);
+
+/// The authorization endpoint works without a session: the consent page sends the visitor to
+/// log in, and the login comes back to it.
+async fn a_visitor_signs_in_first_and_comes_back_to_the_consent_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let server = ada.server("docs", &format!("{demo}/mcp")).await;
+    let registration = register(&app, "Later", &[REDIRECT]).await;
+    let pkce = pkce();
+    let request = Request {
+        client_id: registration["client_id"].as_str().unwrap(),
+        redirect_uri: REDIRECT,
+        pkce: &pkce,
+        state: "s",
+        resource: server["mcp_endpoint"].as_str().unwrap(),
+    };
+    let browser = crate::helpers::client();
+    let started = browser.get(format!("{}/oauth/authorize?{}", app.address, request.query())).send().await.unwrap();
+    let consent = location(&started);
+    let page = browser.get(app.url(&consent)).header(header::ACCEPT, "text/html").send().await.unwrap();
+    assert!(page.status().is_redirection(), "{}", page.status());
+    let login = location(&page);
+    let next = url::Url::parse(&app.url(&login)).unwrap().query_pairs().find(|(n, _)| n == "next").unwrap().1.into_owned();
+    assert_eq!(next, consent, "the login page comes back to the consent page");
+    let signed_in = browser
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": "ada@example.com", "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let user = User { client: browser, base: app.address.clone(), id: String::new() };
+    let (_, csrf, html) = consent_page(&user, &next).await;
+    assert!(html.contains("Later") && !csrf.is_empty());
+}
