@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;
+pub mod unread_body;
 
 pub use config::Config;
 pub use startup::Application;

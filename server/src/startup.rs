@@ -341,6 +341,7 @@ fn router(
         .layer(tower::util::option_layer(hsts.map(|v| SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, v))))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn(crate::panics::catch_panics))
+        .layer(middleware::from_fn(crate::unread_body::close_if_body_unread))
         .layer(middleware::from_fn_with_state(
             Arc::new((config.trusted_proxies.clone(), config.trusted_proxy_header)),
             crate::client_addr::believe_trusted_proxies,

@@ -13,8 +13,13 @@ use crate::server_fns::with_status;
 pub async fn consent_details(request: Uuid) -> Result<ConsentView, AppError> {
     with_status(
         async move {
+            // The session is taken from the request before the first await: a page rendered on
+            // the server may run this twice, and the copy it throws away loses the request
+            // context at its first await (an error there broke hydration of the page).
+            let session = leptos::prelude::use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<tower_sessions::Session>().cloned())
+                .ok_or_else(|| AppError::internal("no session in the request"))?;
             let (state, actor) = require_actor().await?;
-            let session: tower_sessions::Session = leptos_axum::extract().await.map_err(AppError::internal)?;
             let csrf = super::ssr::csrf_token(&session).await?;
             super::ssr::grants::consent_view(&state, &actor, request, csrf).await
         }

@@ -7,24 +7,18 @@ use tower_sessions::Session;
 
 use crate::error::AppError;
 
-/// The session key of the consent form's CSRF token (synchronizer token pattern): one random
-/// value per session, put in the form, compared when it is posted.
-const CSRF_KEY: &str = "oauth_csrf";
-
-/// The session's consent CSRF token, made on first use.
+/// The consent form's CSRF token: a hash of the session's id (the cookie's secret value), so
+/// it is the same however many times the page is rendered for one session, needs no write,
+/// and a page that cannot read the cookie cannot know it; a new session (a login) gets a new one.
 pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
-    if let Some(token) = session.get::<String>(CSRF_KEY).await.map_err(AppError::internal)? {
-        return Ok(token);
-    }
-    let token = crate::secrets::random_secret("");
-    session.insert(CSRF_KEY, token.clone()).await.map_err(AppError::internal)?;
-    Ok(token)
+    let id = session.id().ok_or_else(|| AppError::new(crate::error::ErrorCode::Unauthenticated, "Sign in again."))?;
+    Ok(crate::secrets::sha256_hex(&format!("gatehouse-oauth-csrf:{id}")))
 }
 
 /// Whether `presented` is the session's consent CSRF token.
 pub async fn csrf_matches(session: &Session, presented: Option<&str>) -> bool {
-    match (session.get::<String>(CSRF_KEY).await.ok().flatten(), presented) {
-        (Some(expected), Some(presented)) => crate::secrets::constant_time_eq(expected.as_bytes(), presented.as_bytes()),
+    match (csrf_token(session).await, presented) {
+        (Ok(expected), Some(presented)) => crate::secrets::constant_time_eq(expected.as_bytes(), presented.as_bytes()),
         _ => false,
     }
 }

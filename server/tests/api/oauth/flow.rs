@@ -339,3 +339,32 @@ async fn a_visitor_signs_in_first_and_comes_back_to_the_consent_page(backend: Ba
     let (_, csrf, html) = consent_page(&user, &next).await;
     assert!(html.contains("Later") && !csrf.is_empty());
 }
+
+on_both_backends!(a_refusal_before_the_body_is_read_says_connection_close);
+
+/// A 401 answered before the body arrived: hyper then closes the connection, so the answer must
+/// say so, or the client's next request on it (the metadata discovery) fails. The Python SDK
+/// hit this about one sign-in in five.
+async fn a_refusal_before_the_body_is_read_says_connection_close(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let server = ada.server("docs", &format!("{demo}/mcp")).await;
+    let host = app.address.trim_start_matches("http://").to_string();
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let path = format!("/s/{}/mcp", server["id"].as_str().unwrap());
+    let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+    socket.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    socket.write_all(body.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    // A request whose body was read keeps its connection.
+    let kept = reqwest::Client::new().get(app.url("/healthz")).send().await.unwrap();
+    assert!(kept.headers().get(header::CONNECTION).is_none());
+}
