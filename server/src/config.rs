@@ -137,6 +137,10 @@ pub struct Config {
     /// Extra CA certificates (PEM) trusted when fetching client ID metadata documents, beside
     /// the public roots: for clients published on an internal CA.
     pub oauth_metadata_ca: Option<PathBuf>,
+    /// Fetch client metadata documents from loopback or private addresses. Off: anyone can
+    /// name a client id URL, so it must not reach this machine or its network.
+    pub oauth_metadata_allow_loopback: bool,
+    pub oauth_metadata_allow_private: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +198,8 @@ impl Default for Config {
             oauth_registration: true,
             oauth_registrations_per_minute: 10,
             oauth_metadata_ca: None,
+            oauth_metadata_allow_loopback: false,
+            oauth_metadata_allow_private: false,
         }
     }
 }

@@ -125,7 +125,14 @@ impl Application {
             Some(path) => Some(std::fs::read(path).map_err(|e| anyhow::anyhow!("oauth_metadata_ca {}: {e}", path.display()))?),
             None => None,
         };
-        let documents = crate::oauth::documents::ClientDocuments::new(config.upstream_policy(), metadata_ca.as_deref())?;
+        // Anyone may name a client id URL, so its fetch has a policy of its own, stricter than
+        // the upstreams' (those are set by signed-in owners): no loopback or private address
+        // unless the operator says so for metadata documents in particular.
+        let metadata_policy = app::servers::UpstreamPolicy {
+            allow_loopback: config.oauth_metadata_allow_loopback,
+            allow_private: config.oauth_metadata_allow_private,
+        };
+        let documents = crate::oauth::documents::ClientDocuments::new(metadata_policy, metadata_ca.as_deref())?;
         let oauth = crate::oauth::OAuth::new(state.clone(), documents, config.oauth_registrations_per_minute);
         let router = router(state.clone(), &config, &public_url, gateway, oauth, main_metrics);
         Ok(Self {
@@ -337,7 +344,7 @@ fn router(
     // The gateway: Bearer tokens only, no sessions or cookies.
     dashboard
         .nest_service("/s", gateway.router())
-        .merge(oauth.machine_router())
+        .merge(oauth.machine_router().layer(middleware::from_fn_with_state(config.body_read_timeout(), answer_within)))
         .layer(tower::util::option_layer(hsts.map(|v| SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, v))))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(middleware::from_fn(crate::panics::catch_panics))

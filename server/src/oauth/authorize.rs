@@ -25,27 +25,7 @@ use app::oauth::{
     well_formed_verifier,
 };
 
-use super::{OAuth, error_page};
-
-/// Query or form parameters, each at most once (RFC 6749 §3.1).
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(raw: &[u8]) -> Self {
-        Self(url::form_urlencoded::parse(raw).into_owned().collect())
-    }
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-    fn repeated(&self, except: &[&str]) -> Option<&str> {
-        self.0.iter().enumerate().find_map(|(i, (name, _))| {
-            (!except.contains(&name.as_str()) && self.0[..i].iter().any(|(n, _)| n == name)).then_some(name.as_str())
-        })
-    }
-}
+use super::{OAuth, Params, error_page};
 
 /// The client a `client_id` names: a metadata document's URL, or a registered id.
 pub async fn resolve_client(oauth: &OAuth, client_id: &str) -> Result<ClientModel, OAuthError> {
@@ -63,11 +43,11 @@ pub async fn resolve_client(oauth: &OAuth, client_id: &str) -> Result<ClientMode
 
 /// `GET /oauth/authorize`.
 pub async fn start(State(oauth): State<OAuth>, RawQuery(query): RawQuery) -> Response {
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
     let cannot = |message: &str| error_page(StatusCode::BAD_REQUEST, "This sign-in link does not work", message);
-    if let Some(name) = params.repeated(&[]) {
-        return cannot(&format!("The parameter {name} is given twice."));
-    }
+    let params = match Params::parse(query.unwrap_or_default().as_bytes(), &[]) {
+        Ok(params) => params,
+        Err(why) => return cannot(&why),
+    };
     let Some(client_id) = params.get("client_id") else { return cannot("The app sent no client_id.") };
     let client = match resolve_client(&oauth, client_id).await {
         Ok(client) => client,
@@ -123,21 +103,21 @@ pub async fn start(State(oauth): State<OAuth>, RawQuery(query): RawQuery) -> Res
 
 async fn offers_oauth(oauth: &OAuth, server: uuid::Uuid) -> Result<bool, OAuthError> {
     use sea_orm::EntityTrait;
-    let found = app::servers::ssr::entity::Entity::find_by_id(server)
-        .one(&oauth.app.db)
-        .await
-        .map_err(|e| OAuthError::new(app::oauth::OAuthErrorCode::ServerError, e.to_string()))?;
+    let found = app::servers::ssr::entity::Entity::find_by_id(server).one(&oauth.app.db).await.map_err(|e| {
+        tracing::error!(error = %e, "could not read a server for an authorization request");
+        OAuthError::new(app::oauth::OAuthErrorCode::ServerError, "Gatehouse could not answer now. Try again shortly.")
+    })?;
     Ok(found.is_some_and(|s| s.oauth_enabled && s.require_token))
 }
 
 /// `POST /oauth/authorize`: the consent form's answer. Only the signed-in owner, with the
 /// session's CSRF token, from this site (the dashboard's cross-site check runs first).
 pub async fn answer(State(oauth): State<OAuth>, ConnectInfo(peer): ConnectInfo<SocketAddr>, session: Session, body: Bytes) -> Response {
-    let params = Params::parse(&body);
     let refused = |status: StatusCode, message: &str| error_page(status, "This answer was not accepted", message);
-    if let Some(name) = params.repeated(&["server"]) {
-        return refused(StatusCode::BAD_REQUEST, &format!("The field {name} is given twice."));
-    }
+    let params = match Params::parse(&body, &["server"]) {
+        Ok(params) => params,
+        Err(why) => return refused(StatusCode::BAD_REQUEST, &why),
+    };
     let account = match app::accounts::ssr::require_account(&oauth.app, &session).await {
         Ok(account) => account,
         Err(_) => return refused(StatusCode::UNAUTHORIZED, "You are not signed in. Start again from the app."),

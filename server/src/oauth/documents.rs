@@ -14,14 +14,16 @@ use futures::StreamExt;
 use app::oauth::{OAuthError, ssr::clients::ClientMetadata};
 use app::servers::UpstreamPolicy;
 
-/// A document is a few hundred bytes; 64 KiB leaves room and bounds what one sign-in costs.
-const MAX_BYTES: usize = 64 * 1024;
+/// A document is a few hundred bytes (the draft suggests refusing more than 5 KB); 16 KiB
+/// leaves room and bounds what one sign-in, and the cache, cost.
+const MAX_BYTES: usize = 16 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// Kept this long when the server says nothing, and never shorter or longer than these.
 const DEFAULT_TTL: Duration = Duration::from_secs(5 * 60);
 const MIN_TTL: Duration = Duration::from_secs(60);
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
-const MAX_CACHED: usize = 10_000;
+/// At most this many documents are kept (16 KiB each at most): anyone can make Gatehouse fetch one.
+const MAX_CACHED: usize = 2_000;
 
 pub struct ClientDocuments {
     http: reqwest::Client,
@@ -78,7 +80,9 @@ impl ClientDocuments {
         }
         let document: ClientMetadata =
             serde_json::from_slice(&body).map_err(|e| fail(format!("it is not a JSON client metadata document ({e}).")))?;
-        if let Some(ttl) = ttl {
+        // Only a document that names itself is kept: one that cannot sign anyone in is not worth
+        // memory, and naming arbitrary URLs must not fill the cache.
+        if let Some(ttl) = ttl.filter(|_| document.client_id.as_deref() == Some(url)) {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() >= MAX_CACHED {
                 let now = Instant::now();

@@ -59,7 +59,11 @@ pub async fn protected_resource(State(oauth): State<OAuth>, Path((server, endpoi
         }))
         .into_response(),
         Ok(_) => not_found(),
-        Err(e) => super::OAuthReply(OAuthError::new(app::oauth::OAuthErrorCode::ServerError, e.to_string())).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read a server for its resource metadata");
+            let error = OAuthError::new(app::oauth::OAuthErrorCode::ServerError, "Gatehouse could not answer now. Try again shortly.");
+            super::OAuthReply(error).into_response()
+        }
     }
 }
 

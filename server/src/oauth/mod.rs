@@ -27,6 +27,51 @@ mod token;
 
 pub use metadata::{challenge_params, resource_server};
 
+/// The most parameters an OAuth request may carry: every endpoint reads fewer than twenty, and
+/// the consent form one per server ticked.
+const MAX_PARAMS: usize = 200;
+/// The longest value: URLs, `state` and tokens all fit (the columns that keep them hold 2048).
+const MAX_VALUE: usize = 2048;
+/// The largest body an OAuth endpoint reads: a form or a registration is a few hundred bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Query or form parameters, each at most once (RFC 6749 §3.1) except those named repeatable.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Refused: more than [`MAX_PARAMS`], or a name given twice (the name).
+    pub fn parse(raw: &[u8], repeatable: &[&str]) -> Result<Self, String> {
+        let mut params = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (name, value) in url::form_urlencoded::parse(raw) {
+            // No database stores a NUL in text (PostgreSQL refuses it), and no OAuth value has one.
+            if name.contains('\0') || value.contains('\0') {
+                return Err(format!("The parameter {name} holds a NUL character."));
+            }
+            if value.len() > MAX_VALUE {
+                return Err(format!("The parameter {name} is longer than {MAX_VALUE} bytes."));
+            }
+            if params.len() == MAX_PARAMS {
+                return Err(format!("There are more than {MAX_PARAMS} parameters."));
+            }
+            if !repeatable.contains(&name.as_ref()) && !seen.insert(name.clone()) {
+                return Err(format!("The parameter {name} is given twice."));
+            }
+            params.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(Self(params))
+    }
+
+    /// A parameter's value; an empty one counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
 /// What the OAuth endpoints share.
 #[derive(Clone)]
 pub struct OAuth {
@@ -56,6 +101,7 @@ impl OAuth {
             .route("/oauth/register", post(register::register))
             .route("/oauth/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
             .layer(cors)
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
             .with_state(self.clone())
     }
 

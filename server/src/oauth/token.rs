@@ -15,34 +15,28 @@ use base64::Engine;
 use app::oauth::{
     OAuthError, OAuthErrorCode,
     ssr::{
-        clients::{self, ClientModel, SecretMethod},
+        clients::{self, ClientModel},
         grants,
     },
 };
 
-use super::{OAuth, OAuthReply, no_store};
+use super::{OAuth, OAuthReply, Params, no_store};
 
 /// A form body, each parameter at most once.
-fn form(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
         return Err(OAuthError::request("Send the parameters form-encoded (Content-Type: application/x-www-form-urlencoded)."));
     }
-    let params: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
-    for (i, (name, _)) in params.iter().enumerate() {
-        if params[..i].iter().any(|(n, _)| n == name) {
-            return Err(OAuthError::request(format!("The parameter {name} is given twice.")));
-        }
-    }
-    Ok(params)
+    Params::parse(body, &[]).map_err(OAuthError::request)
 }
 
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.get(name)
 }
 
 /// The client making the request, authenticated as it registered.
-async fn authenticated_client(oauth: &OAuth, headers: &HeaderMap, params: &[(String, String)]) -> Result<ClientModel, OAuthError> {
+async fn authenticated_client(oauth: &OAuth, headers: &HeaderMap, params: &Params) -> Result<ClientModel, OAuthError> {
     let basic = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
             let decoded = base64::engine::general_purpose::STANDARD
@@ -59,22 +53,18 @@ async fn authenticated_client(oauth: &OAuth, headers: &HeaderMap, params: &[(Str
         _ => None,
     };
     let body_id = param(params, "client_id");
-    let (client_id, secret, method) = match (&basic, body_id) {
+    let (client_id, secret) = match (&basic, body_id) {
         (Some((id, _)), Some(body)) if id != body => {
             return Err(OAuthError::request("client_id in the body differs from the Basic credentials."));
         }
-        (Some((id, secret)), _) => (id.clone(), Some(secret.clone()), SecretMethod::Basic),
-        (None, Some(id)) => {
-            let secret = param(params, "client_secret").map(str::to_string);
-            let method = if secret.is_some() { SecretMethod::Post } else { SecretMethod::Either };
-            (id.to_string(), secret, method)
-        }
+        (Some((id, secret)), _) => (id.clone(), Some(secret.clone())),
+        (None, Some(id)) => (id.to_string(), param(params, "client_secret").map(str::to_string)),
         (None, None) => return Err(OAuthError::client("client_id is missing (in the body, or as HTTP Basic credentials).")),
     };
     let client = clients::find(&oauth.app, &client_id)
         .await?
         .ok_or_else(|| OAuthError::client("This client is not known here (or its registration expired). Register again."))?;
-    clients::authenticate(&client, secret.as_deref(), method)?;
+    clients::authenticate(&client, secret.as_deref())?;
     Ok(client)
 }
 

@@ -19,6 +19,8 @@ pub use entity::Model as ClientModel;
 pub use crate::oauth::domain::{METADATA_DOCUMENT_KIND as METADATA_DOCUMENT, REGISTERED_KIND as REGISTERED};
 const MAX_REDIRECT_URIS: usize = 20;
 const MAX_NAME: usize = 200;
+/// The columns that keep URIs hold 2048 characters.
+const MAX_URI: usize = 2048;
 
 /// The client metadata of RFC 7591 §2 that Gatehouse reads; a metadata document has the same
 /// fields plus `client_id`. Unknown fields are kept as registered, never interpreted.
@@ -96,7 +98,14 @@ fn accept(metadata: ClientMetadata, default_method: &str) -> Result<Accepted, OA
         return Err(OAuthError::new(OAuthErrorCode::InvalidRedirectUri, format!("List at most {MAX_REDIRECT_URIS} redirect URIs.")));
     }
     for uri in &metadata.redirect_uris {
+        if uri.len() > MAX_URI {
+            return Err(OAuthError::new(OAuthErrorCode::InvalidRedirectUri, format!("A redirect URI may be at most {MAX_URI} bytes.")));
+        }
         check_redirect_uri(uri).map_err(|why| OAuthError::new(OAuthErrorCode::InvalidRedirectUri, why))?;
+    }
+    // No database stores a NUL in text (PostgreSQL refuses it).
+    if serde_json::to_string(&metadata).is_ok_and(|json| json.contains("\\u0000")) {
+        return Err(invalid("The metadata holds a NUL character."));
     }
     let auth_method = metadata.token_endpoint_auth_method.clone().unwrap_or_else(|| default_method.to_string());
     if !matches!(auth_method.as_str(), "none" | "client_secret_post" | "client_secret_basic") {
@@ -262,8 +271,7 @@ pub async fn find_by_row(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<C
 pub async fn remember_document(state: &AppState, url: &str, document: ClientMetadata) -> Result<ClientModel, OAuthError> {
     if document.client_id.as_deref() != Some(url) {
         return Err(OAuthError::client(format!(
-            "The client metadata document at {url} names another client_id ({}); it must be its own URL exactly.",
-            document.client_id.as_deref().unwrap_or("none")
+            "The client metadata document at {url} names another client_id; it must be its own URL exactly."
         )));
     }
     let accepted =
@@ -302,36 +310,18 @@ pub async fn remember_document(state: &AppState, url: &str, document: ClientMeta
 }
 
 /// Checks the client's credentials at the token or revocation endpoint: public clients
-/// present none; confidential ones their secret, by the method they registered.
-pub fn authenticate(model: &ClientModel, secret: Option<&str>, method: SecretMethod) -> Result<(), OAuthError> {
-    match (model.auth_method.as_str(), secret) {
+/// present none (an empty Basic password counts as none); confidential ones their secret,
+/// by HTTP Basic or in the body — RFC 6749 §2.3.1 has servers accept Basic from every
+/// confidential client, so which of the two a client registered is not enforced.
+pub fn authenticate(model: &ClientModel, secret: Option<&str>) -> Result<(), OAuthError> {
+    match (model.auth_method.as_str(), secret.filter(|s| !s.is_empty())) {
         ("none", None) => Ok(()),
         ("none", Some(_)) => Err(OAuthError::client("This client is public (token_endpoint_auth_method none); send no client secret.")),
-        (registered, Some(presented)) if registered == method.as_str() || method == SecretMethod::Either => match &model.secret_hash {
+        (_, Some(presented)) => match &model.secret_hash {
             Some(hash) if crate::secrets::constant_time_eq(hash.as_bytes(), sha256_hex(presented).as_bytes()) => Ok(()),
             _ => Err(OAuthError::client("The client secret is wrong.")),
         },
-        (registered, Some(_)) => Err(OAuthError::client(format!("This client authenticates with {registered}."))),
         (registered, None) => Err(OAuthError::client(format!("This client must authenticate ({registered}); its secret is missing."))),
-    }
-}
-
-/// How a secret reached the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretMethod {
-    Basic,
-    Post,
-    /// No secret was sent.
-    Either,
-}
-
-impl SecretMethod {
-    fn as_str(self) -> &'static str {
-        match self {
-            SecretMethod::Basic => "client_secret_basic",
-            SecretMethod::Post => "client_secret_post",
-            SecretMethod::Either => "",
-        }
     }
 }
 

@@ -312,7 +312,7 @@ pub async fn exchange_code(
     let (Some(account), Some(server_ids)) = (row.account_id, row.server_ids.as_deref()) else { return Err(unknown()) };
     let servers: BTreeSet<Uuid> = serde_json::from_str(server_ids).map_err(server_error)?;
     let account = AccountId(account);
-    live_account(state, account).await?;
+    live_account(&state.db, account).await?;
 
     let txn = state.changes.begin(&state.db).await.map_err(server_error)?;
     // Single use, even against a concurrent exchange of the same code.
@@ -324,7 +324,11 @@ pub async fn exchange_code(
         .await
         .map_err(server_error)?;
     if claimed.rows_affected != 1 {
-        return Err(unknown());
+        // Another exchange of this code won the race: a replay, answered as one.
+        drop(txn);
+        let row = authorizations::Entity::find_by_id(row.id).one(&state.db).await.map_err(server_error)?.ok_or_else(unknown)?;
+        replayed(state, &row, ip).await?;
+        return Err(OAuthError::grant("This authorization code was already used. Sign in again from the app."));
     }
     let now = Utc::now();
     let key = crate::signing_keys::ssr::active_key(&txn, state, account).await.map_err(app_error)?;
@@ -365,8 +369,27 @@ pub async fn exchange_code(
         "resource": row.resource, "grant_expires_at": row.grant_expires_at,
     }));
     audit(&txn, record).await.map_err(app_error)?;
+    kept_alive(state, &txn, client).await?;
     state.changes.commit(&state.db, txn).await.map_err(app_error)?;
     Ok(IssuedTokens { access_token: access.0, token_type: "Bearer", expires_in: access.1, refresh_token: refresh, scope: row.scope })
+}
+
+/// A registered client's lifetime counts from its last use, not its registration: a client
+/// in use (a grant "until I revoke it" refreshing daily) must not stop at day 90 of its
+/// registration; one unused for that long goes.
+async fn kept_alive(state: &AppState, db: &impl ConnectionTrait, client: &ClientModel) -> Result<(), OAuthError> {
+    use super::entity::clients;
+    let Some(seconds) = state.settings.oauth.client_lifetime_seconds else { return Ok(()) };
+    if client.expires_at.is_none() {
+        return Ok(());
+    }
+    clients::Entity::update_many()
+        .col_expr(clients::Column::ExpiresAt, Expr::value(Some(Utc::now() + Duration::seconds(seconds))))
+        .filter(clients::Column::Id.eq(client.id))
+        .exec(db)
+        .await
+        .map_err(server_error)?;
+    Ok(())
 }
 
 /// A code used twice: the first use may have been an attacker's, so what it issued ends.
@@ -381,8 +404,8 @@ async fn replayed(state: &AppState, row: &authorizations::Model, ip: Option<Stri
     Ok(())
 }
 
-async fn live_account(state: &AppState, account: AccountId) -> Result<(), OAuthError> {
-    let found = accounts::Entity::find_by_id(account.0).one(&state.db).await.map_err(server_error)?;
+async fn live_account(db: &impl ConnectionTrait, account: AccountId) -> Result<(), OAuthError> {
+    let found = accounts::Entity::find_by_id(account.0).one(db).await.map_err(server_error)?;
     match found {
         Some(a) if a.status == AccountStatus::Active.as_str() => Ok(()),
         _ => Err(OAuthError::grant("The account that granted this is disabled.")),
@@ -507,12 +530,15 @@ pub async fn refresh(
         .filter(|k| k.state != crate::signing_keys::KeyState::Revoked.as_str())
         .ok_or_else(unknown)?;
     let account = AccountId(token.account_id);
-    live_account(state, account).await?;
+    // In the transaction: a second connection while SQLite's write lock is held could wait
+    // for a pool full of writers queued behind it.
+    live_account(&txn, account).await?;
     let access = access_token(state, &key, account, token.id, client, &row.resource, &row.scope, token.expires_at, now)?;
     let refresh = new_refresh_token(state, &txn, token.id, client.id, &row.scope, &row.resource, token.expires_at, now).await?;
     let record = AuditRecord::by_client(account, ip, "oauth.token_refreshed", "token", token.id)
         .detail(serde_json::json!({ "client_id": client.client_id, "client_name": client.name }));
     audit(&txn, record).await.map_err(app_error)?;
+    kept_alive(state, &txn, client).await?;
     txn.commit().await.map_err(server_error)?;
     Ok(IssuedTokens { access_token: access.0, token_type: "Bearer", expires_in: access.1, refresh_token: refresh, scope: row.scope })
 }

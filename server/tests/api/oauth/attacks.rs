@@ -296,3 +296,34 @@ async fn the_answer_carries_the_original_state_and_the_issuer(backend: Backend) 
     assert_eq!(param(&denied, "iss").as_deref(), Some(app.address.as_str()));
     assert_eq!(token_count(&app).await, 0);
 }
+
+on_both_backends!(oversized_repeated_or_nul_parameters_are_refused_cheaply);
+
+/// Parameter lists are bounded and read in linear time; values that no column could store
+/// (a NUL, more than 2048 bytes) are refused as bad requests, never a server error.
+async fn oversized_repeated_or_nul_parameters_are_refused_cheaply(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let registration = register(&app, "App", &[REDIRECT]).await;
+    let client_id = registration["client_id"].as_str().unwrap();
+    let many: Vec<(String, String)> = (0..5000).map(|i| (format!("p{i}"), "x".to_string())).collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let started = std::time::Instant::now();
+    assert_eq!(oauth_error(token(&app, &many).await).await.1, "invalid_request");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    let long = "a".repeat(3000);
+    for form in [
+        vec![("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", "a\0b")],
+        vec![("grant_type", "refresh_token"), ("client_id", client_id), ("refresh_token", long.as_str())],
+        vec![("grant_type", "refresh_token"), ("grant_type", "refresh_token"), ("client_id", client_id)],
+    ] {
+        assert_eq!(oauth_error(token(&app, &form).await).await, (StatusCode::BAD_REQUEST, "invalid_request".into()));
+    }
+    let big = json!({ "redirect_uris": [format!("https://app.example/{}", "a".repeat(3000))] });
+    let response = reqwest::Client::new().post(app.url("/oauth/register")).json(&big).send().await.unwrap();
+    assert_eq!(oauth_error(response).await.1, "invalid_redirect_uri");
+    let nul = json!({ "redirect_uris": [REDIRECT], "client_name": "a\u{0}b" });
+    let response = reqwest::Client::new().post(app.url("/oauth/register")).json(&nul).send().await.unwrap();
+    assert_eq!(oauth_error(response).await.1, "invalid_client_metadata");
+    let huge = reqwest::Client::new().post(app.url("/oauth/register")).body(vec![b' '; 200 * 1024]).send().await.unwrap();
+    assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

@@ -72,7 +72,10 @@ async fn a_client_id_metadata_document_identifies_the_client(backend: Backend) {
     let (docs, cert, hits) = document_server(dir.path()).await;
     let app = spawn_app_with(
         backend,
-        Options { configure: Box::new(move |c| Config { oauth_metadata_ca: Some(cert), ..c }), ..Options::default() },
+        Options {
+            configure: Box::new(move |c| Config { oauth_metadata_ca: Some(cert), oauth_metadata_allow_loopback: true, ..c }),
+            ..Options::default()
+        },
     )
     .await;
     let demo = spawn_demo_mcp().await;
@@ -112,7 +115,7 @@ async fn a_client_id_metadata_document_identifies_the_client(backend: Backend) {
         let page = response.text().await.unwrap();
         assert!(page.contains(says), "{url}: {page}");
     }
-    // Fetched once while its Cache-Control holds.
+    // Fetched once while its Cache-Control holds (documents that do not name themselves are not kept).
     let counted = format!("{docs}/counted.json");
     for _ in 0..3 {
         let request = Request { client_id: &counted, redirect_uri: REDIRECT, pkce: &pkce, state: "s", resource: endpoint };
@@ -221,6 +224,21 @@ async fn confidential_clients_authenticate_at_the_token_endpoint(backend: Backen
     assert_eq!(oauth_error(none).await.1, "invalid_client", "a confidential client must authenticate");
     let right = send(format!("{client_id}:{secret}")).await.unwrap();
     assert_eq!(right.status(), StatusCode::OK);
+    // A secret in the body is as good as Basic (and Basic must work for every confidential client).
+    let code = param(&sign_in(&ada, &request, &[]).await, "code").unwrap();
+    let in_body = token(
+        &app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &pkce.verifier),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ],
+    )
+    .await;
+    assert_eq!(in_body.status(), StatusCode::OK);
 }
 
 async fn registration_can_be_turned_off_and_is_rate_limited(backend: Backend) {
@@ -280,4 +298,34 @@ async fn the_operator_lists_and_deletes_clients(backend: Backend) {
     );
     let audit = json_body(admin.get("/audit?scope=all&per_page=100").await).await.to_string();
     assert!(audit.contains("oauth.client_deleted"), "{audit}");
+}
+
+on_both_backends!(metadata_documents_on_this_machine_are_refused_unless_allowed);
+
+/// Anyone can name a client id URL, so by default it may not reach this machine — whatever the
+/// upstream policy allows (on SQLite, loopback upstreams are allowed).
+async fn metadata_documents_on_this_machine_are_refused_unless_allowed(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (docs, cert, hits) = document_server(dir.path()).await;
+    let app = spawn_app_with(
+        backend,
+        Options { configure: Box::new(move |c| Config { oauth_metadata_ca: Some(cert), ..c }), ..Options::default() },
+    )
+    .await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let server = ada.server("docs", &format!("{demo}/mcp")).await;
+    let pkce = pkce();
+    let client_id = format!("{docs}/counted.json");
+    let request = Request {
+        client_id: &client_id,
+        redirect_uri: REDIRECT,
+        pkce: &pkce,
+        state: "s",
+        resource: server["mcp_endpoint"].as_str().unwrap(),
+    };
+    let response = authorize(&ada, &request.query()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().contains("not allowed"));
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was fetched");
 }
