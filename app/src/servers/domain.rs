@@ -371,6 +371,11 @@ pub struct ServerView {
 }
 
 impl ServerView {
+    /// Clients may sign in with OAuth here (a server that needs no token has nothing to sign in to).
+    pub fn offers_oauth(&self) -> bool {
+        self.oauth_enabled && self.require_token
+    }
+
     /// The hosted endpoint that works for this server: the one of its transport.
     pub fn endpoint(&self) -> &str {
         match self.transport {

@@ -222,7 +222,7 @@ fn ServerDetail(
                 }.into_any(),
             }}
         </section>
-        <crate::oauth::ConnectClients url=server.endpoint().to_string() oauth=server.oauth_enabled && server.require_token/>
+        <crate::oauth::ConnectClients url=server.endpoint().to_string() oauth=server.offers_oauth()/>
         {usage.map(|u| view! {
             <section class="mt-10" aria-labelledby="usage">
                 <h2 id="usage" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Usage"</h2>

@@ -277,7 +277,7 @@ fn CreatedDialog(created: CreatedToken, servers: Vec<ServerView>) -> impl IntoVi
     let several = (targets.len() > 1).then(|| targets.iter().map(|t| t.0.clone()).collect::<Vec<_>>());
     // How to connect the clients people use, for the first of the token's servers.
     let first = created.details.servers.first().and_then(|linked| servers.iter().find(|s| s.id == linked.id));
-    let connect = (targets[0].2.clone(), first.is_some_and(|s| s.oauth_enabled && s.require_token));
+    let connect = (targets[0].2.clone(), first.is_some_and(ServerView::offers_oauth));
     let chosen = RwSignal::new(0usize);
     let token = created.token.clone();
     let examples = {

@@ -191,7 +191,10 @@ impl Gateway {
             Ok(grant) => grant,
             Err(refusal) => {
                 tracing::info!(server = %server.id, reason = refusal.reason(), "gateway refused a request");
-                let token = refusal.signature_verified().then(|| verify::bearer(authorization).ok().and_then(verify::claimed_id)).flatten();
+                let token = refusal
+                    .signature_verified()
+                    .then(|| verify::bearer(authorization).ok().and_then(app::tokens::ssr::claimed_token_id))
+                    .flatten();
                 return Err(self.refused(token, server.id, refusal.into()));
             }
         };

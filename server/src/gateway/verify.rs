@@ -165,13 +165,6 @@ pub fn bearer(header: Option<&http::HeaderValue>) -> Result<&str, Refusal> {
     if token.is_empty() || token.len() > app::tokens::MAX_TOKEN_BYTES { Err(Refusal::Malformed) } else { Ok(token) }
 }
 
-/// The `jti` a token claims, unverified: only for attributing refusals made after the
-/// signature checked out.
-pub fn claimed_id(token: &str) -> Option<Uuid> {
-    let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get("jti")?.as_str()?.parse().ok()
-}
-
 /// Checks `authorization` for a request to `server`.
 pub fn check(
     view: &AccessTables,

@@ -81,7 +81,7 @@ pub async fn start(State(oauth): State<OAuth>, RawQuery(query): RawQuery) -> Res
     let Some((server, resource)) = super::resource_server(&settings.public_url, resource) else {
         return back("invalid_target", "resource must be one of this Gatehouse's MCP endpoints (…/s/{server}/mcp or /sse).");
     };
-    match offers_oauth(&oauth, server).await {
+    match super::metadata::offers_oauth(&oauth, server).await {
         Ok(true) => {}
         Ok(false) => return back("invalid_target", "That endpoint does not offer OAuth sign-in (or does not exist)."),
         Err(e) => return back("server_error", &e.description),
@@ -99,15 +99,6 @@ pub async fn start(State(oauth): State<OAuth>, RawQuery(query): RawQuery) -> Res
         Ok(id) => Redirect::to(&format!("/oauth/consent?request={id}")).into_response(),
         Err(e) => back("server_error", &e.description),
     }
-}
-
-async fn offers_oauth(oauth: &OAuth, server: uuid::Uuid) -> Result<bool, OAuthError> {
-    use sea_orm::EntityTrait;
-    let found = app::servers::ssr::entity::Entity::find_by_id(server).one(&oauth.app.db).await.map_err(|e| {
-        tracing::error!(error = %e, "could not read a server for an authorization request");
-        OAuthError::new(app::oauth::OAuthErrorCode::ServerError, "Gatehouse could not answer now. Try again shortly.")
-    })?;
-    Ok(found.is_some_and(|s| s.oauth_enabled && s.require_token))
 }
 
 /// `POST /oauth/authorize`: the consent form's answer. Only the signed-in owner, with the

@@ -49,8 +49,8 @@ pub async fn protected_resource(State(oauth): State<OAuth>, Path((server, endpoi
     let Some((id, resource)) = resource_server(&settings.public_url, &format!("{}/s/{server}/{endpoint}", settings.public_url)) else {
         return not_found();
     };
-    match servers::Entity::find_by_id(id).one(&oauth.app.db).await {
-        Ok(Some(found)) if found.oauth_enabled && found.require_token => Json(json!({
+    match offers_oauth(&oauth, id).await {
+        Ok(true) => Json(json!({
             "resource": resource,
             "authorization_servers": [settings.issuer],
             "scopes_supported": SCOPES_SUPPORTED,
@@ -58,13 +58,19 @@ pub async fn protected_resource(State(oauth): State<OAuth>, Path((server, endpoi
             "resource_documentation": format!("{}/servers/{id}", settings.public_url),
         }))
         .into_response(),
-        Ok(_) => not_found(),
-        Err(e) => {
-            tracing::error!(error = %e, "could not read a server for its resource metadata");
-            let error = OAuthError::new(app::oauth::OAuthErrorCode::ServerError, "Gatehouse could not answer now. Try again shortly.");
-            super::OAuthReply(error).into_response()
-        }
+        Ok(false) => not_found(),
+        Err(error) => super::OAuthReply(error).into_response(),
     }
+}
+
+/// Whether `server` exists and offers OAuth sign-in: the metadata and the authorization
+/// endpoint ask the same (a server that needs no token has nothing to sign in to).
+pub async fn offers_oauth(oauth: &OAuth, server: Uuid) -> Result<bool, OAuthError> {
+    let found = servers::Entity::find_by_id(server).one(&oauth.app.db).await.map_err(|e| {
+        tracing::error!(error = %e, "could not read a server for OAuth");
+        OAuthError::new(app::oauth::OAuthErrorCode::ServerError, "Gatehouse could not answer now. Try again shortly.")
+    })?;
+    Ok(found.is_some_and(|s| s.oauth_enabled && s.require_token))
 }
 
 /// `/.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.

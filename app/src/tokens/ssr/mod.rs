@@ -111,7 +111,8 @@ pub fn sign(state: &AppState, key: &signing_keys::entity::Model, claims: &impl s
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret.expose_secret())).map_err(AppError::internal)
 }
 
-/// The `jti` a token string claims, unverified: only to find the row to verify it against.
+/// The `jti` a token string claims, unverified: only to find the row to verify it against, or
+/// to attribute a refusal made after the signature checked out.
 pub fn claimed_token_id(token: &str) -> Option<Uuid> {
     use base64::Engine;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
