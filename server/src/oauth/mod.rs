@@ -139,19 +139,14 @@ fn no_store(response: &mut Response) {
     response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// A page for a sign-in that cannot go back to the app (its client or redirect URI is not
-/// known, so redirecting would hand the answer to whoever wrote the link).
-fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+/// A small page of Gatehouse's own outside the dashboard: `head` (already escaped) goes in the
+/// head after the title, `main` (already escaped) is the page; it cannot be framed.
+fn plain_page(status: StatusCode, title: &str, head: &str, main: &str) -> Response {
     let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{head}\
          <title>{title} · Gatehouse</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
-         <body class=\"bg-slate-50 text-slate-900\"><main class=\"mx-auto max-w-xl p-8\">\
-         <div role=\"alert\" class=\"rounded-xl border border-rose-200 bg-rose-50 p-6 text-sm text-rose-800\">\
-         <p class=\"font-semibold\">{title}</p><p class=\"mt-1\" data-oauth-error>{message}</p></div>\
-         <p class=\"mt-4 text-sm\"><a href=\"/\" class=\"underline\">Go to the dashboard</a></p></main></body></html>",
+         <body class=\"bg-slate-50 text-slate-900\"><main class=\"mx-auto max-w-xl p-8 text-sm\">{main}</main></body></html>",
         title = escape(title),
-        message = escape(message),
         css = app::site::STYLESHEET,
     );
     let mut response = (status, Html(body)).into_response();
@@ -159,24 +154,35 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     response
 }
 
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A page for a sign-in that cannot go back to the app (its client or redirect URI is not
+/// known, so redirecting would hand the answer to whoever wrote the link).
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let main = format!(
+        "<div role=\"alert\" class=\"rounded-xl border border-rose-200 bg-rose-50 p-6 text-rose-800\">\
+         <p class=\"font-semibold\">{title}</p><p class=\"mt-1\" data-oauth-error>{message}</p></div>\
+         <p class=\"mt-4\"><a href=\"/\" class=\"underline\">Go to the dashboard</a></p>",
+        title = escape(title),
+        message = escape(message),
+    );
+    plain_page(status, title, "", &main)
+}
+
 /// The answer to the consent form: a page that sends the browser on to the client's redirect
 /// URI. Not a redirect: the dashboard's CSP says `form-action 'self'`, and browsers apply that
 /// to a form's redirects, so a 303 to the client would be blocked. A refresh (and a link, for
 /// browsers that ask before opening an app's own scheme) is a new navigation instead.
 fn returning_page(to: &str) -> Response {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let to = escape(to);
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"0;url={to}\">\
-         <title>Returning to the app · Gatehouse</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
-         <body class=\"bg-slate-50 text-slate-900\"><main class=\"mx-auto max-w-xl p-8 text-sm\">\
-         <p>Returning to the app…</p><p class=\"mt-2\"><a id=\"continue\" href=\"{to}\" class=\"underline\">Continue</a> if nothing happens.</p>\
-         </main></body></html>",
-        css = app::site::STYLESHEET,
+    let head = format!("<meta http-equiv=\"refresh\" content=\"0;url={to}\">");
+    let main = format!(
+        "<p>Returning to the app…</p><p class=\"mt-2\"><a id=\"continue\" href=\"{to}\" class=\"underline\">Continue</a> if nothing happens.</p>"
     );
-    let mut response = Html(body).into_response();
+    let mut response = plain_page(StatusCode::OK, "Returning to the app", &head, &main);
     no_store(&mut response);
-    response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"));
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
