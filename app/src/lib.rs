@@ -27,6 +27,7 @@ pub mod error;
 pub mod events;
 pub mod layout;
 pub mod oauth;
+pub mod organisations;
 #[cfg(feature = "ssr")]
 pub mod secrets;
 #[cfg(feature = "ssr")]
