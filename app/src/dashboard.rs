@@ -34,15 +34,14 @@ pub async fn get_overview() -> Result<Overview, AppError> {
     crate::server_fns::with_status(
         async move {
             let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
-            let account = actor.account_id();
             let now = chrono::Utc::now();
-            let servers = crate::servers::ssr::list_servers(&state, account).await?.len();
-            let tokens = list_tokens(&state, account, &TokenQuery { order: TokenOrder::LastUsed, ..Default::default() }).await?;
+            let servers = crate::servers::ssr::list_servers(&state, &actor).await?.len();
+            let tokens = list_tokens(&state, &actor, &TokenQuery { order: TokenOrder::LastUsed, ..Default::default() }).await?;
             let active_tokens = tokens.iter().filter(|t| t.status == TokenStatus::Active).count();
             let mut expiring: Vec<TokenView> = tokens.iter().filter(|t| t.expires_soon(now)).cloned().collect();
             expiring.sort_by_key(|t| t.expires_at);
             let recent = tokens.into_iter().filter(|t| t.last_used_at.is_some()).take(5).collect();
-            let usage = crate::usage::ssr::account_usage(&state.db, account, now).await?;
+            let usage = crate::usage::ssr::organisation_usage(&state.db, &actor, now).await?;
             Ok(Overview { servers, active_tokens, usage, expiring, recent })
         }
         .await,

@@ -37,6 +37,8 @@ pub enum ChangeKind {
     SigningKey,
     Server,
     Token,
+    /// An account's memberships (its object id is the account's).
+    Membership,
 }
 
 impl ChangeKind {
@@ -46,6 +48,7 @@ impl ChangeKind {
             "signing_key" => Some(ChangeKind::SigningKey),
             "server" => Some(ChangeKind::Server),
             "token" => Some(ChangeKind::Token),
+            "membership" => Some(ChangeKind::Membership),
             _ => None,
         }
     }
@@ -56,6 +59,7 @@ impl ChangeKind {
             ChangeKind::SigningKey => "signing_key",
             ChangeKind::Server => "server",
             ChangeKind::Token => "token",
+            ChangeKind::Membership => "membership",
         }
     }
 }

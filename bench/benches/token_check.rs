@@ -21,11 +21,15 @@ fn bench(c: &mut Criterion) {
     let secret = [7u8; 32];
     let mut view = AccessTables::default();
     view.accounts.insert(account, true);
+    view.members.insert(account, vec![(account, app::organisations::Role::Owner)]);
     view.keys.insert(key, KeyEntry::new(account, false, &secret));
-    view.tokens.insert(token_id, TokenEntry { account, key, expires_at: None, revoked: false, fingerprinted: true, renewable: false });
+    view.tokens.insert(
+        token_id,
+        TokenEntry { organisation: account, maker: account, key, expires_at: None, revoked: false, fingerprinted: true, renewable: false },
+    );
     let server = Arc::new(ServerEntry {
         id: server_id,
-        account,
+        organisation: account,
         upstream: url::Url::parse("http://127.0.0.1:9/mcp").expect("a URL"),
         refused: None,
         transport: app::servers::Transport::StreamableHttp,
@@ -41,7 +45,8 @@ fn bench(c: &mut Criterion) {
         view.tokens.insert(
             Uuid::new_v4(),
             TokenEntry {
-                account: Uuid::new_v4(),
+                organisation: Uuid::new_v4(),
+                maker: Uuid::new_v4(),
                 key: Uuid::new_v4(),
                 expires_at: None,
                 revoked: false,

@@ -9,6 +9,7 @@ mod m20261122_000004_login_throttles;
 mod m20261201_000005_upstream_query;
 mod m20261202_000006_operators;
 mod m20261203_000007_oauth;
+mod m20261204_000008_organisations;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_upstream_query::Migration),
             Box::new(m20261202_000006_operators::Migration),
             Box::new(m20261203_000007_oauth::Migration),
+            Box::new(m20261204_000008_organisations::Migration),
         ]
     }
 }

@@ -47,19 +47,38 @@ fn view() -> &'static AccessTables {
     VIEW.get_or_init(|| {
         let mut view = AccessTables::default();
         view.accounts.insert(ACCOUNT, true);
+        view.members.insert(ACCOUNT, vec![(ACCOUNT, app::organisations::Role::Owner)]);
         view.keys.insert(KEY, KeyEntry::new(ACCOUNT, false, SECRET));
         let expires_at = DateTime::from_timestamp(TIMED_EXPIRES, 0);
         view.tokens.insert(
             INDEFINITE,
-            TokenEntry { account: ACCOUNT, key: KEY, expires_at: None, revoked: false, fingerprinted: true, renewable: false },
+            TokenEntry {
+                organisation: ACCOUNT,
+                maker: ACCOUNT,
+                key: KEY,
+                expires_at: None,
+                revoked: false,
+                fingerprinted: true,
+                renewable: false,
+            },
         );
-        view.tokens
-            .insert(TIMED, TokenEntry { account: ACCOUNT, key: KEY, expires_at, revoked: false, fingerprinted: true, renewable: false });
+        view.tokens.insert(
+            TIMED,
+            TokenEntry {
+                organisation: ACCOUNT,
+                maker: ACCOUNT,
+                key: KEY,
+                expires_at,
+                revoked: false,
+                fingerprinted: true,
+                renewable: false,
+            },
+        );
         view.servers.insert(
             SERVER,
             Arc::new(ServerEntry {
                 id: SERVER,
-                account: ACCOUNT,
+                organisation: ACCOUNT,
                 upstream: url::Url::parse("http://127.0.0.1:9/mcp").expect("a URL"),
                 refused: None,
                 transport: Transport::StreamableHttp,

@@ -77,6 +77,8 @@ impl ApiKeyStatus {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiKeyView {
     pub id: Uuid,
+    /// The organisation the key acts within.
+    pub organisation_id: Uuid,
     pub description: String,
     pub scope: ApiScope,
     pub status: ApiKeyStatus,

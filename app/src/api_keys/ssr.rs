@@ -9,6 +9,7 @@ use crate::accounts::actor::{Actor, Via};
 use crate::accounts::{AccountId, AccountStatus, AccountView, ssr::entity as accounts};
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
+use crate::organisations::OrganisationId;
 use crate::secrets::{random_secret, sha256_hex};
 use crate::state::AppState;
 use crate::tokens::{Expiry, TokenDescription};
@@ -22,6 +23,8 @@ pub mod entity {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         pub account_id: Uuid,
+        /// The organisation it acts within.
+        pub organisation_id: Uuid,
         pub description: String,
         pub scope: String,
         pub key_hash: String,
@@ -46,6 +49,7 @@ const LAST_USED_EVERY: Duration = Duration::seconds(60);
 fn view(m: entity::Model, now: DateTime<Utc>) -> Result<ApiKeyView, AppError> {
     Ok(ApiKeyView {
         id: m.id,
+        organisation_id: m.organisation_id,
         scope: ApiScope::parse(&m.scope).map_err(AppError::internal)?,
         status: ApiKeyStatus::of(m.revoked_at, m.expires_at, now),
         description: m.description,
@@ -58,10 +62,11 @@ fn view(m: entity::Model, now: DateTime<Utc>) -> Result<ApiKeyView, AppError> {
     })
 }
 
-/// Makes a key for the actor's own account. Its scope may not exceed the owner's role, nor the
-/// scope of the key making it.
+/// Makes a key for the actor's own account, acting within the actor's organisation. Its scope
+/// may not exceed the owner's role, nor the scope of the key making it.
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn create(state: &AppState, actor: &Actor, input: NewApiKeyInput) -> Result<CreatedApiKey, AppError> {
+    let organisation = actor.may(crate::organisations::Action::Read)?;
     let now = Utc::now();
     let mut fields = std::collections::BTreeMap::new();
     let description = TokenDescription::parse(&input.description).map_err(|e| fields.insert("description".to_string(), e.to_string())).ok();
@@ -80,6 +85,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewApiKeyInput) -> R
     entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
         account_id: Set(actor.account_id().0),
+        organisation_id: Set(organisation.0),
         description: Set(description.as_str().into()),
         scope: Set(input.scope.as_str().into()),
         key_hash: Set(sha256_hex(&key)),
@@ -95,7 +101,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewApiKeyInput) -> R
     audit(
         &txn,
         AuditRecord::by(actor, "api_key.created", "api_key", id).detail(serde_json::json!({
-            "description": description.as_str(), "scope": input.scope.as_str(), "expires_at": expires_at,
+            "description": description.as_str(), "scope": input.scope.as_str(), "expires_at": expires_at, "organisation": organisation,
         })),
     )
     .await?;
@@ -168,6 +174,10 @@ pub async fn authenticate(state: &AppState, presented: &str, ip: Option<String>)
         return Err(AppError::new(ErrorCode::AccountDisabled, "This key's account has been disabled."));
     }
     let scope = ApiScope::parse(&model.scope).map_err(AppError::internal)?;
+    let within = crate::organisations::ssr::within(&state.db, &account, OrganisationId(model.organisation_id)).await?;
+    if within.role.is_none() {
+        return Err(refused("This API key's account is no longer a member of the organisation the key acts in."));
+    }
     if model.last_used_at.is_none_or(|at| now - at >= LAST_USED_EVERY) || model.last_used_ip != ip {
         entity::Entity::update_many()
             .col_expr(entity::Column::LastUsedAt, sea_orm::sea_query::Expr::value(now))
@@ -176,7 +186,7 @@ pub async fn authenticate(state: &AppState, presented: &str, ip: Option<String>)
             .exec(&state.db)
             .await?;
     }
-    Ok(Actor { account, ip, via: Via::ApiKey { id: model.id, scope } })
+    Ok(Actor { account, ip, via: Via::ApiKey { id: model.id, scope }, within })
 }
 
 /// A key by id, whoever owns it (the operator's CLI).

@@ -30,6 +30,8 @@ pub mod entity {
         /// `session`, `api_key` or `cli`: the credential that acted.
         pub via: Option<String>,
         pub api_key_id: Option<Uuid>,
+        /// Whose log it is in: the organisation acted within (none: the instance's own).
+        pub organisation_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -81,6 +83,7 @@ pub struct AuditRecord {
     ip: Option<String>,
     via: Option<&'static str>,
     api_key_id: Option<Uuid>,
+    organisation_id: Option<Uuid>,
 }
 
 impl AuditRecord {
@@ -96,6 +99,7 @@ impl AuditRecord {
             ip: actor.ip.clone(),
             via: Some(actor.via.as_str()),
             api_key_id: actor.via.api_key(),
+            organisation_id: Some(actor.organisation().0),
         }
     }
 
@@ -111,6 +115,7 @@ impl AuditRecord {
             ip,
             via: None,
             api_key_id: None,
+            organisation_id: account.map(|a| a.0),
         }
     }
 
@@ -133,12 +138,27 @@ impl AuditRecord {
             ip,
             via: Some("oauth"),
             api_key_id: None,
+            organisation_id: Some(account.0),
         }
     }
 
     /// The record belongs in `account`'s log (an admin acting on another account).
     pub fn in_account(mut self, account: AccountId) -> Self {
         self.account_id = Some(account.0);
+        self.organisation_id = Some(account.0);
+        self
+    }
+
+    /// The record belongs in `organisation`'s log.
+    pub fn in_organisation(mut self, organisation: crate::organisations::OrganisationId) -> Self {
+        self.organisation_id = Some(organisation.0);
+        self
+    }
+
+    /// The record belongs in the log of the actor's personal organisation (the organisation
+    /// it happened to is gone).
+    pub fn in_personal_log(mut self) -> Self {
+        self.organisation_id = self.actor_id;
         self
     }
 
@@ -165,6 +185,7 @@ pub async fn record(db: &impl ConnectionTrait, r: AuditRecord) -> Result<(), App
         created_at: Set(Utc::now()),
         via: Set(r.via.map(String::from)),
         api_key_id: Set(r.api_key_id),
+        organisation_id: Set(r.organisation_id),
         ..Default::default()
     })
     .exec_without_returning(db)
@@ -172,15 +193,22 @@ pub async fn record(db: &impl ConnectionTrait, r: AuditRecord) -> Result<(), App
     Ok(())
 }
 
-/// A page of the log, newest first: what happened in `viewer`'s account or was done by it;
-/// an admin may ask for everything (through an API key, only one with the admin scope).
+/// A page of the log, newest first: what happened in the actor's organisation (and, in its
+/// personal one, what it did outside any organisation); an admin may ask for everything
+/// (through an API key, only one with the admin scope).
 pub async fn list(db: &impl ConnectionTrait, actor: &Actor, everything: bool, page: u64, per_page: u64) -> Result<AuditPage, AppError> {
     let per_page = per_page.clamp(1, MAX_PER_PAGE);
     let page = page.max(1);
     let mut query = entity::Entity::find();
     let viewer = &actor.account;
     if !(everything && viewer.is_admin() && actor.via.allows(crate::accounts::actor::ApiScope::Admin)) {
-        query = query.filter(Condition::any().add(entity::Column::AccountId.eq(viewer.id.0)).add(entity::Column::ActorId.eq(viewer.id.0)));
+        let organisation = actor.may(crate::organisations::Action::Read)?;
+        let mut within = Condition::any().add(entity::Column::OrganisationId.eq(organisation.0));
+        if organisation.0 == viewer.id.0 {
+            within =
+                within.add(Condition::all().add(entity::Column::OrganisationId.is_null()).add(entity::Column::ActorId.eq(viewer.id.0)));
+        }
+        query = query.filter(within);
     }
     let paginator = query.order_by_desc(entity::Column::Id).paginate(db, per_page);
     let total = paginator.num_items().await?;

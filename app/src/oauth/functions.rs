@@ -32,7 +32,7 @@ pub async fn connected_apps() -> Result<Vec<ConnectedApp>, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::grants::connected_apps(&state, actor.account_id()).await
+            super::ssr::grants::connected_apps(&state, &actor).await
         }
         .await,
     )

@@ -40,6 +40,12 @@ impl Role {
             .ok_or_else(|| format!("\"{}\" is not a role. Use owner, admin, member or viewer.", raw.trim()))
     }
 
+    /// Whether a member of this role may hold tokens: the rule's answer to "may create a
+    /// token". A token stands only while the member who made it may (the gateway asks this).
+    pub fn may_hold_tokens(self) -> bool {
+        decide(Standing { role: Some(self), instance_admin: false }, Action::CreateToken).is_ok()
+    }
+
     /// What the Members page says a role may do.
     pub fn summary(self) -> &'static str {
         match self {
@@ -185,6 +191,65 @@ impl OrganisationName {
 
 /// How long an invitation link stays usable, unless the inviter says otherwise.
 pub const INVITATION_DAYS: i64 = 7;
+
+/// An organisation's id. A personal organisation's is its account's id: tokens made before
+/// organisations (whose `sub` is that id) stay valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrganisationId(pub uuid::Uuid);
+
+impl std::fmt::Display for OrganisationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An organisation as one of its members sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct OrganisationView {
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
+    pub id: OrganisationId,
+    pub name: String,
+    /// Made with its account; it cannot be deleted.
+    pub personal: bool,
+    /// The viewer's role in it (`None`: the instance admin, looking in).
+    pub role: Option<Role>,
+    pub members: u64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A member of an organisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct MemberView {
+    pub account_id: uuid::Uuid,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An invitation just made: its link is shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedInvitation {
+    pub id: uuid::Uuid,
+    /// The page that accepts it (signing in or up first): send it to the person.
+    pub url: String,
+    pub role: Role,
+    /// Only this account may accept it, when set.
+    pub email: Option<String>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What becomes of a removed member's tokens in the organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokensOfRemoved {
+    /// Revoked at once (the default): their live streams end.
+    Revoke,
+    /// Kept working, as tokens of this member (who must be able to hold tokens).
+    HandTo(uuid::Uuid),
+}
 
 #[cfg(test)]
 mod tests {

@@ -355,6 +355,8 @@ pub struct ServerRef {
 pub struct ServerView {
     #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
     pub id: ServerId,
+    /// The organisation it belongs to.
+    pub organisation_id: uuid::Uuid,
     pub name: String,
     pub upstream_url: String,
     pub transport: Transport,

@@ -55,7 +55,7 @@ pub async fn list_servers() -> Result<Vec<ServerView>, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::list_servers(&state, actor.account_id()).await
+            super::ssr::list_servers(&state, &actor).await
         }
         .await,
     )
@@ -66,7 +66,7 @@ pub async fn get_server(id: ServerId) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::get_server(&state, actor.account_id(), id).await
+            super::ssr::get_server(&state, &actor, id).await
         }
         .await,
     )

@@ -1,6 +1,6 @@
 //! Server-only server logic: queries, validation against the operator's address policy, and
-//! encrypted upstream headers. Every query takes the account id: tenant isolation is in the
-//! signature.
+//! encrypted upstream headers. Every query takes the organisation's id: tenant isolation is in
+//! the signature, and every action asks the one rule ([`Actor::may`]) first.
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -12,11 +12,11 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::domain::*;
-use crate::accounts::AccountId;
 use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
+use crate::organisations::{Action, OrganisationId};
 use crate::state::AppState;
 
 pub mod entity {
@@ -27,7 +27,9 @@ pub mod entity {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
+        /// The member who registered it.
         pub account_id: Uuid,
+        pub organisation_id: Uuid,
         pub name: String,
         pub upstream_url: String,
         pub transport: String,
@@ -240,12 +242,13 @@ fn name_taken(err: &sea_orm::DbErr) -> bool {
 }
 
 fn name_conflict() -> AppError {
-    AppError::new(ErrorCode::Conflict, "You already have a server with this name.")
-        .with_field("name", "You already have a server with this name.")
+    AppError::new(ErrorCode::Conflict, "This organisation already has a server with this name.")
+        .with_field("name", "This organisation already has a server with this name.")
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) -> Result<ServerView, AppError> {
+    let organisation = actor.may(Action::ChangeServers)?;
     let valid = validate(state, input, BTreeMap::new(), None).await?;
     let id = Uuid::now_v7();
     let now = Utc::now();
@@ -253,6 +256,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
     let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
         account_id: Set(actor.account_id().0),
+        organisation_id: Set(organisation.0),
         name: Set(valid.name.as_str().into()),
         upstream_url: Set(valid.url.redacted()),
         transport: Set(valid.transport.as_str().into()),
@@ -280,12 +284,13 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
     )
     .await?;
     state.changes.commit(&state.db, txn).await?;
-    get_server(state, actor.account_id(), ServerId(id)).await
+    get_server(state, actor, ServerId(id)).await
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
 pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input: ServerInput) -> Result<ServerView, AppError> {
-    let existing = find_model(&state.db, actor.account_id(), id).await?;
+    let organisation = actor.may(Action::ChangeServers)?;
+    let existing = find_model(&state.db, organisation, id).await?;
     let saved_headers = upstream_headers(state, &existing)?;
     let saved_query = upstream_query(state, &existing)?;
     let valid = validate(state, input, saved_headers, saved_query.clone()).await?;
@@ -304,7 +309,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
             ..Default::default()
         })
         .filter(entity::Column::Id.eq(existing.id))
-        .filter(entity::Column::AccountId.eq(actor.account_id().0))
+        .filter(entity::Column::OrganisationId.eq(organisation.0))
         .exec(&txn)
         .await;
     match updated {
@@ -336,15 +341,16 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     changed.insert("upstream_headers".into(), serde_json::json!(valid.headers.keys().collect::<Vec<_>>()));
     audit(&txn, AuditRecord::by(actor, "server.edited", "server", existing.id).detail(changed.into())).await?;
     state.changes.commit(&state.db, txn).await?;
-    get_server(state, actor.account_id(), id).await
+    get_server(state, actor, id).await
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
 pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<(), AppError> {
-    let existing = find_model(&state.db, actor.account_id(), id).await?;
+    let organisation = actor.may(Action::ChangeServers)?;
+    let existing = find_model(&state.db, organisation, id).await?;
     let txn = state.changes.begin(&state.db).await?;
     token_servers::Entity::delete_many().filter(token_servers::Column::ServerId.eq(existing.id)).exec(&txn).await?;
-    entity::Entity::delete_by_id(existing.id).filter(entity::Column::AccountId.eq(actor.account_id().0)).exec(&txn).await?;
+    entity::Entity::delete_by_id(existing.id).filter(entity::Column::OrganisationId.eq(organisation.0)).exec(&txn).await?;
     record_change(&txn, ChangeKind::Server, existing.id).await?;
     audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name })))
         .await?;
@@ -352,23 +358,27 @@ pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Res
     Ok(())
 }
 
-pub async fn find_model(db: &impl ConnectionTrait, account: AccountId, id: ServerId) -> Result<entity::Model, AppError> {
+pub async fn find_model(db: &impl ConnectionTrait, organisation: OrganisationId, id: ServerId) -> Result<entity::Model, AppError> {
     entity::Entity::find_by_id(id.0)
-        .filter(entity::Column::AccountId.eq(account.0))
+        .filter(entity::Column::OrganisationId.eq(organisation.0))
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("server"))
 }
 
-pub async fn get_server(state: &AppState, account: AccountId, id: ServerId) -> Result<ServerView, AppError> {
-    let model = find_model(&state.db, account, id).await?;
+pub async fn get_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<ServerView, AppError> {
+    let model = find_model(&state.db, actor.may(Action::Read)?, id).await?;
     let count = token_servers::Entity::find().filter(token_servers::Column::ServerId.eq(model.id)).count(&state.db).await?;
     view(state, model, count)
 }
 
-pub async fn list_servers(state: &AppState, account: AccountId) -> Result<Vec<ServerView>, AppError> {
-    let models =
-        entity::Entity::find().filter(entity::Column::AccountId.eq(account.0)).order_by_asc(entity::Column::Name).all(&state.db).await?;
+pub async fn list_servers(state: &AppState, actor: &Actor) -> Result<Vec<ServerView>, AppError> {
+    let organisation = actor.may(Action::Read)?;
+    let models = entity::Entity::find()
+        .filter(entity::Column::OrganisationId.eq(organisation.0))
+        .order_by_asc(entity::Column::Name)
+        .all(&state.db)
+        .await?;
     let counts = association_counts(&state.db, models.iter().map(|m| m.id).collect()).await?;
     models
         .into_iter()
@@ -394,6 +404,7 @@ fn view(state: &AppState, m: entity::Model, token_count: u64) -> Result<ServerVi
     let base = &state.settings.public_url;
     Ok(ServerView {
         id: ServerId(m.id),
+        organisation_id: m.organisation_id,
         sse_endpoint: format!("{base}/s/{}/sse", m.id),
         mcp_endpoint: format!("{base}/s/{}/mcp", m.id),
         name: m.name,

@@ -14,7 +14,7 @@ pub async fn list_signing_keys() -> Result<Vec<SigningKeyView>, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::list(&state, actor.account_id()).await
+            super::ssr::list(&state, &actor).await
         }
         .await,
     )

@@ -12,6 +12,7 @@ use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
+use crate::organisations::{Action, OrganisationId};
 use crate::state::AppState;
 use crate::tokens::ssr::entity as tokens;
 
@@ -23,7 +24,9 @@ pub mod entity {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
+        /// The member whose action made it.
         pub account_id: Uuid,
+        pub organisation_id: Uuid,
         pub secret_ciphertext: String,
         pub state: String,
         pub created_at: DateTimeUtc,
@@ -54,13 +57,14 @@ pub async fn undecryptable_keys(state: &AppState) -> Result<(usize, usize), AppE
     Ok((failed, keys.len()))
 }
 
-/// Makes a new active key for `account`; `None` when another transaction made one first (the
+/// Makes a new active key for `organisation` (`maker` the member whose action made it); `None` when another transaction made one first (the
 /// unique index on active keys). The insert does nothing on that conflict rather than fail, so
 /// a PostgreSQL transaction stays usable to read the winner's key.
 async fn insert_active_key(
     db: &impl ConnectionTrait,
     state: &AppState,
-    account: AccountId,
+    organisation: OrganisationId,
+    maker: AccountId,
 ) -> Result<Option<entity::Model>, sea_orm::DbErr> {
     let mut bytes = [0u8; 32];
     OsRng.try_fill_bytes(&mut bytes).map_err(|e| sea_orm::DbErr::Custom(format!("OS randomness unavailable: {e}")))?;
@@ -68,7 +72,8 @@ async fn insert_active_key(
     let sealed = state.cipher.seal(&bytes, &secret_context(id)).map_err(|e| sea_orm::DbErr::Custom(e.message))?;
     let model = entity::Model {
         id,
-        account_id: account.0,
+        account_id: maker.0,
+        organisation_id: organisation.0,
         secret_ciphertext: sealed,
         state: KeyState::Active.as_str().into(),
         created_at: Utc::now(),
@@ -78,6 +83,7 @@ async fn insert_active_key(
     let inserted = entity::Entity::insert(entity::ActiveModel {
         id: Set(model.id),
         account_id: Set(model.account_id),
+        organisation_id: Set(model.organisation_id),
         secret_ciphertext: Set(model.secret_ciphertext.clone()),
         state: Set(model.state.clone()),
         created_at: Set(model.created_at),
@@ -96,34 +102,39 @@ async fn insert_active_key(
     Ok(Some(model))
 }
 
-async fn find_active(db: &impl ConnectionTrait, account: AccountId) -> Result<Option<entity::Model>, AppError> {
+async fn find_active(db: &impl ConnectionTrait, organisation: OrganisationId) -> Result<Option<entity::Model>, AppError> {
     Ok(entity::Entity::find()
-        .filter(entity::Column::AccountId.eq(account.0))
+        .filter(entity::Column::OrganisationId.eq(organisation.0))
         .filter(entity::Column::State.eq(KeyState::Active.as_str()))
         .one(db)
         .await?)
 }
 
-/// The account's active key, made now if it has none (its first token).
-pub async fn active_key(db: &impl ConnectionTrait, state: &AppState, account: AccountId) -> Result<entity::Model, AppError> {
-    if let Some(key) = find_active(db, account).await? {
+/// The organisation's active key, made now if it has none (its first token, made by `maker`).
+pub async fn active_key(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    organisation: OrganisationId,
+    maker: AccountId,
+) -> Result<entity::Model, AppError> {
+    if let Some(key) = find_active(db, organisation).await? {
         return Ok(key);
     }
-    match insert_active_key(db, state, account).await.map_err(AppError::internal)? {
+    match insert_active_key(db, state, organisation, maker).await.map_err(AppError::internal)? {
         Some(key) => {
-            tracing::info!(%account, key = %key.id, "made the account's first signing key");
+            tracing::info!(%organisation, key = %key.id, "made the organisation's first signing key");
             Ok(key)
         }
         // Another request made it first.
-        None => find_active(db, account).await?.ok_or_else(|| AppError::internal("active key vanished")),
+        None => find_active(db, organisation).await?.ok_or_else(|| AppError::internal("active key vanished")),
     }
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, AppError> {
-    let account = actor.account_id();
+    let organisation = actor.may(Action::ChangeKeys)?;
     let txn = state.changes.begin(&state.db).await?;
-    let retired = find_active(&txn, account).await?;
+    let retired = find_active(&txn, organisation).await?;
     if let Some(old) = &retired {
         entity::Entity::update(entity::ActiveModel {
             id: Set(old.id),
@@ -135,7 +146,7 @@ pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, A
         .await?;
         record_change(&txn, ChangeKind::SigningKey, old.id).await?;
     }
-    let new = insert_active_key(&txn, state, account).await.map_err(AppError::internal)?.ok_or_else(|| {
+    let new = insert_active_key(&txn, state, organisation, actor.account_id()).await.map_err(AppError::internal)?.ok_or_else(|| {
         AppError::new(crate::error::ErrorCode::Conflict, "Another rotation happened at the same time. Reload and try again.")
     })?;
     audit(
@@ -146,15 +157,15 @@ pub async fn rotate(state: &AppState, actor: &Actor) -> Result<SigningKeyView, A
     )
     .await?;
     state.changes.commit(&state.db, txn).await?;
-    get(state, account, new.id).await
+    get(state, actor, new.id).await
 }
 
 /// Revokes a retired key: every token it signed stops working. The active key must be
-/// rotated out first, so the account always has a key to sign with.
+/// rotated out first, so the organisation always has a key to sign with.
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), key = %id))]
 pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<SigningKeyView, AppError> {
-    let account = actor.account_id();
-    let key = find(&state.db, account, id).await?;
+    let organisation = actor.may(Action::ChangeKeys)?;
+    let key = find(&state.db, organisation, id).await?;
     match KeyState::parse(&key.state) {
         Some(KeyState::Active) => {
             return Err(AppError::new(ErrorCode::Conflict, "This is the active key. Rotate it first, then revoke it."));
@@ -181,26 +192,26 @@ pub async fn revoke(state: &AppState, actor: &Actor, id: Uuid) -> Result<Signing
     )
     .await?;
     state.changes.commit(&state.db, txn).await?;
-    get(state, account, key.id).await
+    get(state, actor, key.id).await
 }
 
-async fn find(db: &impl ConnectionTrait, account: AccountId, id: Uuid) -> Result<entity::Model, AppError> {
+async fn find(db: &impl ConnectionTrait, organisation: OrganisationId, id: Uuid) -> Result<entity::Model, AppError> {
     entity::Entity::find_by_id(id)
-        .filter(entity::Column::AccountId.eq(account.0))
+        .filter(entity::Column::OrganisationId.eq(organisation.0))
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("signing key"))
 }
 
-pub async fn get(state: &AppState, account: AccountId, id: Uuid) -> Result<SigningKeyView, AppError> {
-    let key = find(&state.db, account, id).await?;
+pub async fn get(state: &AppState, actor: &Actor, id: Uuid) -> Result<SigningKeyView, AppError> {
+    let key = find(&state.db, actor.may(Action::Read)?, id).await?;
     view(&state.db, key).await
 }
 
-/// The account's keys, active first, then newest.
-pub async fn list(state: &AppState, account: AccountId) -> Result<Vec<SigningKeyView>, AppError> {
+/// The organisation's keys, active first, then newest.
+pub async fn list(state: &AppState, actor: &Actor) -> Result<Vec<SigningKeyView>, AppError> {
     let keys = entity::Entity::find()
-        .filter(entity::Column::AccountId.eq(account.0))
+        .filter(entity::Column::OrganisationId.eq(actor.may(Action::Read)?.0))
         .order_by_desc(entity::Column::CreatedAt)
         .all(&state.db)
         .await?;

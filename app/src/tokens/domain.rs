@@ -205,6 +205,10 @@ pub struct TokenView {
     /// The JWT `jti`.
     #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
     pub id: TokenId,
+    /// The organisation it belongs to.
+    pub organisation_id: uuid::Uuid,
+    /// The email of the member who made it (for an OAuth grant: who consented).
+    pub made_by: String,
     pub description: String,
     /// A prefix and suffix of the token string, e.g. `eyJhbGci…x9Qk`.
     pub display: String,
@@ -435,6 +439,8 @@ mod tests {
     fn token(n: usize) -> TokenView {
         TokenView {
             id: TokenId(uuid::Uuid::from_u128(n as u128)),
+            organisation_id: uuid::Uuid::nil(),
+            made_by: String::new(),
             description: format!("t{n}"),
             display: String::new(),
             fingerprint: None,

@@ -24,7 +24,7 @@ pub async fn list_tokens(status: Option<String>, sort: Option<String>, page: Opt
         async move {
             let (state, actor) = require_actor().await?;
             let query = super::ssr::TokenQuery::parse(status.as_deref(), sort.as_deref())?;
-            super::ssr::page_of_tokens(&state, actor.account_id(), &query, page.unwrap_or(1)).await
+            super::ssr::page_of_tokens(&state, &actor, &query, page.unwrap_or(1)).await
         }
         .await,
     )
@@ -35,7 +35,7 @@ pub async fn get_token(id: TokenId) -> Result<TokenView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::get_token(&state, actor.account_id(), id).await
+            super::ssr::get_token(&state, &actor, id).await
         }
         .await,
     )
@@ -46,7 +46,7 @@ pub async fn server_tokens(server: ServerId) -> Result<Vec<TokenView>, AppError>
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::tokens_of_server(&state, actor.account_id(), server).await
+            super::ssr::tokens_of_server(&state, &actor, server).await
         }
         .await,
     )

@@ -46,7 +46,7 @@ pub async fn inspect_token(token: String) -> Result<Inspection, AppError> {
     crate::server_fns::with_status(
         async move {
             let (state, actor) = crate::accounts::ssr::sign_in::require_actor().await?;
-            ssr::inspect(&state, actor.account_id(), &token, Utc::now()).await
+            ssr::inspect(&state, &actor, &token, Utc::now()).await
         }
         .await,
     )
@@ -60,9 +60,10 @@ pub mod ssr {
     use uuid::Uuid;
 
     use super::{InspectedToken, Inspection, ServerVerdict};
-    use crate::accounts::AccountId;
+    use crate::accounts::actor::Actor;
     use crate::components::format_time;
     use crate::error::AppError;
+    use crate::organisations::Action;
     use crate::signing_keys::ssr::entity as keys;
     use crate::state::AppState;
     use crate::tokens::{Refusal, TokenId, TokenStatus, ssr::entity as tokens};
@@ -78,7 +79,8 @@ pub mod ssr {
         serde_json::from_slice(&bytes).map_err(|_| invalid(&format!("The {what} is not a JSON object. This is not a JWT.")))
     }
 
-    pub async fn inspect(state: &AppState, account: AccountId, raw: &str, now: DateTime<Utc>) -> Result<Inspection, AppError> {
+    pub async fn inspect(state: &AppState, actor: &Actor, raw: &str, now: DateTime<Utc>) -> Result<Inspection, AppError> {
+        let organisation = actor.may(Action::Read)?;
         // Pasted with its header scheme or without.
         let token = crate::tokens::bearer_token(raw).unwrap_or(raw.trim());
         if token.is_empty() {
@@ -101,27 +103,33 @@ pub mod ssr {
             })
             .collect();
 
-        // Which of this account's tokens and keys it names (never another account's).
+        // Which of this organisation's tokens and keys it names (never another organisation's,
+        // nor another member's token to a member who may not see it).
         let jti = claims.get("jti").and_then(|v| v.as_str()).and_then(|s| s.parse::<Uuid>().ok());
         let kid = header.get("kid").and_then(|v| v.as_str()).and_then(|s| s.parse::<Uuid>().ok());
         let row = match jti {
-            Some(id) => tokens::Entity::find_by_id(id).filter(tokens::Column::AccountId.eq(account.0)).one(&state.db).await?,
+            Some(id) => tokens::Entity::find_by_id(id)
+                .filter(tokens::Column::OrganisationId.eq(organisation.0))
+                .one(&state.db)
+                .await?
+                .filter(|t| actor.may_token(t.account_id, false).is_ok()),
             None => None,
         };
         let key = match kid {
-            Some(id) => keys::Entity::find_by_id(id).filter(keys::Column::AccountId.eq(account.0)).one(&state.db).await?,
+            Some(id) => keys::Entity::find_by_id(id).filter(keys::Column::OrganisationId.eq(organisation.0)).one(&state.db).await?,
             None => None,
         };
 
-        let verdict = state.gateway.verify(account.0, token);
+        let verdict = state.gateway.verify(organisation.0, token);
         // The token's own row is only trusted once the gateway verified its signature.
-        let verified_row =
-            row.as_ref().filter(|_| matches!(&verdict, Ok(_) | Err(Refusal::Revoked | Refusal::Expired(_) | Refusal::AccountDisabled)));
+        let verified_row = row.as_ref().filter(|_| {
+            matches!(&verdict, Ok(_) | Err(Refusal::Revoked | Refusal::Expired(_) | Refusal::AccountDisabled | Refusal::NotAMember))
+        });
         let explain = |refusal: &Refusal| -> String {
             match refusal {
-                Refusal::NotForThisServer => "Not one of this account's tokens.".to_string(),
+                Refusal::NotForThisServer => "Not one of this organisation's tokens.".to_string(),
                 Refusal::Signature => {
-                    "Bad signature: it was not signed by this account's key, or it was changed after signing.".to_string()
+                    "Bad signature: it was not signed by this organisation's key, or it was changed after signing.".to_string()
                 }
                 Refusal::KeyRevoked => match key.as_ref().and_then(|k| k.revoked_at) {
                     Some(at) => format!("Signed by a key that was revoked at {}.", format_time(at)),
@@ -148,7 +156,7 @@ pub mod ssr {
         });
 
         let mut servers = Vec::new();
-        for server in crate::servers::ssr::list_servers(state, account).await? {
+        for server in crate::servers::ssr::list_servers(state, actor).await? {
             let (accepted, reason) = match state.gateway.check(server.id.0, token) {
                 Ok(Some(_)) => (true, "Accepted.".to_string()),
                 Ok(None) => (true, "Accepted: this server does not require a token.".to_string()),

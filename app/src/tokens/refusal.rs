@@ -23,6 +23,9 @@ pub enum Refusal {
     /// from memory (or purged), or made a moment ago on another process.
     Unknown,
     AccountDisabled,
+    /// The member who made the token has left the organisation, or no longer has a role that
+    /// may hold tokens.
+    NotAMember,
     NotAssociated,
 }
 
@@ -33,7 +36,7 @@ impl Refusal {
             Refusal::Malformed => "The token is not a well-formed JWT. Copy the whole token again.".into(),
             Refusal::Algorithm => "The token must be signed with HS256 by Gatehouse.".into(),
             Refusal::ForbiddenHeader => "The token's header carries fields Gatehouse does not accept (jku, jwk, x5u, x5c, crit).".into(),
-            Refusal::NotForThisServer => "This token was not issued for this server. Use a token from the server owner's account.".into(),
+            Refusal::NotForThisServer => "This token was not issued for this server. Use a token from the server's organisation.".into(),
             Refusal::KeyRevoked => "The token was signed by a signing key that has been revoked. Create a new token.".into(),
             Refusal::Signature => "The token's signature is invalid. Copy the whole token again, or create a new one.".into(),
             Refusal::Expired(at) => format!("The token expired at {}. Create a new token.", at.format("%Y-%m-%d %H:%M:%S UTC")),
@@ -45,6 +48,10 @@ impl Refusal {
                                  this gateway yet. Try again in a second; if it still fails, create a new token."
                 .into(),
             Refusal::AccountDisabled => "The account that owns this token is disabled.".into(),
+            Refusal::NotAMember => {
+                "The member who made this token is no longer in the organisation, or their role no longer allows tokens. Ask an admin for a new one."
+                    .into()
+            }
             Refusal::NotAssociated => "The token is not associated with this server. Add the server to the token in the dashboard.".into(),
         }
     }
@@ -63,6 +70,7 @@ impl Refusal {
             Refusal::Revoked => "revoked",
             Refusal::Unknown => "unknown_token",
             Refusal::AccountDisabled => "account_disabled",
+            Refusal::NotAMember => "not_a_member",
             Refusal::NotAssociated => "unassociated",
         }
     }
@@ -70,7 +78,15 @@ impl Refusal {
     /// Refusals decided after the signature verified: the token's `jti` can be trusted for
     /// counting.
     pub fn signature_verified(&self) -> bool {
-        matches!(self, Refusal::Expired(_) | Refusal::Revoked | Refusal::Unknown | Refusal::AccountDisabled | Refusal::NotAssociated)
+        matches!(
+            self,
+            Refusal::Expired(_)
+                | Refusal::Revoked
+                | Refusal::Unknown
+                | Refusal::AccountDisabled
+                | Refusal::NotAMember
+                | Refusal::NotAssociated
+        )
     }
 
     /// Whether a token was presented at all (RFC 6750: only then `error="invalid_token"`).

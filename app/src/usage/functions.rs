@@ -17,7 +17,7 @@ pub async fn get_token_usage(id: TokenId) -> Result<Usage, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::token_usage(&state.db, actor.account_id(), id, chrono::Utc::now()).await
+            super::ssr::token_usage(&state.db, &actor, id, chrono::Utc::now()).await
         }
         .await,
     )
@@ -28,7 +28,7 @@ pub async fn get_server_usage(id: ServerId) -> Result<ServerUsage, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::server_usage(&state.db, actor.account_id(), id, chrono::Utc::now()).await
+            super::ssr::server_usage(&state.db, &actor, id, chrono::Utc::now()).await
         }
         .await,
     )
@@ -40,7 +40,7 @@ pub async fn token_activity() -> Result<HashMap<TokenId, Vec<i64>>, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            super::ssr::recent_activity(&state.db, actor.account_id(), chrono::Utc::now()).await
+            super::ssr::recent_activity(&state.db, &actor, chrono::Utc::now()).await
         }
         .await,
     )

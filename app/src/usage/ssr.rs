@@ -9,8 +9,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::domain::{HOURS, ServerUsage, Usage, hour_floor, refusal_counts, window_start};
-use crate::accounts::AccountId;
+use crate::accounts::actor::Actor;
 use crate::error::AppError;
+use crate::organisations::{Action, Whose};
 use crate::servers::ServerId;
 use crate::tokens::TokenId;
 
@@ -62,9 +63,9 @@ fn total(column: impl sea_orm::IntoSimpleExpr) -> SimpleExpr {
     Func::cast_as(Func::sum(column.into_simple_expr()), Alias::new("bigint")).into()
 }
 
-/// Requests and refusals of one of `account`'s tokens, over all its servers.
-pub async fn token_usage(db: &impl ConnectionTrait, account: AccountId, token: TokenId, now: DateTime<Utc>) -> Result<Usage, AppError> {
-    crate::tokens::ssr::find_model(db, account, token).await?;
+/// Requests and refusals of a token the actor may see, over all its servers.
+pub async fn token_usage(db: &impl ConnectionTrait, actor: &Actor, token: TokenId, now: DateTime<Utc>) -> Result<Usage, AppError> {
+    crate::tokens::ssr::visible_model(db, actor, token, false).await?;
     let rows: Vec<(DateTime<Utc>, i64, i64)> = buckets::Entity::find()
         .select_only()
         .column(buckets::Column::Hour)
@@ -79,14 +80,9 @@ pub async fn token_usage(db: &impl ConnectionTrait, account: AccountId, token: T
     Ok(Usage::from_hours(rows, now))
 }
 
-/// Requests to one of `account`'s servers, every refusal there, and the reasons for them.
-pub async fn server_usage(
-    db: &impl ConnectionTrait,
-    account: AccountId,
-    server: ServerId,
-    now: DateTime<Utc>,
-) -> Result<ServerUsage, AppError> {
-    crate::servers::ssr::find_model(db, account, server).await?;
+/// Requests to one of the organisation's servers, every refusal there, and the reasons for them.
+pub async fn server_usage(db: &impl ConnectionTrait, actor: &Actor, server: ServerId, now: DateTime<Utc>) -> Result<ServerUsage, AppError> {
+    crate::servers::ssr::find_model(db, actor.may(Action::Read)?, server).await?;
     let since = window_start(now);
     let requests: Vec<(DateTime<Utc>, i64)> = buckets::Entity::find()
         .select_only()
@@ -113,23 +109,27 @@ pub async fn server_usage(
     Ok(ServerUsage { usage: Usage::from_hours(rows, now), refusals: refusal_counts(refused, now) })
 }
 
-fn tokens_of(account: AccountId) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(crate::tokens::ssr::entity::Column::Id)
-        .from(crate::tokens::ssr::entity::Entity)
-        .and_where(crate::tokens::ssr::entity::Column::AccountId.eq(account.0))
-        .to_owned()
+/// The ids of the tokens the actor may see in its organisation (a member: their own).
+fn tokens_of(actor: &Actor) -> Result<sea_orm::sea_query::SelectStatement, AppError> {
+    use crate::tokens::ssr::entity::{Column, Entity};
+    let organisation = actor.may(Action::Read)?;
+    let mut query = Query::select().column(Column::Id).from(Entity).and_where(Column::OrganisationId.eq(organisation.0)).to_owned();
+    if actor.may(Action::ReadToken(Whose::Another)).is_err() {
+        query.and_where(Column::AccountId.eq(actor.account_id().0));
+    }
+    Ok(query)
 }
 
-/// Requests of all of `account`'s tokens, and every refusal at its servers (with or without a
-/// token), together.
-pub async fn account_usage(db: &impl ConnectionTrait, account: AccountId, now: DateTime<Utc>) -> Result<Usage, AppError> {
+/// Requests of all the tokens the actor may see, and every refusal at the organisation's
+/// servers (with or without a token), together.
+pub async fn organisation_usage(db: &impl ConnectionTrait, actor: &Actor, now: DateTime<Utc>) -> Result<Usage, AppError> {
     let since = window_start(now);
+    let organisation = actor.may(Action::Read)?;
     let requests: Vec<(DateTime<Utc>, i64)> = buckets::Entity::find()
         .select_only()
         .column(buckets::Column::Hour)
         .column_as(total(buckets::Column::Requests), "requests")
-        .filter(buckets::Column::TokenId.in_subquery(tokens_of(account)))
+        .filter(buckets::Column::TokenId.in_subquery(tokens_of(actor)?))
         .filter(buckets::Column::Hour.gte(since))
         .group_by(buckets::Column::Hour)
         .into_tuple()
@@ -138,7 +138,7 @@ pub async fn account_usage(db: &impl ConnectionTrait, account: AccountId, now: D
     let servers_of = Query::select()
         .column(crate::servers::ssr::entity::Column::Id)
         .from(crate::servers::ssr::entity::Entity)
-        .and_where(crate::servers::ssr::entity::Column::AccountId.eq(account.0))
+        .and_where(crate::servers::ssr::entity::Column::OrganisationId.eq(organisation.0))
         .to_owned();
     let refused: Vec<(DateTime<Utc>, i64)> = refusals::Entity::find()
         .select_only()
@@ -154,14 +154,10 @@ pub async fn account_usage(db: &impl ConnectionTrait, account: AccountId, now: D
     Ok(Usage::from_hours(rows, now))
 }
 
-/// Requests per hour over the last 24 hours for every token of `account` that had any.
-pub async fn recent_activity(
-    db: &impl ConnectionTrait,
-    account: AccountId,
-    now: DateTime<Utc>,
-) -> Result<HashMap<TokenId, Vec<i64>>, AppError> {
+/// Requests per hour over the last 24 hours for every token the actor may see that had any.
+pub async fn recent_activity(db: &impl ConnectionTrait, actor: &Actor, now: DateTime<Utc>) -> Result<HashMap<TokenId, Vec<i64>>, AppError> {
     let first_hour = hour_floor(now) - Duration::hours(HOURS - 1);
-    let of_account = tokens_of(account);
+    let of_account = tokens_of(actor)?;
     let rows: Vec<(Uuid, DateTime<Utc>, i64)> = buckets::Entity::find()
         .select_only()
         .column(buckets::Column::TokenId)

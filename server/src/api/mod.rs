@@ -6,6 +6,7 @@ mod api_keys;
 mod audit;
 mod auth;
 mod json;
+mod organisations;
 mod servers;
 mod signing_keys;
 mod tokens;
@@ -25,12 +26,15 @@ pub use json::ApiJson;
 #[openapi(
     info(title = "Gatehouse API", description = "Manage MCP servers, signing keys and tokens. Authenticate with an API key \
         (`Authorization: Bearer ghk_…`, made on the Account page or with `gatehouse api-key create`) or with the session cookie \
-        from `POST /auth/login`. A `read` key may only GET; `write` may change the owner's objects; `admin` also the admin routes."),
+        from `POST /auth/login`. Servers, tokens and signing keys belong to organisations: these routes act within the credential's \
+        organisation (an API key's own; for a session, the one chosen in the dashboard, else the account's personal one), and the \
+        member's role there decides what they may do. A `read` key may only GET; `write` may change objects; `admin` also the admin routes."),
     servers((url = "/api/v1")),
     modifiers(&SessionCookie),
     security(("api_key" = []), ("session" = [])),
     tags(
         (name = "auth", description = "Sign up, log in, log out"),
+        (name = "organisations", description = "Organisations, their members and invitations"),
         (name = "servers", description = "Upstream MCP servers and their hosted endpoints"),
         (name = "tokens", description = "Bearer tokens for MCP clients"),
         (name = "signing-keys", description = "The account's HS256 signing keys"),
@@ -95,6 +99,12 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(organisations::list, organisations::create))
+        .routes(routes!(organisations::get_one, organisations::rename, organisations::delete))
+        .routes(routes!(organisations::members, organisations::add_member))
+        .routes(routes!(organisations::set_role, organisations::remove_member))
+        .routes(routes!(organisations::invite))
+        .routes(routes!(organisations::accept))
         .routes(routes!(servers::list, servers::create))
         .routes(routes!(servers::get_one, servers::update, servers::delete))
         .routes(routes!(servers::tokens))

@@ -18,7 +18,7 @@ use super::ApiJson;
 
 #[utoipa::path(get, path = "/servers", tag = "servers", responses((status = 200, body = Vec<ServerView>), (status = 401, body = AppError)))]
 pub async fn list(State(state): State<AppState>, actor: Actor) -> Result<Json<Vec<ServerView>>, AppError> {
-    Ok(Json(ssr::list_servers(&state, actor.account_id()).await?))
+    Ok(Json(ssr::list_servers(&state, &actor).await?))
 }
 
 #[utoipa::path(post, path = "/servers", tag = "servers", request_body = ServerInput,
@@ -34,7 +34,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/servers/{id}", tag = "servers", params(("id" = Uuid, Path)),
     responses((status = 200, body = ServerView), (status = 404, body = AppError)))]
 pub async fn get_one(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<ServerView>, AppError> {
-    Ok(Json(ssr::get_server(&state, actor.account_id(), ServerId(id)).await?))
+    Ok(Json(ssr::get_server(&state, &actor, ServerId(id)).await?))
 }
 
 #[utoipa::path(put, path = "/servers/{id}", tag = "servers", params(("id" = Uuid, Path)), request_body = ServerInput,
@@ -59,5 +59,5 @@ pub async fn delete(State(state): State<AppState>, actor: Actor, Path(id): Path<
 #[utoipa::path(get, path = "/servers/{id}/tokens", tag = "servers", params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<TokenView>), (status = 404, body = AppError)))]
 pub async fn tokens(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<Vec<TokenView>>, AppError> {
-    Ok(Json(tokens::tokens_of_server(&state, actor.account_id(), ServerId(id)).await?))
+    Ok(Json(tokens::tokens_of_server(&state, &actor, ServerId(id)).await?))
 }

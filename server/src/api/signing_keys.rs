@@ -14,7 +14,7 @@ use app::{
 
 #[utoipa::path(get, path = "/signing-keys", tag = "signing-keys", responses((status = 200, body = Vec<SigningKeyView>)))]
 pub async fn list(State(state): State<AppState>, actor: Actor) -> Result<Json<Vec<SigningKeyView>>, AppError> {
-    Ok(Json(ssr::list(&state, actor.account_id()).await?))
+    Ok(Json(ssr::list(&state, &actor).await?))
 }
 
 /// Makes a new active key; the old one is retired and keeps verifying its tokens.

@@ -30,7 +30,7 @@ pub struct ListQuery {
     responses((status = 200, body = Vec<TokenView>), (status = 422, body = AppError)))]
 pub async fn list(State(state): State<AppState>, actor: Actor, Query(q): Query<ListQuery>) -> Result<Json<Vec<TokenView>>, AppError> {
     let query = ssr::TokenQuery::parse(q.status.as_deref(), q.sort.as_deref())?;
-    Ok(Json(ssr::list_tokens(&state, actor.account_id(), &query).await?))
+    Ok(Json(ssr::list_tokens(&state, &actor, &query).await?))
 }
 
 /// Creates a token. The response is the only time the token string is shown.
@@ -47,7 +47,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/tokens/{id}", tag = "tokens", params(("id" = Uuid, Path)),
     responses((status = 200, body = TokenView), (status = 404, body = AppError)))]
 pub async fn get_one(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<TokenView>, AppError> {
-    Ok(Json(ssr::get_token(&state, actor.account_id(), TokenId(id)).await?))
+    Ok(Json(ssr::get_token(&state, &actor, TokenId(id)).await?))
 }
 
 /// Revokes a token; it stops working at once. Revoking twice is harmless.

@@ -2,7 +2,7 @@
 use app::{
     accounts::{
         AccountStatus, AccountView, NewAccount, Role,
-        actor::Actor,
+        actor::{Actor, Within},
         ssr::{self, Admission},
     },
     state::AppState,
@@ -21,9 +21,8 @@ pub async fn by_email(state: &AppState, email: &str) -> Result<AccountView, CliE
         .ok_or_else(|| CliError::bad_input(format!("No account has the email \"{}\". `gatehouse account list` shows them.", email.trim())))
 }
 
-/// The account with `email`, or every account (oldest first) when none is given: whose
-/// objects a list shows.
-pub async fn owners(state: &AppState, email: Option<String>) -> Result<Vec<AccountView>, CliError> {
+/// The account with `email`, or every account (oldest first) when none is given.
+pub async fn accounts_or_all(state: &AppState, email: Option<String>) -> Result<Vec<AccountView>, CliError> {
     match email {
         Some(email) => Ok(vec![by_email(state, &email).await?]),
         None => Ok(ssr::list_accounts(&state.db).await?),
@@ -44,9 +43,11 @@ impl<T> Owned<T> {
     }
 }
 
-/// The operator acting for the account with `email`.
+/// The operator acting for the account with `email`, within its personal organisation.
 pub async fn actor_for(state: &AppState, email: &str) -> Result<Actor, CliError> {
-    Ok(Actor::cli(by_email(state, email).await?))
+    let account = by_email(state, email).await?;
+    let within = Within::personal(&account);
+    Ok(Actor::cli(account, within))
 }
 
 pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Result<(), CliError> {
@@ -57,7 +58,7 @@ pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Res
             let new = NewAccount::parse(&email, password)?;
             let mut account = ssr::register(state, new, None, Admission::Operator).await?;
             if admin && !account.is_admin() {
-                account = ssr::set_role(state, &Actor::cli(account.clone()), account.id, Role::Admin).await?;
+                account = ssr::set_role(state, &Actor::cli(account.clone(), Within::personal(&account)), account.id, Role::Admin).await?;
             }
             out.print(&account, || format!("Created {} ({}), id {}", account.email, account.role.as_str(), account.id));
         }
@@ -90,7 +91,7 @@ pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Res
         AccountCommand::Invite { expires } => {
             let expires_at = ssr::invites::expires_at(&expires).map_err(CliError::bad_input)?;
             let admin = first_admin(state).await?;
-            let invite = ssr::invites::create(state, &Actor::cli(admin), expires_at).await?;
+            let invite = ssr::invites::create(state, &Actor::cli(admin.clone(), Within::personal(&admin)), expires_at).await?;
             out.print(&invite, || format!("{}\n(one use, until {})", invite.url, when(Some(invite.expires_at), "")));
         }
     }

@@ -7,7 +7,7 @@ use app::{
 
 use super::{
     ApiKeyCommand, CliError,
-    accounts::{Owned, actor_for, owners},
+    accounts::{Owned, accounts_or_all, actor_for},
     output::{Output, table, when},
     prompt,
 };
@@ -32,7 +32,7 @@ pub async fn run(command: ApiKeyCommand, state: &AppState, out: &Output) -> Resu
         }
         ApiKeyCommand::List { account } => {
             let mut listed = Vec::new();
-            for owner in owners(state, account).await? {
+            for owner in accounts_or_all(state, account).await? {
                 for key in ssr::list(state, Some(owner.id)).await? {
                     listed.push(Owned::by(&owner, key));
                 }
@@ -64,7 +64,8 @@ pub async fn run(command: ApiKeyCommand, state: &AppState, out: &Output) -> Resu
             let owner = accounts::find_account(&state.db, app::accounts::AccountId(model.account_id))
                 .await?
                 .ok_or_else(|| CliError::failed("the key's account is gone"))?;
-            let key = ssr::revoke(state, &app::accounts::actor::Actor::cli(owner), id).await?;
+            let within = app::accounts::actor::Within::personal(&owner);
+            let key = ssr::revoke(state, &app::accounts::actor::Actor::cli(owner, within), id).await?;
             out.print(&key, || format!("Revoked API key {} ({})", key.description, key.id));
         }
     }

@@ -5,6 +5,7 @@ mod accounts;
 mod api_keys;
 mod maintenance;
 mod oauth_clients;
+mod organisations;
 mod output;
 mod prompt;
 mod servers;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Accounts: create, list, disable, enable, change roles, invite.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Organisations (teams): create, list, members, invitations.
+    #[command(subcommand)]
+    Org(OrgCommand),
     /// Upstream MCP servers and their hosted endpoints.
     #[command(subcommand)]
     Server(ServerCommand),
@@ -126,13 +130,72 @@ pub enum AccountCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation with one owner.
+    Create {
+        /// The owner's email.
+        #[arg(long, value_name = "EMAIL")]
+        owner: String,
+        /// Its name, shown on every object it owns.
+        #[arg(long)]
+        name: String,
+    },
+    /// Organisations, with their members (of one account, or all).
+    List {
+        /// Only the organisations this account belongs to.
+        #[arg(long, value_name = "EMAIL")]
+        account: Option<String>,
+    },
+    /// Add an existing account as a member.
+    AddMember {
+        /// The organisation's name or id.
+        #[arg(value_name = "ORG")]
+        org: String,
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Remove a member: tokens they made in the organisation are revoked (or handed on).
+    RemoveMember {
+        /// The organisation's name or id.
+        #[arg(value_name = "ORG")]
+        org: String,
+        #[arg(long, value_name = "EMAIL")]
+        email: String,
+        /// Hand their tokens to this member instead of revoking them.
+        #[arg(long, value_name = "EMAIL")]
+        hand_to: Option<String>,
+    },
+    /// An invitation link (one use, expiring) to join as a role; it lets its invitee sign up.
+    Invite {
+        /// The organisation's name or id.
+        #[arg(value_name = "ORG")]
+        org: String,
+        /// owner, admin, member or viewer.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Only the account with this email may accept it.
+        #[arg(long, value_name = "EMAIL")]
+        email: Option<String>,
+        /// How many days it works.
+        #[arg(long, default_value_t = 7)]
+        days: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ServerCommand {
     /// Register an upstream MCP server and get its hosted endpoint.
     Create {
-        /// The owning account's email.
+        /// The email of the member who registers it.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
-        /// Its name in lists and on the dashboard, unique within the account.
+        /// The organisation it belongs to, by name or id (default: the account's personal one).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// Its name in lists and on the dashboard, unique within the organisation.
         #[arg(long)]
         name: Option<String>,
         /// The upstream's URL, e.g. http://127.0.0.1:8931/mcp.
@@ -151,11 +214,14 @@ pub enum ServerCommand {
         #[arg(long = "header", value_name = "NAME: VALUE")]
         headers: Vec<String>,
     },
-    /// Servers, of one account or of all.
+    /// Servers, of one organisation, of one account's organisations, or of all.
     List {
-        /// The owning account's email (all accounts when left out).
+        /// A member's email: the servers of the organisations they belong to.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
+        /// Only this organisation's, by name or id.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
     },
     /// Delete a server: its endpoint stops at once, and tokens lose their link to it.
     Delete {
@@ -172,9 +238,12 @@ pub enum ServerCommand {
 pub enum TokenCommand {
     /// Mint a token; it is printed once, alone on its line.
     Create {
-        /// The owning account's email.
+        /// The email of the member who makes it.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
+        /// The organisation it belongs to, by name or id (default: the account's personal one).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
         /// What will use it, e.g. "Claude Desktop on my laptop".
         #[arg(long)]
         description: Option<String>,
@@ -185,11 +254,14 @@ pub enum TokenCommand {
         #[arg(long = "server", value_name = "NAME_OR_ID")]
         servers: Vec<String>,
     },
-    /// Tokens, of one account or of all.
+    /// Tokens, of one organisation, of one account's organisations, or of all.
     List {
-        /// The owning account's email (all accounts when left out).
+        /// A member's email: the tokens they may see in the organisations they belong to.
         #[arg(long, value_name = "EMAIL")]
         account: Option<String>,
+        /// Only this organisation's, by name or id.
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
         /// Only tokens in this state (expiring: active and expiring within 7 days).
         #[arg(long, value_parser = ["active", "expired", "revoked", "expiring"])]
         status: Option<String>,
@@ -277,6 +349,7 @@ pub async fn run(command: Command, config: &crate::Config, json: bool) -> Result
     match command {
         Command::Serve | Command::Migrate | Command::DemoMcp { .. } => unreachable!("main runs these"),
         Command::Account(command) => accounts::run(command, &opened().await?.state, &out).await,
+        Command::Org(command) => organisations::run(command, &opened().await?.state, &out).await,
         Command::Server(command) => servers::run(command, &opened().await?.state, &out).await,
         Command::Token(command) => {
             let opened = opened().await?;

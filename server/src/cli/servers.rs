@@ -1,24 +1,27 @@
 //! `gatehouse server …`
 use app::{
-    accounts::AccountId,
+    accounts::actor::Actor,
     servers::{HeaderInput, ServerId, ServerInput, ServerView, Transport, ssr},
     state::AppState,
 };
 
 use super::{
     CliError, ServerCommand,
-    accounts::{Owned, actor_for, owners},
+    accounts::Owned,
+    organisations::{actor_in, owners},
     output::{Output, table, when},
     prompt,
 };
 
-/// One of `account`'s servers, by name or id.
-pub async fn named(state: &AppState, account: AccountId, name_or_id: &str) -> Result<ServerView, CliError> {
+/// One of the actor's organisation's servers, by name or id.
+pub async fn named(state: &AppState, actor: &Actor, name_or_id: &str) -> Result<ServerView, CliError> {
     let wanted = name_or_id.trim();
-    let servers = ssr::list_servers(state, account).await?;
+    let servers = ssr::list_servers(state, actor).await?;
     let by_id = uuid::Uuid::parse_str(wanted).ok().map(ServerId);
     servers.into_iter().find(|s| Some(s.id) == by_id || s.name == wanted).ok_or_else(|| {
-        CliError::bad_input(format!("This account has no server named \"{wanted}\". `gatehouse server list --account EMAIL` shows them."))
+        CliError::bad_input(format!(
+            "The organisation has no server named \"{wanted}\". `gatehouse server list --account EMAIL` (or --org ORG) shows them."
+        ))
     })
 }
 
@@ -32,9 +35,9 @@ fn header(raw: &str) -> Result<HeaderInput, CliError> {
 
 pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Result<(), CliError> {
     match command {
-        ServerCommand::Create { account, name, upstream, transport, no_token, no_oauth, headers } => {
-            let account = prompt::required(account, "--account", "Owner's email")?;
-            let actor = actor_for(state, &account).await?;
+        ServerCommand::Create { account, org, name, upstream, transport, no_token, no_oauth, headers } => {
+            let account = prompt::required(account, "--account", "The email of the member registering it")?;
+            let actor = actor_in(state, &account, org.as_deref()).await?;
             let name = prompt::required(name, "--name", "Server name")?;
             let upstream = prompt::required(upstream, "--upstream", "Upstream URL")?;
             let transport = Transport::parse(&transport.replace('-', "_"))
@@ -53,10 +56,10 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                 format!("Created {} ({})\nEndpoint: {}", server.name, server.id, server.endpoint())
             });
         }
-        ServerCommand::List { account } => {
+        ServerCommand::List { account, org } => {
             let mut listed = Vec::new();
-            for owner in owners(state, account).await? {
-                for server in ssr::list_servers(state, owner.id).await? {
+            for (owner, actor) in owners(state, account, org.as_deref()).await? {
+                for server in ssr::list_servers(state, &actor).await? {
                     listed.push(Owned::by(&owner, server));
                 }
             }
@@ -81,8 +84,8 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
             });
         }
         ServerCommand::Delete { server, account } => {
-            let actor = actor_for(state, &account).await?;
-            let server = named(state, actor.account_id(), &server).await?;
+            let actor = actor_in(state, &account, None).await?;
+            let server = named(state, &actor, &server).await?;
             ssr::delete_server(state, &actor, server.id).await?;
             out.print(&serde_json::json!({ "id": server.id, "deleted": true }), || format!("Deleted {} ({})", server.name, server.id));
         }

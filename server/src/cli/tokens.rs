@@ -1,6 +1,11 @@
 //! `gatehouse token …`
 use app::{
-    accounts::{AccountId, actor::Actor, ssr as accounts},
+    accounts::{
+        AccountId,
+        actor::{Actor, Within},
+        ssr as accounts,
+    },
+    organisations::{OrganisationId, Role},
     state::AppState,
     tokens::{
         NewTokenInput, TokenId, TokenView,
@@ -12,7 +17,8 @@ use app::{
 
 use super::{
     CliError, TokenCommand,
-    accounts::{Owned, actor_for, owners},
+    accounts::Owned,
+    organisations::{actor_in, owners},
     output::{Output, table, when},
     prompt,
     servers::named as server_named,
@@ -27,11 +33,9 @@ async fn resolve(state: &AppState, name: &str) -> Result<(Actor, TokenView), Cli
         0 => Err(CliError::bad_input(format!("No token has the id or fingerprint \"{}\".", name.trim()))),
         1 => {
             let token = found.remove(0);
-            let owner = accounts::find_account(&state.db, AccountId(token.account_id))
-                .await?
-                .ok_or_else(|| CliError::failed("the token's account is gone"))?;
-            let view = ssr::get_token(state, owner.id, TokenId(token.id)).await?;
-            Ok((Actor::cli(owner), view))
+            let actor = maker_of(state, &token).await?;
+            let view = ssr::get_token(state, &actor, TokenId(token.id)).await?;
+            Ok((actor, view))
         }
         _ => {
             let matches: Vec<String> = found
@@ -53,6 +57,16 @@ async fn resolve(state: &AppState, name: &str) -> Result<(Actor, TokenView), Cli
             )))
         }
     }
+}
+
+/// The operator acting for the member who made `token`, within the token's organisation (as an
+/// owner there: the operator may do to a token whatever its organisation's owner may).
+async fn maker_of(state: &AppState, token: &ssr::entity::Model) -> Result<Actor, CliError> {
+    let maker = accounts::find_account(&state.db, AccountId(token.account_id))
+        .await?
+        .ok_or_else(|| CliError::failed("the token's account is gone"))?;
+    let within = Within { organisation: OrganisationId(token.organisation_id), role: Some(Role::Owner) };
+    Ok(Actor::cli(maker, within))
 }
 
 fn rows(tokens: &[Owned<TokenView>]) -> Vec<Vec<String>> {
@@ -97,14 +111,14 @@ fn detail(account: &str, t: &TokenView) -> String {
 pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result<(), CliError> {
     let state = &opened.state;
     match command {
-        TokenCommand::Create { account, description, expires, servers } => {
-            let account = prompt::required(account, "--account", "Owner's email")?;
-            let actor = actor_for(state, &account).await?;
+        TokenCommand::Create { account, org, description, expires, servers } => {
+            let account = prompt::required(account, "--account", "The email of the member making it")?;
+            let actor = actor_in(state, &account, org.as_deref()).await?;
             let description = prompt::required(description, "--description", "Description (what will use it)")?;
             let expires = prompt::required(expires, "--expires", "Expires (never, 30d, 2027-01-31…)")?;
             let mut server_ids = Vec::new();
             for name in &servers {
-                server_ids.push(server_named(state, actor.account_id(), name).await?.id);
+                server_ids.push(server_named(state, &actor, name).await?.id);
             }
             let created = ssr::create_token(state, &actor, NewTokenInput { description, expires, server_ids }).await?;
             out.print(
@@ -118,11 +132,11 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
                 actor.account.email
             ));
         }
-        TokenCommand::List { account, status } => {
+        TokenCommand::List { account, org, status } => {
             let query = TokenQuery::parse(status.as_deref(), None)?;
             let mut listed = Vec::new();
-            for owner in owners(state, account).await? {
-                for token in ssr::list_tokens(state, owner.id, &query).await? {
+            for (owner, actor) in owners(state, account, org.as_deref()).await? {
+                for token in ssr::list_tokens(state, &actor, &query).await? {
                     listed.push(Owned::by(&owner, token));
                 }
             }
@@ -148,13 +162,13 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
         }
         TokenCommand::Associate(link) => {
             let (actor, token) = resolve(state, &link.token).await?;
-            let server = server_named(state, actor.account_id(), &link.server).await?;
+            let server = server_named(state, &actor, &link.server).await?;
             let token = ssr::associate(state, &actor, token.id, server.id).await?;
             out.print(&token, || format!("{} may now reach {}", token.description, server.name));
         }
         TokenCommand::Dissociate(link) => {
             let (actor, token) = resolve(state, &link.token).await?;
-            let server = server_named(state, actor.account_id(), &link.server).await?;
+            let server = server_named(state, &actor, &link.server).await?;
             let token = ssr::dissociate(state, &actor, token.id, server.id).await?;
             out.print(&token, || format!("{} can no longer reach {}", token.description, server.name));
         }
@@ -166,11 +180,9 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
                 out.print(&serde_json::Value::Null, || "Not a token of this Gatehouse (or one made before fingerprints were kept).".into());
                 return Err(CliError::failed_quietly());
             };
-            let owner = accounts::find_account(&state.db, AccountId(token.account_id))
-                .await?
-                .ok_or_else(|| CliError::failed("the token's account is gone"))?;
-            let view = ssr::get_token(state, owner.id, TokenId(token.id)).await?;
-            let shown = Owned::by(&owner, view);
+            let actor = maker_of(state, &token).await?;
+            let view = ssr::get_token(state, &actor, TokenId(token.id)).await?;
+            let shown = Owned::by(&actor.account, view);
             out.print(&shown, || detail(&shown.account, &shown.item));
         }
     }
@@ -182,17 +194,17 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
 async fn inspect(opened: &Opened, out: &Output) -> Result<(), CliError> {
     let state = &opened.state;
     let raw = prompt::stdin_line()?;
-    // Whose servers to judge it on: the account the token names. Only the verdicts prove
-    // anything; a token naming no account here is judged on none.
+    // Whose servers to judge it on: the organisation the token names. Only the verdicts prove
+    // anything; a token naming no organisation here is judged on none.
     let claimed = claimed_account(&raw);
-    let Some(owner) = (match claimed {
-        Some(id) => accounts::find_account(&state.db, AccountId(id)).await?,
+    let Some((owner, actor)) = (match claimed {
+        Some(id) => super::organisations::operator_in(state, OrganisationId(id)).await.ok(),
         None => None,
     }) else {
-        return Err(CliError::bad_input("This is not a token of this Gatehouse: it names no account here."));
+        return Err(CliError::bad_input("This is not a token of this Gatehouse: it names no organisation here."));
     };
     opened.view.load(state).await?;
-    let inspection = inspector::inspect(state, owner.id, &raw, chrono::Utc::now()).await?;
+    let inspection = inspector::inspect(state, &actor, &raw, chrono::Utc::now()).await?;
     out.print(&inspection, || {
         let mut text = String::new();
         match &inspection.token {
@@ -207,7 +219,7 @@ async fn inspect(opened: &Opened, out: &Output) -> Result<(), CliError> {
             .iter()
             .map(|v| vec![v.name.clone(), if v.accepted { "accepted".into() } else { "refused".into() }, v.reason.clone()])
             .collect();
-        text.push_str(&table(&["SERVER", "VERDICT", "WHY"], rows, "The account has no servers."));
+        text.push_str(&table(&["SERVER", "VERDICT", "WHY"], rows, "The organisation has no servers."));
         text
     });
     Ok(())

@@ -1,5 +1,6 @@
 //! The check every gateway request passes (DESIGN.md, Tokens): a pinned HS256 JWT whose key is
-//! found from the server's own account, with every claim and every object behind it live.
+//! found from the server's own organisation, with every claim and every object behind it live
+//! (the member who made the token among them).
 //!
 //! Gatehouse reads its own tokens here rather than through `jsonwebtoken::decode`: that one
 //! decodes the header twice and the claims twice (once into a `serde_json::Value`) and keys a
@@ -19,6 +20,7 @@ pub use app::tokens::Refusal;
 
 use std::sync::Arc;
 
+use app::organisations::Role;
 use app::state::GatewayCheck;
 
 use super::view::{AccessIndex, AccessTables, ServerEntry, TokenEntry};
@@ -179,9 +181,9 @@ pub fn check(
         return Ok(Grant { token: None, expires_at: None, unnamed: false });
     }
     let token = bearer(authorization)?;
-    let grant = verify(view, server.account, token, issuer, audience, now)?;
+    let grant = verify(view, server.organisation, token, issuer, audience, now)?;
     // `verify` has applied the token part of the rule ([`token_stands`]) to this server's
-    // account; what remains of [`grant_stands`] is the association.
+    // organisation; what remains of [`grant_stands`] is the association.
     match grant.token {
         Some(id) => associated(view, id, server.id)?,
         None => return Err(Refusal::Malformed),
@@ -198,9 +200,10 @@ pub fn grant_stands(view: &AccessTables, token: Option<Uuid>, server: Uuid, now:
         if entry.require_token {
             return Err(Refusal::Missing);
         }
-        return account_active(view, entry.account);
+        // A personal organisation's open servers stop with its account.
+        return if view.accounts.get(&entry.organisation) == Some(&false) { Err(Refusal::AccountDisabled) } else { Ok(()) };
     };
-    let held = view.tokens.get(&token).filter(|t| t.account == entry.account).ok_or(Refusal::NotForThisServer)?;
+    let held = view.tokens.get(&token).filter(|t| t.organisation == entry.organisation).ok_or(Refusal::NotForThisServer)?;
     token_stands(view, held, now)?;
     associated(view, token, server)
 }
@@ -210,13 +213,14 @@ fn associated(view: &AccessTables, token: Uuid, server: Uuid) -> Result<(), Refu
 }
 
 /// The part of [`grant_stands`] that does not depend on the server: the token, its key and its
-/// account are live, and its time is not up (at its expiry exactly: Gatehouse issued it and
+/// maker are live (the maker an active account, and a member of the token's organisation with a
+/// role that may hold tokens), and its time is not up (at its expiry exactly: Gatehouse issued it and
 /// holds the time, so no leeway is needed here; leeway is for the claims' clocks).
 fn token_stands(view: &AccessTables, token: &TokenEntry, now: DateTime<Utc>) -> Result<(), Refusal> {
     if token.revoked {
         return Err(Refusal::Revoked);
     }
-    let key = view.keys.get(&token.key).filter(|k| k.account == token.account).ok_or(Refusal::NotForThisServer)?;
+    let key = view.keys.get(&token.key).filter(|k| k.organisation == token.organisation).ok_or(Refusal::NotForThisServer)?;
     if key.revoked {
         return Err(Refusal::KeyRevoked);
     }
@@ -225,21 +229,31 @@ fn token_stands(view: &AccessTables, token: &TokenEntry, now: DateTime<Utc>) -> 
     {
         return Err(Refusal::Expired(expires_at));
     }
-    account_active(view, token.account)
+    if view.accounts.get(&token.maker) != Some(&true) {
+        return Err(Refusal::AccountDisabled);
+    }
+    let role = view.members.get(&token.maker).and_then(|held| held.iter().find(|(o, _)| *o == token.organisation)).map(|(_, role)| *role);
+    if !role.is_some_and(Role::may_hold_tokens) {
+        return Err(Refusal::NotAMember);
+    }
+    Ok(())
 }
 
-fn account_active(view: &AccessTables, account: Uuid) -> Result<(), Refusal> {
-    if view.accounts.get(&account) == Some(&true) { Ok(()) } else { Err(Refusal::AccountDisabled) }
-}
-
-/// Checks `token` as one of `account`'s tokens: everything but the server it is used on.
-pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, audience: &str, now: DateTime<Utc>) -> Result<Grant, Refusal> {
+/// Checks `token` as one of `organisation`'s tokens: everything but the server it is used on.
+pub fn verify(
+    view: &AccessTables,
+    organisation: Uuid,
+    token: &str,
+    issuer: &str,
+    audience: &str,
+    now: DateTime<Utc>,
+) -> Result<Grant, Refusal> {
     let (header, payload, signature) = parts(token)?;
     let signed = &token[..header.len() + 1 + payload.len()];
     let kid = read_header(header)?;
 
-    // The key comes from the server's account; `kid` only chooses among its keys.
-    let key = view.keys.get(&kid).filter(|k| k.account == account).ok_or(Refusal::NotForThisServer)?;
+    // The key comes from the server's organisation; `kid` only chooses among its keys.
+    let key = view.keys.get(&kid).filter(|k| k.organisation == organisation).ok_or(Refusal::NotForThisServer)?;
     if key.revoked {
         return Err(Refusal::KeyRevoked);
     }
@@ -273,11 +287,11 @@ pub fn verify(view: &AccessTables, account: Uuid, token: &str, issuer: &str, aud
     }
 
     let id: Uuid = claims.jti.parse().map_err(|_| Refusal::Malformed)?;
-    // Signed by this account's live key and not expired, yet not held: a token the view
+    // Signed by this organisation's live key and not expired, yet not held: a token the view
     // dropped as dead, or one too new to have reached this process.
     let entry = view.tokens.get(&id).ok_or(Refusal::Unknown)?;
     let mut subject = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    if entry.account != account || entry.key != kid || claims.sub != *account.hyphenated().encode_lower(&mut subject) {
+    if entry.organisation != organisation || entry.key != kid || claims.sub != *organisation.hyphenated().encode_lower(&mut subject) {
         return Err(Refusal::NotForThisServer);
     }
     if entry.revoked {
@@ -316,8 +330,8 @@ impl LiveCheck {
 }
 
 impl GatewayCheck for LiveCheck {
-    fn verify(&self, account: Uuid, token: &str) -> Result<Uuid, Refusal> {
-        let grant = verify(&self.view.read(), account, token, &self.issuer, &self.audience, Utc::now())?;
+    fn verify(&self, organisation: Uuid, token: &str) -> Result<Uuid, Refusal> {
+        let grant = verify(&self.view.read(), organisation, token, &self.issuer, &self.audience, Utc::now())?;
         grant.token.ok_or(Refusal::Malformed)
     }
 
@@ -489,10 +503,19 @@ mod tests {
         let secret = [9u8; 32];
         let mut view = AccessTables::default();
         view.accounts.insert(account, true);
+        view.members.insert(account, vec![(account, Role::Owner)]);
         view.keys.insert(kid, super::super::view::KeyEntry::new(account, false, &secret));
         view.tokens.insert(
             token,
-            super::super::view::TokenEntry { account, key: kid, expires_at: None, revoked: false, fingerprinted: true, renewable: false },
+            super::super::view::TokenEntry {
+                organisation: account,
+                maker: account,
+                key: kid,
+                expires_at: None,
+                revoked: false,
+                fingerprinted: true,
+                renewable: false,
+            },
         );
         Fixture { view, account, kid, token, secret, now: Utc::now() }
     }
@@ -534,6 +557,27 @@ mod tests {
         assert_eq!(f.verify(&format!("{signed}.{flipped}")), Err(Refusal::Signature), "altered");
     }
 
+    /// A token of a team organisation stands while the member who made it may hold tokens
+    /// there: removed, or made a viewer, it is refused; made a member again, it works.
+    #[test]
+    fn a_token_stands_only_while_its_maker_may_hold_tokens() {
+        let mut f = fixture();
+        let maker = Uuid::new_v4();
+        f.view.accounts.insert(maker, true);
+        f.view.tokens.get_mut(&f.token).unwrap().maker = maker;
+        let token = f.sign(&f.header(), &format!("{{{}}}", f.claims()));
+        assert_eq!(f.verify(&token), Err(Refusal::NotAMember), "not a member");
+        for (role, stands) in [(Role::Owner, true), (Role::Admin, true), (Role::Member, true), (Role::Viewer, false)] {
+            f.view.members.insert(maker, vec![(f.account, role)]);
+            assert_eq!(f.verify(&token).is_ok(), stands, "{role:?}");
+        }
+        f.view.members.insert(maker, vec![(Uuid::new_v4(), Role::Owner)]);
+        assert_eq!(f.verify(&token), Err(Refusal::NotAMember), "a member of another organisation only");
+        f.view.members.insert(maker, vec![(f.account, Role::Member)]);
+        f.view.accounts.insert(maker, false);
+        assert_eq!(f.verify(&token), Err(Refusal::AccountDisabled), "the maker's account disabled");
+    }
+
     #[test]
     fn claims_are_read_strictly() {
         let f = fixture();
@@ -566,7 +610,7 @@ mod tests {
             server,
             Arc::new(ServerEntry {
                 id: server,
-                account: f.account,
+                organisation: f.account,
                 upstream: url::Url::parse("http://127.0.0.1:9/mcp").unwrap(),
                 refused: None,
                 transport: app::servers::Transport::StreamableHttp,

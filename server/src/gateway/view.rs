@@ -1,5 +1,5 @@
-//! The in-memory token view: everything a gateway check needs (accounts, keys, tokens, servers,
-//! associations), so verification never queries the database per request. Loaded at start and
+//! The in-memory token view: everything a gateway check needs (accounts, memberships, keys,
+//! tokens, servers, associations), so verification never queries the database per request. Loaded at start and
 //! kept fresh object by object as change events arrive.
 use std::{
     collections::{HashMap, HashSet},
@@ -17,6 +17,10 @@ use uuid::Uuid;
 use app::{
     accounts::{AccountStatus, ssr::entity as accounts},
     events::ChangeKind,
+    organisations::{
+        Role,
+        ssr::{memberships, stored_role},
+    },
     servers::{
         Transport,
         ssr::{entity as servers, token_servers, upstream_headers, upstream_url},
@@ -30,22 +34,24 @@ use app::{
 };
 
 pub struct KeyEntry {
-    pub account: Uuid,
+    pub organisation: Uuid,
     pub revoked: bool,
     /// HMAC-SHA256 keyed with the key's secret once, cloned per check.
     pub mac: Hmac<Sha256>,
 }
 
 impl KeyEntry {
-    pub fn new(account: Uuid, revoked: bool, secret: &[u8]) -> Self {
+    pub fn new(organisation: Uuid, revoked: bool, secret: &[u8]) -> Self {
         let mac = Hmac::new_from_slice(secret).expect("HMAC takes keys of every length");
-        Self { account, revoked, mac }
+        Self { organisation, revoked, mac }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenEntry {
-    pub account: Uuid,
+    pub organisation: Uuid,
+    /// The member who made it: it stands only while they are a member who may hold tokens.
+    pub maker: Uuid,
     pub key: Uuid,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked: bool,
@@ -59,7 +65,7 @@ pub struct TokenEntry {
 #[derive(Debug)]
 pub struct ServerEntry {
     pub id: Uuid,
-    pub account: Uuid,
+    pub organisation: Uuid,
     /// Parsed once here, not on every request.
     pub upstream: url::Url,
     /// Why the upstream may not be contacted: an address literal the operator's policy refuses
@@ -78,6 +84,8 @@ pub struct ServerEntry {
 #[derive(Default)]
 pub struct AccessTables {
     pub accounts: HashMap<Uuid, bool>,
+    /// Each account's memberships: organisation and role. An account has a few.
+    pub members: HashMap<Uuid, Memberships>,
     pub keys: HashMap<Uuid, KeyEntry>,
     pub tokens: HashMap<Uuid, TokenEntry>,
     pub servers: HashMap<Uuid, Arc<ServerEntry>>,
@@ -107,6 +115,7 @@ impl AccessIndex {
         for account in accounts::Entity::find().all(&state.db).await? {
             data.accounts.insert(account.id, is_active(&account));
         }
+        data.members = all_memberships(&state.db).await?;
         for key in keys::Entity::find().all(&state.db).await? {
             if let Some(entry) = key_entry(state, &key) {
                 data.keys.insert(key.id, entry);
@@ -139,6 +148,15 @@ impl AccessIndex {
                     Some(a) => data.accounts.insert(id, is_active(&a)),
                     None => data.accounts.remove(&id),
                 };
+            }
+            ChangeKind::Membership => {
+                let held = memberships_of(&state.db, id).await?;
+                let mut data = self.write();
+                if held.is_empty() {
+                    data.members.remove(&id);
+                } else {
+                    data.members.insert(id, held);
+                }
             }
             ChangeKind::SigningKey => {
                 let key = keys::Entity::find_by_id(id).one(&state.db).await?;
@@ -193,8 +211,9 @@ impl AccessIndex {
     pub async fn reconcile(&self, state: &AppState) -> Result<Vec<(ChangeKind, Uuid)>, DbErr> {
         let db = &state.db;
         let accounts: HashMap<Uuid, bool> = accounts::Entity::find().all(db).await?.into_iter().map(|a| (a.id, is_active(&a))).collect();
+        let members = all_memberships(db).await?;
         let keys: HashMap<Uuid, (Uuid, bool)> =
-            keys::Entity::find().all(db).await?.into_iter().map(|k| (k.id, (k.account_id, is_revoked(&k)))).collect();
+            keys::Entity::find().all(db).await?.into_iter().map(|k| (k.id, (k.organisation_id, is_revoked(&k)))).collect();
         let now = chrono::Utc::now();
         let mut tokens: HashMap<Uuid, TokenEntry> = tokens::Entity::find()
             .all(db)
@@ -220,8 +239,9 @@ impl AccessIndex {
         let stale = {
             let view = self.read();
             let mut stale = differing(ChangeKind::Account, &view.accounts, &accounts, |held, stored| held == stored);
-            stale.extend(differing(ChangeKind::SigningKey, &view.keys, &keys, |held, (account, revoked)| {
-                held.account == *account && held.revoked == *revoked
+            stale.extend(differing(ChangeKind::Membership, &view.members, &members, |held, stored| held == stored));
+            stale.extend(differing(ChangeKind::SigningKey, &view.keys, &keys, |held, (organisation, revoked)| {
+                held.organisation == *organisation && held.revoked == *revoked
             }));
             stale.extend(differing(ChangeKind::Token, &view.tokens, &tokens, |held, stored| held == stored));
             stale.extend(differing(ChangeKind::Server, &view.servers, &servers, |held, row| held.row == *row));
@@ -256,9 +276,31 @@ fn differing<H, S>(
 fn row_digest(server: &servers::Model) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
-    (&server.account_id, &server.upstream_url, &server.transport, server.require_token, server.oauth_enabled).hash(&mut hasher);
+    (&server.organisation_id, &server.upstream_url, &server.transport, server.require_token, server.oauth_enabled).hash(&mut hasher);
     (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext).hash(&mut hasher);
     hasher.finish()
+}
+
+/// An account's memberships as the view holds them: (organisation, role), sorted, so that two
+/// readings compare equal. A role the code cannot read is left out (it grants nothing).
+pub type Memberships = Vec<(Uuid, Role)>;
+
+async fn memberships_of(db: &DatabaseConnection, account: Uuid) -> Result<Memberships, DbErr> {
+    let rows = memberships::Entity::find().filter(memberships::Column::AccountId.eq(account)).all(db).await?;
+    let mut held: Memberships = rows.iter().filter_map(|m| Some((m.organisation_id, stored_role(&m.role)?))).collect();
+    held.sort();
+    Ok(held)
+}
+
+async fn all_memberships(db: &DatabaseConnection) -> Result<HashMap<Uuid, Memberships>, DbErr> {
+    let mut members: HashMap<Uuid, Memberships> = HashMap::new();
+    for m in memberships::Entity::find().all(db).await? {
+        if let Some(role) = stored_role(&m.role) {
+            members.entry(m.account_id).or_default().push((m.organisation_id, role));
+        }
+    }
+    members.values_mut().for_each(|held| held.sort());
+    Ok(members)
 }
 
 async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id: Uuid) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
@@ -267,7 +309,7 @@ async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id:
 
 fn key_entry(state: &AppState, key: &keys::Model) -> Option<KeyEntry> {
     match secret(state, key) {
-        Ok(bytes) => Some(KeyEntry::new(key.account_id, is_revoked(key), bytes.expose_secret())),
+        Ok(bytes) => Some(KeyEntry::new(key.organisation_id, is_revoked(key), bytes.expose_secret())),
         Err(e) => {
             // A key that cannot be decrypted verifies nothing (fail closed), and says why.
             tracing::error!(key = %key.id, error = %e.message, "cannot decrypt signing key; its tokens are refused");
@@ -295,7 +337,8 @@ fn may_be_accepted_again(token: &tokens::Model, now: chrono::DateTime<chrono::Ut
 
 fn token_entry(token: &tokens::Model) -> TokenEntry {
     TokenEntry {
-        account: token.account_id,
+        organisation: token.organisation_id,
+        maker: token.account_id,
         key: token.signing_key_id,
         expires_at: token.expires_at,
         revoked: token.revoked_at.is_some(),
@@ -322,7 +365,7 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
     Some(ServerEntry {
         id: server.id,
         refused: upstream.ip().and_then(|ip| state.settings.upstream_policy.refuses(ip)),
-        account: server.account_id,
+        organisation: server.organisation_id,
         upstream: upstream.url().clone(),
         transport: Transport::parse(&server.transport)?,
         require_token: server.require_token,

@@ -127,7 +127,9 @@ pub async fn answer(State(oauth): State<OAuth>, ConnectInfo(peer): ConnectInfo<S
         Some("deny") => Decision::Deny,
         _ => return refused(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
     };
-    let actor = Actor { account, ip: super::client_ip(peer), via: Via::Session };
+    // The consent acts within the requested server's organisation (`grants::decide` finds it).
+    let within = app::accounts::actor::Within::personal(&account);
+    let actor = Actor { account, ip: super::client_ip(peer), via: Via::Session, within };
     match grants::decide(&oauth.app, &actor, request, decision).await {
         Ok(to) => super::returning_page(&to),
         Err(e) => {

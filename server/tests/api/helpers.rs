@@ -359,3 +359,25 @@ impl User {
         (body["token"].as_str().unwrap().to_string(), body["details"].clone())
     }
 }
+
+/// Gatehouse on a database `prepare` filled first (with the migrations it chose to apply): how a
+/// test starts a new version on a database an older one made.
+pub async fn spawn_app_on_prepared(backend: Backend, options: Options, prepare: impl AsyncFnOnce(&DatabaseConnection)) -> TestApp {
+    init_logging();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = TestDatabase::create(backend, &dir).await;
+    let url = if database.url.starts_with("sqlite") { format!("{}?mode=rwc", database.url) } else { database.url.clone() };
+    let db = Database::connect(&url).await.expect("connect to the test database");
+    prepare(&db).await;
+    db.close().await.ok();
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: database.url.clone(),
+        data_dir: dir.path().join("data"),
+        upstream_allow_loopback: options.upstream_allow_loopback,
+        max_concurrent_hashes: 4,
+        database_max_connections: 5,
+        ..Config::default()
+    };
+    start((options.configure)(config), Some(database), Some(dir)).await
+}

@@ -11,6 +11,7 @@ mod gateway;
 mod gateway_rules;
 mod headers;
 mod late_commits;
+mod migration;
 mod oauth;
 mod openapi;
 mod operations;

@@ -95,7 +95,7 @@ async fn upstream_header_values_are_encrypted_and_never_shown(backend: Backend) 
     assert_eq!(json_body(edited).await["upstream_header_names"], json!(["authorization"]));
     let model = app::servers::ssr::find_model(
         app.db(),
-        app::accounts::AccountId(ada.id.parse().unwrap()),
+        app::organisations::OrganisationId(ada.id.parse().unwrap()),
         app::servers::ServerId(id.parse().unwrap()),
     )
     .await

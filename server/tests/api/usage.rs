@@ -204,10 +204,10 @@ async fn the_inspector_explains_every_verdict_without_keeping_the_token(backend:
     let labels: Vec<&str> = good["times"].as_array().unwrap().iter().map(|t| t[0].as_str().unwrap()).collect();
     assert_eq!(labels, ["Issued", "Valid from", "Expires"]);
 
-    // Someone else's token is only "not one of this account's tokens".
+    // Someone else's token is only "not one of this organisation's tokens".
     let (status, foreign) = inspect(&bob, &token).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(foreign["problem"], "Not one of this account's tokens.");
+    assert_eq!(foreign["problem"], "Not one of this organisation's tokens.");
     assert!(foreign["token"].is_null(), "nothing about ada's token leaks to bob");
 
     let tampered = tamper(&token);

@@ -15,6 +15,8 @@ use sea_orm::{
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use crate::organisations::ssr as organisations;
+
 use super::NewAccount;
 use super::domain::{AccountId, AccountStatus, AccountView, Email, Password, Role, SignupPolicy};
 use crate::accounts::actor::{Actor, Via};
@@ -67,6 +69,9 @@ async fn admit(state: &AppState, admission: Admission<'_>) -> Result<bool, AppEr
         return Ok(true);
     }
     match (policy, invite.map(str::trim).filter(|c| !c.is_empty())) {
+        // An organisation's invitation lets its invitee sign up whatever the setting: someone
+        // who may add members has vouched for them.
+        (_, Some(code)) if organisations::is_invitation(code) => organisations::offer(&state.db, code).await.map(|_| false),
         (SignupPolicy::Closed, _) => Err(closed_to(SignupPolicy::Closed)),
         (_, Some(code)) => invites::check(&state.db, code).await.map(|()| false),
         (SignupPolicy::Open, None) => Ok(false),
@@ -125,10 +130,15 @@ pub async fn register(state: &AppState, new: NewAccount, ip: Option<String>, adm
             _ => AppError::internal(err),
         });
     }
+    organisations::create_personal(&txn, id, new.email.as_str()).await?;
     if let Admission::Public { invite: Some(code) } = admission
         && !code.trim().is_empty()
     {
-        invites::redeem(&txn, code, id).await?;
+        if organisations::is_invitation(code) {
+            organisations::accept_in(&txn, code, id, new.email.as_str()).await?;
+        } else {
+            invites::redeem(&txn, code, id).await?;
+        }
     }
     let first = claim_first_admin(&txn, id).await?;
     if only_as_first && !first {

@@ -8,8 +8,10 @@ use http::request::Parts;
 use leptos::prelude::*;
 use tower_sessions::Session;
 
-use crate::accounts::actor::{Actor, ApiScope, Via};
+use crate::accounts::AccountView;
+use crate::accounts::actor::{Actor, ApiScope, Via, Within};
 use crate::error::AppError;
+use crate::organisations::OrganisationId;
 use crate::server_fns::app_state;
 use crate::state::AppState;
 
@@ -33,17 +35,71 @@ impl FromRequestParts<AppState> for Actor {
     /// An API key in `Authorization: Bearer` wins over any cookie: such a request is the key's
     /// alone. A read key may only read (GET, HEAD).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let named = named_organisation(parts)?;
         if let Some(presented) = bearer(parts)? {
             let actor = crate::api_keys::ssr::authenticate(state, presented, client_ip(parts)).await?;
             if !matches!(parts.method, http::Method::GET | http::Method::HEAD) && !actor.via.allows(ApiScope::Write) {
                 return Err(scope_too_small(ApiScope::Write));
             }
+            // A key acts within its own organisation only.
+            if named.is_some_and(|o| o != actor.organisation()) {
+                return Err(AppError::not_found("organisation"));
+            }
             return Ok(actor);
         }
         let session = Session::from_request_parts(parts, state).await.map_err(|(_, e)| AppError::internal(e))?;
         let account = super::require_account(state, &session).await?;
-        Ok(Actor { account, ip: client_ip(parts), via: Via::Session })
+        let within = match named {
+            // Named on the request: the account's role there, none if not a member (404s).
+            Some(organisation) => crate::organisations::ssr::within(&state.db, &account, organisation).await?,
+            None => session_organisation(state, &session, &account).await?,
+        };
+        Ok(Actor { account, ip: client_ip(parts), via: Via::Session, within })
     }
+}
+
+/// The request header that names the organisation a request acts within (REST clients with a
+/// session; an API key may only name its own).
+pub const ORGANISATION_HEADER: &str = "gatehouse-organisation";
+
+fn named_organisation(parts: &Parts) -> Result<Option<OrganisationId>, AppError> {
+    let Some(value) = parts.headers.get(ORGANISATION_HEADER) else { return Ok(None) };
+    let id = value.to_str().ok().and_then(|v| uuid::Uuid::parse_str(v.trim()).ok()).ok_or_else(|| {
+        AppError::new(crate::error::ErrorCode::InvalidInput, format!("The {ORGANISATION_HEADER} header must be an organisation's id."))
+    })?;
+    Ok(Some(OrganisationId(id)))
+}
+
+/// The session's key for the organisation chosen in the switcher.
+pub const SESSION_ORGANISATION_KEY: &str = "organisation";
+
+/// The organisation a session acts within: the one chosen in the switcher while the account is
+/// still a member of it (read on every request, so a removal or role change applies at once),
+/// else its personal one.
+async fn session_organisation(state: &AppState, session: &Session, account: &AccountView) -> Result<Within, AppError> {
+    let chosen = session.get::<OrganisationId>(SESSION_ORGANISATION_KEY).await.map_err(AppError::from)?;
+    if let Some(organisation) = chosen.filter(|o| o.0 != account.id.0) {
+        let within = crate::organisations::ssr::within(&state.db, account, organisation).await?;
+        if within.role.is_some() {
+            return Ok(within);
+        }
+    }
+    Ok(Within::personal(account))
+}
+
+/// Chooses the organisation this session acts within (the switcher): the account must be a
+/// member of it; anything else is 404.
+pub async fn choose_organisation(
+    state: &AppState,
+    session: &Session,
+    account: &AccountView,
+    organisation: OrganisationId,
+) -> Result<(), AppError> {
+    let within = crate::organisations::ssr::within(&state.db, account, organisation).await?;
+    if within.role.is_none() {
+        return Err(AppError::not_found("organisation"));
+    }
+    session.insert(SESSION_ORGANISATION_KEY, organisation).await.map_err(AppError::from)
 }
 
 /// The API key a request presents in `Authorization: Bearer`. Other schemes (Basic credentials

@@ -20,6 +20,7 @@ use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
 use crate::oauth::domain::*;
+use crate::organisations::{Action, OrganisationId};
 use crate::secrets::{random_secret, sha256_hex};
 use crate::servers::{ServerId, ServerRef, ssr::entity as servers};
 use crate::state::AppState;
@@ -106,10 +107,10 @@ async fn pending(state: &AppState, id: Uuid) -> Result<(authorizations::Model, C
     Ok((row, client))
 }
 
-/// The servers `account` can grant through OAuth (those that offer it), by name.
-async fn grantable(db: &impl ConnectionTrait, account: AccountId) -> Result<Vec<servers::Model>, AppError> {
+/// The servers of `organisation` that can be granted through OAuth (those that offer it), by name.
+async fn grantable(db: &impl ConnectionTrait, organisation: OrganisationId) -> Result<Vec<servers::Model>, AppError> {
     let mut found = servers::Entity::find()
-        .filter(servers::Column::AccountId.eq(account.0))
+        .filter(servers::Column::OrganisationId.eq(organisation.0))
         .filter(servers::Column::OauthEnabled.eq(true))
         .all(db)
         .await?;
@@ -120,15 +121,27 @@ async fn grantable(db: &impl ConnectionTrait, account: AccountId) -> Result<Vec<
 fn not_yours() -> AppError {
     AppError::new(
         ErrorCode::Forbidden,
-        "The app asked for a server that is not yours. Only a server's owner can connect an app to it: sign in as its owner.",
+        "The app asked for a server you may not grant. Only a member of the server's organisation who may create tokens \
+         (member or above) can connect an app to it: sign in as one.",
     )
 }
 
-/// What the consent page shows for request `id` to `actor`. Only the requested server's owner
-/// may answer it.
+/// The actor as it stands in the organisation of the requested server, which must let it create
+/// tokens (the one rule, as for a token made in the dashboard).
+async fn consenting(state: &AppState, actor: &Actor, server: Uuid) -> Result<Actor, AppError> {
+    let Some(server) = servers::Entity::find_by_id(server).one(&state.db).await? else { return Err(not_yours()) };
+    let within = crate::organisations::ssr::within(&state.db, &actor.account, OrganisationId(server.organisation_id)).await?;
+    let actor = Actor { within, ..actor.clone() };
+    actor.may(Action::CreateToken).map_err(|_| not_yours())?;
+    Ok(actor)
+}
+
+/// What the consent page shows for request `id` to `actor`. Only a member of the requested
+/// server's organisation who may create tokens may answer it.
 pub async fn consent_view(state: &AppState, actor: &Actor, id: Uuid, csrf: String) -> Result<ConsentView, AppError> {
     let (row, client) = pending(state, id).await?;
-    let mut servers = grantable(&state.db, actor.account_id()).await?;
+    let actor = consenting(state, actor, row.server_id).await?;
+    let mut servers = grantable(&state.db, actor.organisation()).await?;
     let Some(at) = servers.iter().position(|s| s.id == row.server_id) else { return Err(not_yours()) };
     let requested = servers.remove(at);
     servers.insert(0, requested);
@@ -191,7 +204,8 @@ pub fn answer_url(redirect_uri: &str, params: &[(&str, &str)], state: Option<&st
 pub async fn decide(state: &AppState, actor: &Actor, id: Uuid, decision: Decision) -> Result<String, AppError> {
     let (row, client) = pending(state, id).await?;
     let issuer = &state.settings.issuer;
-    let grantable = grantable(&state.db, actor.account_id()).await?;
+    let actor = &consenting(state, actor, row.server_id).await?;
+    let grantable = grantable(&state.db, actor.organisation()).await?;
     if !grantable.iter().any(|s| s.id == row.server_id) {
         return Err(not_yours());
     }
@@ -313,6 +327,13 @@ pub async fn exchange_code(
     let servers: BTreeSet<Uuid> = serde_json::from_str(server_ids).map_err(server_error)?;
     let account = AccountId(account);
     live_account(&state.db, account).await?;
+    // The grant belongs to the requested server's organisation, made by the member who consented.
+    let organisation = servers::Entity::find_by_id(row.server_id)
+        .one(&state.db)
+        .await
+        .map_err(server_error)?
+        .map(|s| OrganisationId(s.organisation_id))
+        .ok_or_else(|| OAuthError::grant("The server this authorization was for no longer exists."))?;
 
     let txn = state.changes.begin(&state.db).await.map_err(server_error)?;
     // Single use, even against a concurrent exchange of the same code.
@@ -331,13 +352,14 @@ pub async fn exchange_code(
         return Err(OAuthError::grant("This authorization code was already used. Sign in again from the app."));
     }
     let now = Utc::now();
-    let key = crate::signing_keys::ssr::active_key(&txn, state, account).await.map_err(app_error)?;
+    let key = crate::signing_keys::ssr::active_key(&txn, state, organisation, account).await.map_err(app_error)?;
     let token_id = Uuid::now_v7();
-    let access = access_token(state, &key, account, token_id, client, &row.resource, &row.scope, row.grant_expires_at, now)?;
+    let access = access_token(state, &key, organisation, token_id, client, &row.resource, &row.scope, row.grant_expires_at, now)?;
     let description: String = format!("via OAuth: {}", client.name).chars().take(100).collect();
     tokens::entity::Entity::insert(tokens::entity::ActiveModel {
         id: Set(token_id),
         account_id: Set(account.0),
+        organisation_id: Set(organisation.0),
         signing_key_id: Set(key.id),
         description: Set(description.clone()),
         display: Set(crate::tokens::display_form(&access.0)),
@@ -364,10 +386,12 @@ pub async fn exchange_code(
         .map_err(server_error)?;
     let refresh = new_refresh_token(state, &txn, token_id, client.id, &row.scope, &row.resource, row.grant_expires_at, now).await?;
     record_change(&txn, ChangeKind::Token, token_id).await.map_err(app_error)?;
-    let record = AuditRecord::by_client(account, ip, "oauth.token_issued", "token", token_id).detail(serde_json::json!({
-        "client_id": client.client_id, "client_name": client.name, "description": description, "servers": servers,
-        "resource": row.resource, "grant_expires_at": row.grant_expires_at,
-    }));
+    let record = AuditRecord::by_client(account, ip, "oauth.token_issued", "token", token_id).in_organisation(organisation).detail(
+        serde_json::json!({
+            "client_id": client.client_id, "client_name": client.name, "description": description, "servers": servers,
+            "resource": row.resource, "grant_expires_at": row.grant_expires_at,
+        }),
+    );
     audit(&txn, record).await.map_err(app_error)?;
     kept_alive(state, &txn, client).await?;
     state.changes.commit(&state.db, txn).await.map_err(app_error)?;
@@ -418,7 +442,7 @@ async fn live_account(db: &impl ConnectionTrait, account: AccountId) -> Result<(
 fn access_token(
     state: &AppState,
     key: &crate::signing_keys::ssr::entity::Model,
-    account: AccountId,
+    organisation: OrganisationId,
     token_id: Uuid,
     client: &ClientModel,
     resource: &str,
@@ -432,7 +456,7 @@ fn access_token(
     }
     let claims = AccessClaims {
         iss: &state.settings.issuer,
-        sub: account.to_string(),
+        sub: organisation.to_string(),
         aud: [&state.settings.audience, resource],
         iat: now.timestamp(),
         nbf: now.timestamp(),
@@ -533,9 +557,11 @@ pub async fn refresh(
     // In the transaction: a second connection while SQLite's write lock is held could wait
     // for a pool full of writers queued behind it.
     live_account(&txn, account).await?;
-    let access = access_token(state, &key, account, token.id, client, &row.resource, &row.scope, token.expires_at, now)?;
+    let organisation = OrganisationId(token.organisation_id);
+    let access = access_token(state, &key, organisation, token.id, client, &row.resource, &row.scope, token.expires_at, now)?;
     let refresh = new_refresh_token(state, &txn, token.id, client.id, &row.scope, &row.resource, token.expires_at, now).await?;
     let record = AuditRecord::by_client(account, ip, "oauth.token_refreshed", "token", token.id)
+        .in_organisation(organisation)
         .detail(serde_json::json!({ "client_id": client.client_id, "client_name": client.name }));
     audit(&txn, record).await.map_err(app_error)?;
     kept_alive(state, &txn, client).await?;
@@ -562,7 +588,7 @@ pub async fn revoke(state: &AppState, client: &ClientModel, presented: &str, ip:
 async fn access_token_id(state: &AppState, presented: &str) -> Result<Option<(Uuid, Option<Uuid>)>, OAuthError> {
     let Some(id) = tokens::claimed_token_id(presented) else { return Ok(None) };
     let Some(row) = tokens::entity::Entity::find_by_id(id).one(&state.db).await.map_err(server_error)? else { return Ok(None) };
-    match state.gateway.verify(row.account_id, presented) {
+    match state.gateway.verify(row.organisation_id, presented) {
         Ok(verified) if verified == row.id => Ok(Some((row.id, row.oauth_client_id))),
         _ => Ok(None),
     }
@@ -583,6 +609,7 @@ pub async fn revoke_grant(db: &impl ConnectionTrait, token: Uuid, ip: Option<Str
     }
     record_change(db, ChangeKind::Token, token).await?;
     let record = AuditRecord::by_client(AccountId(row.account_id), ip, action, "token", token)
+        .in_organisation(OrganisationId(row.organisation_id))
         .detail(serde_json::json!({ "description": row.description, "display": row.display }));
     audit(db, record).await?;
     Ok(true)
@@ -606,9 +633,10 @@ pub async fn revoke_client_grants(db: &impl ConnectionTrait, client: Uuid, accou
     Ok(ended)
 }
 
-/// The Connected apps page: `account`'s grants, by client, newest client first.
-pub async fn connected_apps(state: &AppState, account: AccountId) -> Result<Vec<ConnectedApp>, AppError> {
-    let grants = tokens::list_tokens(state, account, &tokens::TokenQuery::default()).await?;
+/// The Connected apps page: the grants the actor may see in its organisation, by client, newest
+/// client first.
+pub async fn connected_apps(state: &AppState, actor: &Actor) -> Result<Vec<ConnectedApp>, AppError> {
+    let grants = tokens::list_tokens(state, actor, &tokens::TokenQuery::default()).await?;
     let mut apps: Vec<ConnectedApp> = Vec::new();
     for grant in grants.into_iter().filter(|t| t.oauth_client.is_some()) {
         let client = grant.oauth_client.unwrap_or_default();

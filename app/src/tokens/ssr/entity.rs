@@ -6,7 +6,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    /// The member who made it (for an OAuth grant: who consented).
     pub account_id: Uuid,
+    pub organisation_id: Uuid,
     pub signing_key_id: Uuid,
     pub description: String,
     pub display: String,

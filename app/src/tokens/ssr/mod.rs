@@ -1,5 +1,6 @@
 //! Server-only token logic: minting JWTs, listing with computed status, revocation and
-//! server associations. Every query takes the account id.
+//! server associations. Every query takes the organisation's id; every action asks the one
+//! rule ([`Actor::may`], [`Actor::may_token`]) first.
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
@@ -9,11 +10,11 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::domain::*;
-use crate::accounts::AccountId;
 use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
+use crate::organisations::{Action, OrganisationId, Whose};
 use crate::servers::{
     ServerId, ServerRef,
     ssr::{entity as servers, token_servers},
@@ -40,13 +41,13 @@ impl TokenQuery {
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
 pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput) -> Result<CreatedToken, AppError> {
-    let account = actor.account_id();
+    let organisation = actor.may(Action::CreateToken)?;
     let now = Utc::now();
     let mut fields = BTreeMap::new();
     let description = TokenDescription::parse(&input.description).map_err(|e| fields.insert("description".to_string(), e.to_string())).ok();
     let expires_at = Expiry::parse(&input.expires).and_then(|e| e.resolve(now)).map_err(|e| fields.insert("expires".to_string(), e)).ok();
     let server_ids: BTreeSet<Uuid> = input.server_ids.iter().map(|s| s.0).collect();
-    let owned = owned_servers(&state.db, account, &server_ids).await?;
+    let owned = owned_servers(&state.db, organisation, &server_ids).await?;
     if owned.len() != server_ids.len() {
         fields.insert("server_ids".into(), "One of the chosen servers does not exist.".into());
     }
@@ -56,10 +57,10 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
 
     let id = Uuid::now_v7();
     let txn = state.changes.begin(&state.db).await?;
-    let key = signing_keys::active_key(&txn, state, account).await?;
+    let key = signing_keys::active_key(&txn, state, organisation, actor.account_id()).await?;
     let claims = TokenClaims {
         iss: state.settings.issuer.clone(),
-        sub: account.to_string(),
+        sub: organisation.to_string(),
         aud: state.settings.audience.clone(),
         iat: now.timestamp(),
         nbf: now.timestamp(),
@@ -70,7 +71,8 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
 
     entity::Entity::insert(entity::ActiveModel {
         id: Set(id),
-        account_id: Set(account.0),
+        account_id: Set(actor.account_id().0),
+        organisation_id: Set(organisation.0),
         signing_key_id: Set(key.id),
         description: Set(description.as_str().into()),
         display: Set(display_form(&token)),
@@ -100,7 +102,7 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     )
     .await?;
     state.changes.commit(&state.db, txn).await?;
-    Ok(CreatedToken { token, details: get_token(state, account, TokenId(id)).await? })
+    Ok(CreatedToken { token, details: get_token(state, actor, TokenId(id)).await? })
 }
 
 /// A JWT of `claims`, HS256 with `key` (its id in `kid`): every Gatehouse token is made here.
@@ -119,12 +121,16 @@ pub fn claimed_token_id(token: &str) -> Option<Uuid> {
     serde_json::from_slice::<serde_json::Value>(&payload).ok()?.get("jti")?.as_str()?.parse().ok()
 }
 
-pub async fn owned_servers(db: &impl ConnectionTrait, account: AccountId, ids: &BTreeSet<Uuid>) -> Result<Vec<servers::Model>, AppError> {
+pub async fn owned_servers(
+    db: &impl ConnectionTrait,
+    organisation: OrganisationId,
+    ids: &BTreeSet<Uuid>,
+) -> Result<Vec<servers::Model>, AppError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     Ok(servers::Entity::find()
-        .filter(servers::Column::AccountId.eq(account.0))
+        .filter(servers::Column::OrganisationId.eq(organisation.0))
         .filter(servers::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?)
@@ -138,40 +144,55 @@ pub async fn insert_association(db: &impl ConnectionTrait, token: Uuid, server: 
     Ok(())
 }
 
-pub async fn find_model(db: &impl ConnectionTrait, account: AccountId, id: TokenId) -> Result<entity::Model, AppError> {
+pub async fn find_model(db: &impl ConnectionTrait, organisation: OrganisationId, id: TokenId) -> Result<entity::Model, AppError> {
     entity::Entity::find_by_id(id.0)
-        .filter(entity::Column::AccountId.eq(account.0))
+        .filter(entity::Column::OrganisationId.eq(organisation.0))
         .one(db)
         .await?
         .ok_or_else(|| AppError::not_found("token"))
 }
 
-pub async fn get_token(state: &AppState, account: AccountId, id: TokenId) -> Result<TokenView, AppError> {
-    let model = find_model(&state.db, account, id).await?;
-    Ok(views(&state.db, account, vec![model]).await?.remove(0))
+/// The token `id` of the actor's organisation, if the actor may see it (and, with `change`,
+/// change it); 404 otherwise.
+pub async fn visible_model(db: &impl ConnectionTrait, actor: &Actor, id: TokenId, change: bool) -> Result<entity::Model, AppError> {
+    let model = find_model(db, actor.may(Action::Read).map_err(|_| AppError::not_found("token"))?, id).await?;
+    actor.may_token(model.account_id, change)?;
+    Ok(model)
 }
 
-pub async fn list_tokens(state: &AppState, account: AccountId, query: &TokenQuery) -> Result<Vec<TokenView>, AppError> {
-    let models = select(state, account, query).await?;
-    views(&state.db, account, models).await
+pub async fn get_token(state: &AppState, actor: &Actor, id: TokenId) -> Result<TokenView, AppError> {
+    let model = visible_model(&state.db, actor, id, false).await?;
+    Ok(views(&state.db, actor.organisation(), vec![model]).await?.remove(0))
+}
+
+pub async fn list_tokens(state: &AppState, actor: &Actor, query: &TokenQuery) -> Result<Vec<TokenView>, AppError> {
+    let models = select(state, actor, query).await?;
+    views(&state.db, actor.organisation(), models).await
 }
 
 /// One page of [`list_tokens`]: only that page's tokens get full views (servers and all), so
 /// the dashboard's list costs the same whatever the account holds.
-pub async fn page_of_tokens(state: &AppState, account: AccountId, query: &TokenQuery, page: usize) -> Result<TokenPage, AppError> {
-    let shown = TokenPage::of(select(state, account, query).await?, page);
-    Ok(TokenPage { tokens: views(&state.db, account, shown.tokens).await?, total: shown.total, page: shown.page })
+pub async fn page_of_tokens(state: &AppState, actor: &Actor, query: &TokenQuery, page: usize) -> Result<TokenPage, AppError> {
+    let shown = TokenPage::of(select(state, actor, query).await?, page);
+    Ok(TokenPage { tokens: views(&state.db, actor.organisation(), shown.tokens).await?, total: shown.total, page: shown.page })
 }
 
-/// The account's tokens matching `query`, in its order, as rows.
-async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Result<Vec<entity::Model>, AppError> {
-    let mut models = entity::Entity::find()
-        .filter(entity::Column::AccountId.eq(account.0))
-        .order_by_desc(entity::Column::CreatedAt)
-        .all(&state.db)
-        .await?;
+/// The tokens of the actor's organisation it may see (a member sees their own), as a query.
+fn visible(actor: &Actor) -> Result<sea_orm::Select<entity::Entity>, AppError> {
+    let organisation = actor.may(Action::Read)?;
+    let query = entity::Entity::find().filter(entity::Column::OrganisationId.eq(organisation.0));
+    Ok(if actor.may(Action::ReadToken(Whose::Another)).is_ok() {
+        query
+    } else {
+        query.filter(entity::Column::AccountId.eq(actor.account_id().0))
+    })
+}
+
+/// The visible tokens matching `query`, in its order, as rows.
+async fn select(state: &AppState, actor: &Actor, query: &TokenQuery) -> Result<Vec<entity::Model>, AppError> {
+    let mut models = visible(actor)?.order_by_desc(entity::Column::CreatedAt).all(&state.db).await?;
     if query.filter != TokenFilter::All {
-        let revoked_keys = revoked_keys(&state.db, account).await?;
+        let revoked_keys = revoked_keys(&state.db, actor.organisation()).await?;
         let now = Utc::now();
         models.retain(|m| {
             let status = TokenStatus::of(m.revoked_at.is_some() || revoked_keys.contains(&m.signing_key_id), m.expires_at, now);
@@ -189,11 +210,11 @@ async fn select(state: &AppState, account: AccountId, query: &TokenQuery) -> Res
     Ok(models)
 }
 
-/// The ids of `account`'s revoked signing keys (their tokens count as revoked), by the rule
-/// [`views`] uses: revoked, with the time it happened.
-async fn revoked_keys(db: &impl ConnectionTrait, account: AccountId) -> Result<BTreeSet<Uuid>, AppError> {
+/// The ids of the organisation's revoked signing keys (their tokens count as revoked), by the
+/// rule [`views`] uses: revoked, with the time it happened.
+async fn revoked_keys(db: &impl ConnectionTrait, organisation: OrganisationId) -> Result<BTreeSet<Uuid>, AppError> {
     Ok(signing_keys::entity::Entity::find()
-        .filter(signing_keys::entity::Column::AccountId.eq(account.0))
+        .filter(signing_keys::entity::Column::OrganisationId.eq(organisation.0))
         .filter(signing_keys::entity::Column::State.eq(KeyState::Revoked.as_str()))
         .filter(signing_keys::entity::Column::RevokedAt.is_not_null())
         .all(db)
@@ -203,11 +224,19 @@ async fn revoked_keys(db: &impl ConnectionTrait, account: AccountId) -> Result<B
         .collect())
 }
 
-/// Builds the views of `models`, all of `account`: status, key state, servers.
-async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity::Model>) -> Result<Vec<TokenView>, AppError> {
+/// Builds the views of `models`, all of `organisation`: status, key state, servers, maker.
+pub async fn views(
+    db: &impl ConnectionTrait,
+    organisation: OrganisationId,
+    models: Vec<entity::Model>,
+) -> Result<Vec<TokenView>, AppError> {
+    use crate::accounts::ssr::entity as accounts;
     let token_ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+    let makers: BTreeSet<Uuid> = models.iter().map(|m| m.account_id).collect();
+    let emails: BTreeMap<Uuid, String> =
+        accounts::Entity::find().filter(accounts::Column::Id.is_in(makers)).all(db).await?.into_iter().map(|a| (a.id, a.email)).collect();
     let keys: BTreeMap<Uuid, signing_keys::entity::Model> = signing_keys::entity::Entity::find()
-        .filter(signing_keys::entity::Column::AccountId.eq(account.0))
+        .filter(signing_keys::entity::Column::OrganisationId.eq(organisation.0))
         .all(db)
         .await?
         .into_iter()
@@ -219,7 +248,7 @@ async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity
         token_servers::Entity::find().filter(token_servers::Column::TokenId.is_in(token_ids)).all(db).await?
     };
     let names: BTreeMap<Uuid, String> = servers::Entity::find()
-        .filter(servers::Column::AccountId.eq(account.0))
+        .filter(servers::Column::OrganisationId.eq(organisation.0))
         .all(db)
         .await?
         .into_iter()
@@ -246,6 +275,8 @@ async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity
             servers.sort_by(|a, b| a.name.cmp(&b.name));
             TokenView {
                 id: TokenId(m.id),
+                organisation_id: m.organisation_id,
+                made_by: emails.get(&m.account_id).cloned().unwrap_or_default(),
                 status: TokenStatus::of(revoked_at.is_some(), m.expires_at, now),
                 revoked_by,
                 description: m.description,
@@ -267,15 +298,14 @@ async fn views(db: &impl ConnectionTrait, account: AccountId, models: Vec<entity
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %id))]
 pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Result<TokenView, AppError> {
-    let account = actor.account_id();
-    let token = find_model(&state.db, account, id).await?;
+    let token = visible_model(&state.db, actor, id, true).await?;
     if token.revoked_at.is_none() {
         let txn = state.changes.begin(&state.db).await?;
         // Only the first revocation counts: a concurrent second one changes nothing.
         let changed = entity::Entity::update_many()
             .col_expr(entity::Column::RevokedAt, sea_orm::sea_query::Expr::value(Utc::now()))
             .filter(entity::Column::Id.eq(token.id))
-            .filter(entity::Column::AccountId.eq(account.0))
+            .filter(entity::Column::OrganisationId.eq(token.organisation_id))
             .filter(entity::Column::RevokedAt.is_null())
             .exec(&txn)
             .await?;
@@ -291,15 +321,15 @@ pub async fn revoke_token(state: &AppState, actor: &Actor, id: TokenId) -> Resul
         }
         state.changes.commit(&state.db, txn).await?;
     }
-    get_token(state, account, id).await
+    get_token(state, actor, id).await
 }
 
-/// Lets `token` reach `server`; both must be the actor's. Idempotent.
+/// Lets `token` reach `server`; both must be the organisation's, and the token one the actor
+/// may change. Idempotent.
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %token_id, server = %server_id))]
 pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, server_id: ServerId) -> Result<TokenView, AppError> {
-    let account = actor.account_id();
-    let token = find_model(&state.db, account, token_id).await?;
-    let server = crate::servers::ssr::find_model(&state.db, account, server_id).await?;
+    let token = visible_model(&state.db, actor, token_id, true).await?;
+    let server = crate::servers::ssr::find_model(&state.db, actor.organisation(), server_id).await?;
     if TokenStatus::of(token.revoked_at.is_some(), token.expires_at, Utc::now()) == TokenStatus::Revoked {
         return Err(AppError::new(ErrorCode::Conflict, "This token is revoked; create a new one instead."));
     }
@@ -314,14 +344,13 @@ pub async fn associate(state: &AppState, actor: &Actor, token_id: TokenId, serve
     )
     .await?;
     state.changes.commit(&state.db, txn).await?;
-    get_token(state, account, token_id).await
+    get_token(state, actor, token_id).await
 }
 
 #[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %token_id, server = %server_id))]
 pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, server_id: ServerId) -> Result<TokenView, AppError> {
-    let account = actor.account_id();
-    let token = find_model(&state.db, account, token_id).await?;
-    let server = crate::servers::ssr::find_model(&state.db, account, server_id).await?;
+    let token = visible_model(&state.db, actor, token_id, true).await?;
+    let server = crate::servers::ssr::find_model(&state.db, actor.organisation(), server_id).await?;
     let txn = state.changes.begin(&state.db).await?;
     let removed = token_servers::Entity::delete_many()
         .filter(token_servers::Column::TokenId.eq(token.id))
@@ -339,12 +368,12 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
         .await?;
     }
     state.changes.commit(&state.db, txn).await?;
-    get_token(state, account, token_id).await
+    get_token(state, actor, token_id).await
 }
 
-/// Tokens that may reach a server, for its detail page.
-pub async fn tokens_of_server(state: &AppState, account: AccountId, server: ServerId) -> Result<Vec<TokenView>, AppError> {
-    crate::servers::ssr::find_model(&state.db, account, server).await?;
+/// Tokens that may reach a server (those the actor may see), for its detail page.
+pub async fn tokens_of_server(state: &AppState, actor: &Actor, server: ServerId) -> Result<Vec<TokenView>, AppError> {
+    crate::servers::ssr::find_model(&state.db, actor.may(Action::Read)?, server).await?;
     let ids: Vec<Uuid> = token_servers::Entity::find()
         .filter(token_servers::Column::ServerId.eq(server.0))
         .all(&state.db)
@@ -355,11 +384,6 @@ pub async fn tokens_of_server(state: &AppState, account: AccountId, server: Serv
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let models = entity::Entity::find()
-        .filter(entity::Column::AccountId.eq(account.0))
-        .filter(entity::Column::Id.is_in(ids))
-        .order_by_desc(entity::Column::CreatedAt)
-        .all(&state.db)
-        .await?;
-    views(&state.db, account, models).await
+    let models = visible(actor)?.filter(entity::Column::Id.is_in(ids)).order_by_desc(entity::Column::CreatedAt).all(&state.db).await?;
+    views(&state.db, actor.organisation(), models).await
 }

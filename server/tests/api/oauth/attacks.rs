@@ -176,7 +176,7 @@ async fn resource_must_be_the_signed_in_owners_oauth_endpoint(backend: Backend) 
     let consent =
         eve.client.get(format!("{}{}", app.address, location(&started))).header(header::ACCEPT, "text/html").send().await.unwrap();
     let html = consent.text().await.unwrap();
-    assert!(html.contains("not yours"), "the page says why");
+    assert!(html.contains("you may not grant"), "the page says why");
     assert!(input_value(&html, "csrf").is_none(), "no form to post");
     // Posting anyway, with her own CSRF token from a request of her own, is refused.
     let own = Request { client_id, redirect_uri: REDIRECT, pkce: &pkce, state: "s", resource: eves["mcp_endpoint"].as_str().unwrap() };
