@@ -16,6 +16,7 @@ mod oauth;
 mod openapi;
 mod operations;
 mod operators;
+mod organisations;
 mod secrets;
 mod servers;
 mod sessions;
