@@ -16,6 +16,7 @@ const NAV: &[(&str, &str)] = &[
     ("/inspect", "Inspect a token"),
     ("/signing-key", "Signing key"),
     ("/audit", "Audit log"),
+    ("/members", "Members"),
     ("/account", "Account"),
 ];
 
@@ -58,6 +59,7 @@ fn Frame(account: AccountView) -> impl IntoView {
                         "Gatehouse"
                     </a>
                     <div class="flex items-center gap-3 text-sm">
+                        <crate::organisations::OrganisationSwitcher/>
                         <span class="hidden text-slate-600 sm:inline dark:text-slate-400" data-testid="signed-in-as">{account.email.to_string()}</span>
                         <LogoutButton class="rounded-lg px-3 py-1.5 font-medium text-slate-700 hover:bg-slate-100 focus-visible:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 dark:text-slate-200 dark:hover:bg-slate-800"/>
                     </div>

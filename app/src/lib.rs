@@ -112,6 +112,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/signup") view=SignupPage ssr=SsrMode::Async/>
+                <Route path=path!("/join") view=organisations::JoinPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=SignedInLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("servers") view=ServersPage ssr=SsrMode::Async/>
@@ -124,6 +125,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("signing-key") view=SigningKeyPage ssr=SsrMode::Async/>
                     <Route path=path!("audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("members") view=organisations::MembersPage ssr=SsrMode::Async/>
                     <Route path=path!("admin/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("oauth/consent") view=oauth::ConsentPage ssr=SsrMode::Async/>
                     <Route path=path!("connected-apps") view=oauth::ConnectedAppsPage ssr=SsrMode::Async/>

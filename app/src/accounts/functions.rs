@@ -15,8 +15,18 @@ pub async fn register(email: String, password: String, next: Option<String>, inv
             let new = super::NewAccount::parse(&email, password)?;
             let state = app_state();
             let admission = super::ssr::Admission::Public { invite: invite.as_deref() };
+            // An organisation's invitation: the new account starts out in the organisation it joined.
+            let joins = match invite.as_deref().filter(|c| crate::organisations::ssr::is_invitation(c)) {
+                Some(code) => Some(crate::organisations::ssr::offer(&state.db, code).await?.0.organisation_id),
+                None => None,
+            };
             let account = super::ssr::register(&state, new, request_ip(), admission).await?;
-            super::ssr::start_session(&request_session().await?, account.id, 0).await?;
+            let session = request_session().await?;
+            super::ssr::start_session(&session, account.id, 0).await?;
+            if let Some(organisation) = joins {
+                let organisation = crate::organisations::OrganisationId(organisation);
+                crate::accounts::ssr::sign_in::choose_organisation(&state, &session, &account, organisation).await?;
+            }
             remember_device(&state, account.email.as_str(), None)?;
             leptos_axum::redirect(&super::safe_next(next.as_deref()));
             Ok(())

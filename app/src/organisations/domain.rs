@@ -242,6 +242,14 @@ pub struct CreatedInvitation {
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// What an unused invitation offers, for the accept page (and the sign-up it allows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvitationOffer {
+    pub organisation: String,
+    pub role: Role,
+    pub email: Option<String>,
+}
+
 /// What becomes of a removed member's tokens in the organisation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TokensOfRemoved {

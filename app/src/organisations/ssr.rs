@@ -540,14 +540,6 @@ fn invitation_not_valid() -> AppError {
     .with_field("code", "This invitation is not valid.")
 }
 
-/// What an unused invitation offers, for the accept page (and the sign-up it allows).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct InvitationOffer {
-    pub organisation: String,
-    pub role: Role,
-    pub email: Option<String>,
-}
-
 /// The invitation `code` names, while it may still be accepted.
 pub async fn offer(db: &impl ConnectionTrait, code: &str) -> Result<(invitations::Model, InvitationOffer), AppError> {
     let found = invitations::Entity::find()
