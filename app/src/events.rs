@@ -39,6 +39,8 @@ pub enum ChangeKind {
     Token,
     /// An account's memberships (its object id is the account's).
     Membership,
+    /// An organisation made, deleted, disabled or enabled.
+    Organisation,
 }
 
 impl ChangeKind {
@@ -49,6 +51,7 @@ impl ChangeKind {
             "server" => Some(ChangeKind::Server),
             "token" => Some(ChangeKind::Token),
             "membership" => Some(ChangeKind::Membership),
+            "organisation" => Some(ChangeKind::Organisation),
             _ => None,
         }
     }
@@ -60,6 +63,7 @@ impl ChangeKind {
             ChangeKind::Server => "server",
             ChangeKind::Token => "token",
             ChangeKind::Membership => "membership",
+            ChangeKind::Organisation => "organisation",
         }
     }
 }

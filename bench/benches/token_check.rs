@@ -22,6 +22,7 @@ fn bench(c: &mut Criterion) {
     let mut view = AccessTables::default();
     view.accounts.insert(account, true);
     view.members.insert(account, vec![(account, app::organisations::Role::Owner)]);
+    view.organisations.insert(account, true);
     view.keys.insert(key, KeyEntry::new(account, false, &secret));
     view.tokens.insert(
         token_id,

@@ -31,6 +31,8 @@ impl MigrationTrait for Migration {
                     // Made with its account; never deleted while the account exists.
                     .col(boolean(Organisations::Personal).default(false))
                     .col(timestamp_with_time_zone(Organisations::CreatedAt))
+                    // Set by the instance admin: every token of it is refused until enabled.
+                    .col(timestamp_with_time_zone_null(Organisations::DisabledAt))
                     .to_owned(),
             )
             .await?;
@@ -178,6 +180,7 @@ enum Organisations {
     Name,
     Personal,
     CreatedAt,
+    DisabledAt,
 }
 
 #[derive(DeriveIden)]

@@ -48,6 +48,7 @@ fn view() -> &'static AccessTables {
         let mut view = AccessTables::default();
         view.accounts.insert(ACCOUNT, true);
         view.members.insert(ACCOUNT, vec![(ACCOUNT, app::organisations::Role::Owner)]);
+        view.organisations.insert(ACCOUNT, true);
         view.keys.insert(KEY, KeyEntry::new(ACCOUNT, false, SECRET));
         let expires_at = DateTime::from_timestamp(TIMED_EXPIRES, 0);
         view.tokens.insert(

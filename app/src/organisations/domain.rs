@@ -213,6 +213,8 @@ pub struct OrganisationView {
     pub name: String,
     /// Made with its account; it cannot be deleted.
     pub personal: bool,
+    /// Disabled by the instance admin: its tokens are refused.
+    pub disabled: bool,
     /// The viewer's role in it (`None`: the instance admin, looking in).
     pub role: Option<Role>,
     pub members: u64,

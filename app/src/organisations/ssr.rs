@@ -25,6 +25,8 @@ pub mod entity {
         pub name: String,
         pub personal: bool,
         pub created_at: DateTimeUtc,
+        /// Set by the instance admin: its tokens are refused and its open servers closed.
+        pub disabled_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -103,9 +105,16 @@ pub async fn within(db: &impl ConnectionTrait, account: &AccountView, organisati
 pub async fn create_personal(db: &impl ConnectionTrait, account: Uuid, email: &str) -> Result<(), AppError> {
     let now = Utc::now();
     let name: String = email.chars().take(OrganisationName::MAX_CHARS).collect();
-    entity::Entity::insert(entity::ActiveModel { id: Set(account), name: Set(name), personal: Set(true), created_at: Set(now) })
-        .exec_without_returning(db)
-        .await?;
+    entity::Entity::insert(entity::ActiveModel {
+        id: Set(account),
+        name: Set(name),
+        personal: Set(true),
+        created_at: Set(now),
+        disabled_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await?;
+    record_change(db, ChangeKind::Organisation, account).await?;
     insert_member(db, OrganisationId(account), account, Role::Owner).await
 }
 
@@ -131,9 +140,11 @@ pub async fn create(state: &AppState, owner: &Actor, name: &str) -> Result<Organ
         name: Set(name.as_str().into()),
         personal: Set(false),
         created_at: Set(Utc::now()),
+        disabled_at: Set(None),
     })
     .exec_without_returning(&txn)
     .await?;
+    record_change(&txn, ChangeKind::Organisation, id).await?;
     insert_member(&txn, OrganisationId(id), owner.account.id.0, Role::Owner).await?;
     audit(
         &txn,
@@ -161,6 +172,7 @@ fn view(model: entity::Model, role: Option<Role>, members: u64) -> OrganisationV
         id: OrganisationId(model.id),
         name: model.name,
         personal: model.personal,
+        disabled: model.disabled_at.is_some(),
         role,
         members,
         created_at: model.created_at,
@@ -211,6 +223,28 @@ pub async fn list_all(state: &AppState, admin: &Actor) -> Result<Vec<Organisatio
             view(model, role, members)
         })
         .collect())
+}
+
+/// Disables or enables an organisation (the instance admin): while disabled, every token of it
+/// is refused and its open servers are closed, on every process at once. Its members still
+/// sign in, and its objects stay as they are.
+pub async fn set_disabled(state: &AppState, admin: &Actor, id: OrganisationId, disabled: bool) -> Result<OrganisationView, AppError> {
+    if !admin.account.is_admin() && admin.via != crate::accounts::actor::Via::Cli {
+        return Err(AppError::forbidden());
+    }
+    let model = entity::Entity::find_by_id(id.0).one(&state.db).await?.ok_or_else(|| AppError::not_found("organisation"))?;
+    let txn = state.changes.begin(&state.db).await?;
+    entity::Entity::update_many()
+        .col_expr(entity::Column::DisabledAt, Expr::value(disabled.then(Utc::now)))
+        .filter(entity::Column::Id.eq(id.0))
+        .exec(&txn)
+        .await?;
+    record_change(&txn, ChangeKind::Organisation, id).await?;
+    let action = if disabled { "organisation.disabled" } else { "organisation.enabled" };
+    audit(&txn, AuditRecord::by(admin, action, "organisation", id).in_organisation(id).detail(serde_json::json!({ "name": model.name })))
+        .await?;
+    state.changes.commit(&state.db, txn).await?;
+    get(state, &admin.account, id).await
 }
 
 /// Renames the actor's organisation (owners).
@@ -273,6 +307,7 @@ pub async fn delete(state: &AppState, actor: &Actor) -> Result<(), AppError> {
     servers::Entity::delete_many().filter(servers::Column::OrganisationId.eq(organisation.0)).exec(&txn).await?;
     keys::Entity::delete_many().filter(keys::Column::OrganisationId.eq(organisation.0)).exec(&txn).await?;
     entity::Entity::delete_by_id(organisation.0).exec(&txn).await?;
+    record_change(&txn, ChangeKind::Organisation, organisation).await?;
     for (kind, ids) in [(ChangeKind::Token, &token_ids), (ChangeKind::Server, &server_ids), (ChangeKind::SigningKey, &key_ids)] {
         for id in ids {
             record_change(&txn, kind, id).await?;

@@ -26,6 +26,8 @@ pub enum Refusal {
     /// The member who made the token has left the organisation, or no longer has a role that
     /// may hold tokens.
     NotAMember,
+    /// The token's organisation is disabled by the instance admin.
+    OrganisationDisabled,
     NotAssociated,
 }
 
@@ -48,6 +50,7 @@ impl Refusal {
                                  this gateway yet. Try again in a second; if it still fails, create a new token."
                 .into(),
             Refusal::AccountDisabled => "The account that owns this token is disabled.".into(),
+            Refusal::OrganisationDisabled => "The organisation this token belongs to is disabled.".into(),
             Refusal::NotAMember => {
                 "The member who made this token is no longer in the organisation, or their role no longer allows tokens. Ask an admin for a new one."
                     .into()
@@ -71,6 +74,7 @@ impl Refusal {
             Refusal::Unknown => "unknown_token",
             Refusal::AccountDisabled => "account_disabled",
             Refusal::NotAMember => "not_a_member",
+            Refusal::OrganisationDisabled => "organisation_disabled",
             Refusal::NotAssociated => "unassociated",
         }
     }
@@ -85,6 +89,7 @@ impl Refusal {
                 | Refusal::Unknown
                 | Refusal::AccountDisabled
                 | Refusal::NotAMember
+                | Refusal::OrganisationDisabled
                 | Refusal::NotAssociated
         )
     }

@@ -40,6 +40,38 @@ pub async fn update(
     Ok(Json(ssr::update_account(&state, &admin, AccountId(id), body.status, body.role).await?))
 }
 
+/// Every organisation, with the admin's own role where it is a member.
+#[utoipa::path(get, path = "/admin/organisations", tag = "admin",
+    responses((status = 200, body = Vec<app::organisations::OrganisationView>), (status = 403, body = AppError)))]
+pub async fn organisations(
+    State(state): State<AppState>,
+    actor: Actor,
+) -> Result<Json<Vec<app::organisations::OrganisationView>>, AppError> {
+    let admin = actor.admin()?;
+    Ok(Json(app::organisations::ssr::list_all(&state, &admin).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationUpdate {
+    /// Disable (every token of it is refused, its open servers close, on every process at once)
+    /// or enable.
+    disabled: bool,
+}
+
+#[utoipa::path(patch, path = "/admin/organisations/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = OrganisationUpdate,
+    responses((status = 200, body = app::organisations::OrganisationView), (status = 403, body = AppError), (status = 404, body = AppError)))]
+pub async fn update_organisation(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<OrganisationUpdate>,
+) -> Result<Json<app::organisations::OrganisationView>, AppError> {
+    let admin = actor.admin()?;
+    let organisation = app::organisations::OrganisationId(id);
+    Ok(Json(app::organisations::ssr::set_disabled(&state, &admin, organisation, body.disabled).await?))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct InviteRequest {
     /// How long the link works: a duration (`30m 12h 7d 2w 90d 1y`) or a date; default 7 days.

@@ -122,6 +122,8 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(admin::list))
         .routes(routes!(admin::update))
         .routes(routes!(admin::invite))
+        .routes(routes!(admin::organisations))
+        .routes(routes!(admin::update_organisation))
         .split_for_parts();
     let mut openapi = openapi;
     document_common_responses(&mut openapi);

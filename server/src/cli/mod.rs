@@ -168,6 +168,18 @@ pub enum OrgCommand {
         #[arg(long, value_name = "EMAIL")]
         hand_to: Option<String>,
     },
+    /// Disable an organisation: every token of it is refused and its open servers close.
+    Disable {
+        /// The organisation's name or id.
+        #[arg(value_name = "ORG")]
+        org: String,
+    },
+    /// Enable a disabled organisation.
+    Enable {
+        /// The organisation's name or id.
+        #[arg(value_name = "ORG")]
+        org: String,
+    },
     /// An invitation link (one use, expiring) to join as a role; it lets its invitee sign up.
     Invite {
         /// The organisation's name or id.

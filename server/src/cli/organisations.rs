@@ -104,6 +104,19 @@ pub async fn owners(state: &AppState, account: Option<String>, org: Option<&str>
     }
 }
 
+async fn toggle(state: &AppState, out: &Output, org: &str, disabled: bool) -> Result<(), CliError> {
+    let (_, actor) = operator_in(state, OrganisationId(organisation_named(state, org).await?.id)).await?;
+    let changed = ssr::set_disabled(state, &actor, actor.organisation(), disabled).await?;
+    out.print(&changed, || {
+        if disabled {
+            format!("Disabled {}: every token of it is refused on every gateway at once", changed.name)
+        } else {
+            format!("Enabled {}", changed.name)
+        }
+    });
+    Ok(())
+}
+
 fn role(raw: &str) -> Result<Role, CliError> {
     Role::parse(raw).map_err(CliError::bad_input)
 }
@@ -138,7 +151,11 @@ pub async fn run(command: OrgCommand, state: &AppState, out: &Output) -> Result<
                         let members = l.members.iter().map(|m| format!("{} ({})", m.email, m.role.as_str())).collect::<Vec<_>>().join(", ");
                         vec![
                             o.name.clone(),
-                            if o.personal { "personal".into() } else { "team".into() },
+                            match (o.personal, o.disabled) {
+                                (_, true) => "disabled".into(),
+                                (true, false) => "personal".into(),
+                                (false, false) => "team".into(),
+                            },
                             members,
                             when(Some(o.created_at), ""),
                             o.id.to_string(),
@@ -169,6 +186,8 @@ pub async fn run(command: OrgCommand, state: &AppState, out: &Output) -> Result<
                 format!("Removed {}; {moved} of their tokens {what}", member.email)
             });
         }
+        OrgCommand::Disable { org } => toggle(state, out, &org, true).await?,
+        OrgCommand::Enable { org } => toggle(state, out, &org, false).await?,
         OrgCommand::Invite { org, role: raw, email, days } => {
             let (_, actor) = operator_in(state, OrganisationId(organisation_named(state, &org).await?.id)).await?;
             let invitation = ssr::invite(state, &actor, role(&raw)?, email.as_deref(), Some(days)).await?;

@@ -200,7 +200,11 @@ pub fn grant_stands(view: &AccessTables, token: Option<Uuid>, server: Uuid, now:
         if entry.require_token {
             return Err(Refusal::Missing);
         }
-        // A personal organisation's open servers stop with its account.
+        // Open servers close while their organisation is disabled, and a personal one's stop
+        // with its account.
+        if view.organisations.get(&entry.organisation) != Some(&true) {
+            return Err(Refusal::OrganisationDisabled);
+        }
         return if view.accounts.get(&entry.organisation) == Some(&false) { Err(Refusal::AccountDisabled) } else { Ok(()) };
     };
     let held = view.tokens.get(&token).filter(|t| t.organisation == entry.organisation).ok_or(Refusal::NotForThisServer)?;
@@ -231,6 +235,9 @@ fn token_stands(view: &AccessTables, token: &TokenEntry, now: DateTime<Utc>) -> 
     }
     if view.accounts.get(&token.maker) != Some(&true) {
         return Err(Refusal::AccountDisabled);
+    }
+    if view.organisations.get(&token.organisation) != Some(&true) {
+        return Err(Refusal::OrganisationDisabled);
     }
     let role = view.members.get(&token.maker).and_then(|held| held.iter().find(|(o, _)| *o == token.organisation)).map(|(_, role)| *role);
     if !role.is_some_and(Role::may_hold_tokens) {
@@ -504,6 +511,7 @@ mod tests {
         let mut view = AccessTables::default();
         view.accounts.insert(account, true);
         view.members.insert(account, vec![(account, Role::Owner)]);
+        view.organisations.insert(account, true);
         view.keys.insert(kid, super::super::view::KeyEntry::new(account, false, &secret));
         view.tokens.insert(
             token,
@@ -574,6 +582,9 @@ mod tests {
         f.view.members.insert(maker, vec![(Uuid::new_v4(), Role::Owner)]);
         assert_eq!(f.verify(&token), Err(Refusal::NotAMember), "a member of another organisation only");
         f.view.members.insert(maker, vec![(f.account, Role::Member)]);
+        f.view.organisations.insert(f.account, false);
+        assert_eq!(f.verify(&token), Err(Refusal::OrganisationDisabled), "the organisation disabled");
+        f.view.organisations.insert(f.account, true);
         f.view.accounts.insert(maker, false);
         assert_eq!(f.verify(&token), Err(Refusal::AccountDisabled), "the maker's account disabled");
     }

@@ -19,7 +19,7 @@ use app::{
     events::ChangeKind,
     organisations::{
         Role,
-        ssr::{memberships, stored_role},
+        ssr::{entity as organisations, memberships, stored_role},
     },
     servers::{
         Transport,
@@ -86,6 +86,8 @@ pub struct AccessTables {
     pub accounts: HashMap<Uuid, bool>,
     /// Each account's memberships: organisation and role. An account has a few.
     pub members: HashMap<Uuid, Memberships>,
+    /// Every organisation, and whether it is enabled.
+    pub organisations: HashMap<Uuid, bool>,
     pub keys: HashMap<Uuid, KeyEntry>,
     pub tokens: HashMap<Uuid, TokenEntry>,
     pub servers: HashMap<Uuid, Arc<ServerEntry>>,
@@ -116,6 +118,7 @@ impl AccessIndex {
             data.accounts.insert(account.id, is_active(&account));
         }
         data.members = all_memberships(&state.db).await?;
+        data.organisations = all_organisations(&state.db).await?;
         for key in keys::Entity::find().all(&state.db).await? {
             if let Some(entry) = key_entry(state, &key) {
                 data.keys.insert(key.id, entry);
@@ -147,6 +150,14 @@ impl AccessIndex {
                 match account {
                     Some(a) => data.accounts.insert(id, is_active(&a)),
                     None => data.accounts.remove(&id),
+                };
+            }
+            ChangeKind::Organisation => {
+                let found = organisations::Entity::find_by_id(id).one(&state.db).await?;
+                let mut data = self.write();
+                match found {
+                    Some(o) => data.organisations.insert(id, o.disabled_at.is_none()),
+                    None => data.organisations.remove(&id),
                 };
             }
             ChangeKind::Membership => {
@@ -212,6 +223,7 @@ impl AccessIndex {
         let db = &state.db;
         let accounts: HashMap<Uuid, bool> = accounts::Entity::find().all(db).await?.into_iter().map(|a| (a.id, is_active(&a))).collect();
         let members = all_memberships(db).await?;
+        let organisations = all_organisations(db).await?;
         let keys: HashMap<Uuid, (Uuid, bool)> =
             keys::Entity::find().all(db).await?.into_iter().map(|k| (k.id, (k.organisation_id, is_revoked(&k)))).collect();
         let now = chrono::Utc::now();
@@ -240,6 +252,7 @@ impl AccessIndex {
             let view = self.read();
             let mut stale = differing(ChangeKind::Account, &view.accounts, &accounts, |held, stored| held == stored);
             stale.extend(differing(ChangeKind::Membership, &view.members, &members, |held, stored| held == stored));
+            stale.extend(differing(ChangeKind::Organisation, &view.organisations, &organisations, |held, stored| held == stored));
             stale.extend(differing(ChangeKind::SigningKey, &view.keys, &keys, |held, (organisation, revoked)| {
                 held.organisation == *organisation && held.revoked == *revoked
             }));
@@ -290,6 +303,10 @@ async fn memberships_of(db: &DatabaseConnection, account: Uuid) -> Result<Member
     let mut held: Memberships = rows.iter().filter_map(|m| Some((m.organisation_id, stored_role(&m.role)?))).collect();
     held.sort();
     Ok(held)
+}
+
+async fn all_organisations(db: &DatabaseConnection) -> Result<HashMap<Uuid, bool>, DbErr> {
+    Ok(organisations::Entity::find().all(db).await?.into_iter().map(|o| (o.id, o.disabled_at.is_none())).collect())
 }
 
 async fn all_memberships(db: &DatabaseConnection) -> Result<HashMap<Uuid, Memberships>, DbErr> {

@@ -17,6 +17,7 @@ on_both_backends!(
     invitations_are_one_use_expiring_and_for_the_named_account,
     the_last_owner_cannot_leave_or_be_demoted,
     removing_a_member_ends_their_tokens_on_every_process,
+    the_instance_admin_reads_and_disables_any_organisation,
 );
 
 /// The header that makes a session-authenticated request act within an organisation.
@@ -758,4 +759,60 @@ async fn removing_a_member_ends_their_tokens_on_every_process(backend: Backend) 
     assert_eq!(owner_in.put(&member_path, &json!({ "role": "member" })).await.status(), StatusCode::OK);
     assert_eq!(post_mcp(&here, Some(&bearer)).await.status(), StatusCode::OK, "a member's token works again on the next request");
     eventually(&there, &bearer, StatusCode::OK, "the role back reaches the second process").await;
+}
+
+/// The instance admin sees every organisation and may read one it is not a member of, but not
+/// act in it; disabling one refuses its tokens on every process (and ends their streams) until
+/// it is enabled again. Nobody else may do either.
+async fn the_instance_admin_reads_and_disables_any_organisation(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let second = spawn_second_process(&app).await;
+    let admin = operator(&app).await;
+    let owner = app.user("owner@example.com").await;
+    let org = organisation(&owner, "Acme").await;
+    let owner_in = In::new(&owner, &org);
+    let admin_in = In::new(&admin, &org);
+    let mcp = owner_in.server("demo mcp", &format!("{demo}/mcp"), "streamable_http").await;
+    let sse = owner_in.server("demo sse", &format!("{demo}/sse"), "sse").await;
+    let (token, _) = owner_in.token("team client", &[&mcp, &sse]).await;
+    let bearer = format!("Bearer {token}");
+    let here = mcp["mcp_endpoint"].as_str().unwrap().to_string();
+    let there = here.replace(&app.address, &second.address);
+
+    let all = json_body(admin.get("/admin/organisations").await).await;
+    let listed: Vec<&str> = all.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert!(listed.contains(&"Acme") && listed.contains(&"owner@example.com"), "{listed:?}");
+    assert_eq!(owner.get("/admin/organisations").await.status(), StatusCode::FORBIDDEN);
+
+    // Reads, not changes.
+    let servers = json_body(admin_in.get("/servers").await).await;
+    assert_eq!(servers.as_array().unwrap().len(), 2, "the admin reads Acme's servers");
+    let change =
+        admin_in.post("/servers", &json!({ "name": "x", "upstream_url": format!("{demo}/mcp"), "transport": "streamable_http" })).await;
+    assert_eq!(change.status(), StatusCode::NOT_FOUND, "not a member: acting is as if Acme did not exist");
+
+    let path = format!("/admin/organisations/{org}");
+    assert_eq!(owner.patch(&path, &json!({ "disabled": true })).await.status(), StatusCode::FORBIDDEN, "owners do not disable");
+    eventually(&there, &bearer, StatusCode::OK, "the new token reaches the second process").await;
+    let stream_there = sse["sse_endpoint"].as_str().unwrap().replace(&app.address, &second.address);
+    let stream = held_stream(&stream_there, &token).await;
+
+    let disabled = admin.patch(&path, &json!({ "disabled": true })).await;
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert_eq!(json_body(disabled).await["disabled"], true);
+    let refused = post_mcp(&here, Some(&bearer)).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "refused on the next request");
+    assert!(refused.text().await.unwrap().contains("organisation this token belongs to is disabled"));
+    ends_soon(stream, "the organisation was disabled").await;
+    eventually(&there, &bearer, StatusCode::UNAUTHORIZED, "disabling reaches the second process").await;
+    assert_eq!(
+        admin.patch(&format!("/admin/organisations/{}", uuid::Uuid::new_v4()), &json!({ "disabled": true })).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let enabled = admin.patch(&path, &json!({ "disabled": false })).await;
+    assert_eq!(json_body(enabled).await["disabled"], false);
+    assert_eq!(post_mcp(&here, Some(&bearer)).await.status(), StatusCode::OK, "enabled again, the token works");
+    eventually(&there, &bearer, StatusCode::OK, "enabling reaches the second process").await;
 }

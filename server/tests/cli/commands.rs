@@ -294,7 +294,119 @@ on_both_backends!(
     revoking_with_the_cli_ends_live_streams_of_a_running_gateway,
     a_restored_backup_serves_the_same_tokens,
     purge_expired_dry_run_removes_nothing_and_the_real_run_removes_the_long_dead,
+    organisations_are_run_from_the_command_line,
 );
+
+/// `gatehouse org …` and `--org` on servers and tokens: the operator makes a team, adds and
+/// invites members, acts within it as a member (whose role the one rule applies to), and a
+/// removal revokes the member's tokens.
+fn organisations_are_run_from_the_command_line(backend: Backend) {
+    let env = Env::new(backend);
+    env.create_account(ADA);
+    env.create_account("bob@example.com");
+    env.create_account("eve@example.com");
+    let made = env.json(&["org", "create", "--owner", ADA, "--name", "Acme"]);
+    assert_eq!((made["name"].as_str(), made["personal"].as_bool()), (Some("Acme"), Some(false)));
+    let text = env.ok(&["org", "create", "--owner", ADA, "--name", "Beta"]);
+    assert!(text.starts_with("Created Beta ("), "{text}");
+
+    let added = env.json(&["org", "add-member", "Acme", "--email", "bob@example.com", "--role", "member"]);
+    assert_eq!(added["role"], "member");
+    env.json(&["org", "add-member", made["id"].as_str().unwrap(), "--email", "eve@example.com", "--role", "viewer"]);
+    env.bad_input(
+        &["org", "add-member", "Acme", "--email", "bob@example.com", "--role", "pilot"],
+        None,
+        &["pilot", "owner, admin, member or viewer"],
+    );
+    env.bad_input(&["org", "add-member", "Nowhere", "--email", "bob@example.com"], None, &["No organisation is named \"Nowhere\""]);
+
+    let listed = env.json(&["org", "list", "--account", "bob@example.com"]);
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["bob@example.com", "Acme"], "the personal organisation first");
+    let acme = &listed[1];
+    let members: Vec<(&str, &str)> =
+        acme["members"].as_array().unwrap().iter().map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
+    assert_eq!(members, [(ADA, "owner"), ("bob@example.com", "member"), ("eve@example.com", "viewer")]);
+    let table = env.ok(&["org", "list"]);
+    for needle in ["NAME", "MEMBERS", "Acme", "Beta", "personal", "bob@example.com (member)"] {
+        assert!(table.contains(needle), "{needle} in:\n{table}");
+    }
+
+    // Servers and tokens within Acme, as its members; the rule applies to the CLI as well.
+    let server =
+        env.json(&["server", "create", "--account", ADA, "--org", "Acme", "--name", "docs", "--upstream", "http://127.0.0.1:9/mcp"]);
+    let refused = env.run(&[
+        "server",
+        "create",
+        "--account",
+        "bob@example.com",
+        "--org",
+        "Acme",
+        "--name",
+        "mine",
+        "--upstream",
+        "http://127.0.0.1:9/mcp",
+    ]);
+    assert_ne!(refused.code, Some(0), "a member may not register servers: {refused}");
+    assert!(refused.stderr.contains("needs admin"), "{refused}");
+    env.bad_input(
+        &["server", "create", "--account", "bob@example.com", "--org", "Beta", "--name", "x", "--upstream", "http://127.0.0.1:9/mcp"],
+        None,
+        &["bob@example.com is not a member of Beta"],
+    );
+    let token = env.json(&[
+        "token",
+        "create",
+        "--account",
+        "bob@example.com",
+        "--org",
+        "Acme",
+        "--description",
+        "bob's",
+        "--expires",
+        "never",
+        "--server",
+        "docs",
+    ]);
+    assert!(is_jwt(token["token"].as_str().unwrap()));
+    let viewer =
+        env.run(&["token", "create", "--account", "eve@example.com", "--org", "Acme", "--description", "eve's", "--expires", "never"]);
+    assert!(viewer.stderr.contains("needs member"), "a viewer may not make tokens: {viewer}");
+
+    let servers = env.json(&["server", "list", "--org", "Acme"]);
+    assert_eq!(ids(&servers), [server["id"].as_str().unwrap()]);
+    assert_eq!(
+        env.json(&["server", "list", "--account", "bob@example.com"]).as_array().unwrap().len(),
+        1,
+        "bob's organisations hold one server"
+    );
+    assert!(env.json(&["server", "list", "--org", "Beta"]).as_array().unwrap().is_empty());
+    let tokens = env.json(&["token", "list", "--org", "Acme"]);
+    assert_eq!(ids(&tokens), [token["id"].as_str().unwrap()]);
+    assert_eq!(tokens[0]["made_by"], "bob@example.com");
+    assert!(
+        env.json(&["token", "list", "--account", "eve@example.com", "--org", "Acme"]).as_array().unwrap().is_empty(),
+        "a viewer sees only their own tokens"
+    );
+
+    // An invitation link, and a removal that revokes the member's tokens.
+    let invitation = env.json(&["org", "invite", "Acme", "--role", "admin", "--email", "new@example.com", "--days", "3"]);
+    assert!(invitation["url"].as_str().unwrap().starts_with(&format!("{}/join?code=ghi_", env.public_url())), "{invitation}");
+    assert_eq!((invitation["role"].as_str(), invitation["email"].as_str()), (Some("admin"), Some("new@example.com")));
+    env.bad_input(&["org", "invite", "Acme", "--days", "400"], None, &["1 to 90 days"]);
+    let removed = env.json(&["org", "remove-member", "Acme", "--email", "bob@example.com"]);
+    assert_eq!((removed["tokens"].as_u64(), removed["tokens_were"].as_str()), (Some(1), Some("revoked")));
+    let tokens = env.json(&["token", "list", "--org", "Acme"]);
+    assert_eq!(tokens[0]["status"], "revoked");
+    let last = env.run(&["org", "remove-member", "Acme", "--email", ADA]);
+    assert!(last.stderr.contains("at least one owner"), "the last owner stays: {last}");
+
+    // The operator disables and enables an organisation.
+    let text = env.ok(&["org", "disable", "Acme"]);
+    assert!(text.starts_with("Disabled Acme"), "{text}");
+    assert!(env.ok(&["org", "list"]).lines().any(|l| l.starts_with("Acme") && l.contains("disabled")), "listed as disabled");
+    assert_eq!(env.json(&["org", "enable", "Acme"])["disabled"], false);
+}
 
 fn every_command_answers_in_text_and_in_json(backend: Backend) {
     let env = Env::new(backend);

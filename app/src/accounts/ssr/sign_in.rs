@@ -80,7 +80,8 @@ async fn session_organisation(state: &AppState, session: &Session, account: &Acc
     let chosen = session.get::<OrganisationId>(SESSION_ORGANISATION_KEY).await.map_err(AppError::from)?;
     if let Some(organisation) = chosen.filter(|o| o.0 != account.id.0) {
         let within = crate::organisations::ssr::within(&state.db, account, organisation).await?;
-        if within.role.is_some() {
+        // The instance admin may look into any organisation (the rule lets it read, not act).
+        if within.role.is_some() || account.is_admin() {
             return Ok(within);
         }
     }
@@ -88,7 +89,7 @@ async fn session_organisation(state: &AppState, session: &Session, account: &Acc
 }
 
 /// Chooses the organisation this session acts within (the switcher): the account must be a
-/// member of it; anything else is 404.
+/// member of it (or the instance admin, who may then read it); anything else is 404.
 pub async fn choose_organisation(
     state: &AppState,
     session: &Session,
@@ -96,7 +97,7 @@ pub async fn choose_organisation(
     organisation: OrganisationId,
 ) -> Result<(), AppError> {
     let within = crate::organisations::ssr::within(&state.db, account, organisation).await?;
-    if within.role.is_none() {
+    if within.role.is_none() && !account.is_admin() {
         return Err(AppError::not_found("organisation"));
     }
     session.insert(SESSION_ORGANISATION_KEY, organisation).await.map_err(AppError::from)
