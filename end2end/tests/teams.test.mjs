@@ -54,6 +54,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await owner.getByLabel('Upstream URL').fill(`${demo.url}/mcp`);
       await owner.getByRole('button', { name: 'Add server' }).click();
       await owner.getByRole('heading', { name: 'Team docs', level: 1 }).waitFor();
+      await owner.getByText(`Upstream ${demo.url}/mcp (Streamable HTTP) · in Acme`).waitFor();
       const serverId = owner.url().split('/').pop();
       const endpoint = `${base}/s/${serverId}/mcp`;
 
@@ -90,6 +91,8 @@ for (const backend of ['sqlite', 'postgres']) {
       await dialog.waitFor();
       const token = (await dialog.getByTestId('new-token').inputValue()).trim();
       assert.match(token, /^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
+      await dialog.getByRole('link', { name: 'I have copied it' }).click();
+      await member.getByText(/made by second@example.com in Acme/).waitFor();
       client = await connectMcp(endpoint, token);
       const echoed = await client.callTool({ name: 'echo', arguments: { text: 'hello from the team' } });
       assert.deepEqual(echoed.content, [{ type: 'text', text: 'hello from the team' }]);

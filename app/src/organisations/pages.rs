@@ -35,12 +35,12 @@ pub fn OrganisationSwitcher() -> impl IntoView {
             {move || Suspend::new(async move {
                 context.await.ok().map(|c| view! {
                     <details class="relative text-sm" data-testid="organisation-switcher">
-                        <summary class="cursor-pointer list-none rounded-lg border border-slate-200 px-3 py-1.5 font-medium dark:border-slate-700">
+                        <summary class="flex max-w-[8rem] cursor-pointer list-none items-center rounded-lg border border-slate-200 px-3 py-1.5 font-medium sm:max-w-xs dark:border-slate-700">
                             <span class="sr-only">"Organisation: "</span>
-                            <span data-testid="current-organisation">{c.current.name.clone()}</span>
-                            {c.current.role.map(|r| view! { <span class="ml-2 text-xs text-slate-500">{r.as_str()}</span> })}
+                            <span class="truncate" data-testid="current-organisation">{c.current.name.clone()}</span>
+                            {c.current.role.map(|r| view! { <span class="ml-2 hidden text-xs text-slate-500 sm:inline">{r.as_str()}</span> })}
                         </summary>
-                        <div class="absolute left-0 z-20 mt-2 w-72 rounded-xl border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-900">
+                        <div class="absolute right-0 z-20 mt-2 w-64 rounded-xl border border-slate-200 bg-white p-2 shadow-lg dark:border-slate-700 dark:bg-slate-900">
                             <ul class="space-y-1">
                                 {c.all.into_iter().map(|o| {
                                     let current = o.id == c.current.id;

@@ -101,6 +101,11 @@ pub async fn within(db: &impl ConnectionTrait, account: &AccountView, organisati
     Ok(Within { organisation, role: role_of(db, organisation, account.id.0).await? })
 }
 
+/// An organisation's name, as every object of it shows it.
+pub async fn name_of(db: &impl ConnectionTrait, organisation: OrganisationId) -> Result<String, AppError> {
+    Ok(entity::Entity::find_by_id(organisation.0).one(db).await?.map(|o| o.name).unwrap_or_default())
+}
+
 /// Makes `account`'s personal organisation, inside the sign-up's transaction.
 pub async fn create_personal(db: &impl ConnectionTrait, account: Uuid, email: &str) -> Result<(), AppError> {
     let now = Utc::now();

@@ -357,6 +357,8 @@ pub struct ServerView {
     pub id: ServerId,
     /// The organisation it belongs to.
     pub organisation_id: uuid::Uuid,
+    /// Its organisation's name.
+    pub organisation: String,
     pub name: String,
     pub upstream_url: String,
     pub transport: Transport,

@@ -207,7 +207,7 @@ fn ServerDetail(
     let editable = server.clone();
     view! {
         <Title text=format!("{} · Servers · Gatehouse", server.name)/>
-        <PageHeader title=server.name.clone() description=format!("Upstream {} ({})", server.upstream_url, server.transport.label())>
+        <PageHeader title=server.name.clone() description=format!("Upstream {} ({}) · in {}", server.upstream_url, server.transport.label(), server.organisation)>
             {(!server.require_token).then(|| view! { <Badge text="No token required" tone=Tone::Warn/> })}
         </PageHeader>
         <section class="space-y-3" aria-labelledby="endpoints">

@@ -367,9 +367,11 @@ pub async fn find_model(db: &impl ConnectionTrait, organisation: OrganisationId,
 }
 
 pub async fn get_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<ServerView, AppError> {
-    let model = find_model(&state.db, actor.may(Action::Read)?, id).await?;
+    let organisation = actor.may(Action::Read)?;
+    let model = find_model(&state.db, organisation, id).await?;
     let count = token_servers::Entity::find().filter(token_servers::Column::ServerId.eq(model.id)).count(&state.db).await?;
-    view(state, model, count)
+    let name = crate::organisations::ssr::name_of(&state.db, organisation).await?;
+    view(state, model, count, &name)
 }
 
 pub async fn list_servers(state: &AppState, actor: &Actor) -> Result<Vec<ServerView>, AppError> {
@@ -380,11 +382,12 @@ pub async fn list_servers(state: &AppState, actor: &Actor) -> Result<Vec<ServerV
         .all(&state.db)
         .await?;
     let counts = association_counts(&state.db, models.iter().map(|m| m.id).collect()).await?;
+    let name = crate::organisations::ssr::name_of(&state.db, organisation).await?;
     models
         .into_iter()
         .map(|m| {
             let count = counts.get(&m.id).copied().unwrap_or(0);
-            view(state, m, count)
+            view(state, m, count, &name)
         })
         .collect()
 }
@@ -400,11 +403,12 @@ async fn association_counts(db: &DatabaseConnection, ids: Vec<Uuid>) -> Result<B
     Ok(counts)
 }
 
-fn view(state: &AppState, m: entity::Model, token_count: u64) -> Result<ServerView, AppError> {
+fn view(state: &AppState, m: entity::Model, token_count: u64, organisation: &str) -> Result<ServerView, AppError> {
     let base = &state.settings.public_url;
     Ok(ServerView {
         id: ServerId(m.id),
         organisation_id: m.organisation_id,
+        organisation: organisation.to_string(),
         sse_endpoint: format!("{base}/s/{}/sse", m.id),
         mcp_endpoint: format!("{base}/s/{}/mcp", m.id),
         name: m.name,

@@ -207,6 +207,8 @@ pub struct TokenView {
     pub id: TokenId,
     /// The organisation it belongs to.
     pub organisation_id: uuid::Uuid,
+    /// Its organisation's name.
+    pub organisation: String,
     /// The email of the member who made it (for an OAuth grant: who consented).
     pub made_by: String,
     pub description: String,
@@ -440,6 +442,7 @@ mod tests {
         TokenView {
             id: TokenId(uuid::Uuid::from_u128(n as u128)),
             organisation_id: uuid::Uuid::nil(),
+            organisation: String::new(),
             made_by: String::new(),
             description: format!("t{n}"),
             display: String::new(),

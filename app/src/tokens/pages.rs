@@ -433,8 +433,8 @@ fn TokenDetail(
     view! {
         <Title text=format!("{} · Tokens · Gatehouse", token.description)/>
         <PageHeader title=token.description.clone() description=match &token.fingerprint {
-            Some(fingerprint) => format!("Token {} · fingerprint {fingerprint}", token.display),
-            None => format!("Token {}", token.display),
+            Some(fingerprint) => format!("Token {} · fingerprint {fingerprint} · made by {} in {}", token.display, token.made_by, token.organisation),
+            None => format!("Token {} · made by {} in {}", token.display, token.made_by, token.organisation),
         }>
             {status_badge(token.status)}
             {expiring}

@@ -215,12 +215,14 @@ async fn a_database_from_before_organisations_comes_out_whole(backend: Backend) 
     assert_eq!(servers.as_array().unwrap().len(), 1);
     assert_eq!((servers[0]["name"].as_str(), servers[0]["token_count"].as_u64()), (Some("Legacy docs"), Some(1)));
     assert_eq!(servers[0]["organisation_id"], personal["id"]);
+    assert_eq!(servers[0]["organisation"], "ada@example.com", "every object names its organisation");
 
     let tokens = json_body(ada.get("/tokens").await).await;
     let old: Vec<&Value> = tokens.as_array().unwrap().iter().filter(|t| t["id"] == legacy.token.to_string()).collect();
     assert_eq!(old.len(), 1, "{tokens}");
     assert_eq!((old[0]["made_by"].as_str(), old[0]["status"].as_str()), (Some("ada@example.com"), Some("active")));
     assert_eq!(old[0]["organisation_id"], personal["id"]);
+    assert_eq!(old[0]["organisation"], "ada@example.com");
     assert!(old[0]["use_count"].as_i64().unwrap() >= 3, "usage kept: {}", old[0]);
 
     let keys = json_body(ada.get("/signing-keys").await).await;

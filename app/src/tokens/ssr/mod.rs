@@ -233,6 +233,7 @@ pub async fn views(
     use crate::accounts::ssr::entity as accounts;
     let token_ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
     let makers: BTreeSet<Uuid> = models.iter().map(|m| m.account_id).collect();
+    let organisation_name = crate::organisations::ssr::name_of(db, organisation).await?;
     let emails: BTreeMap<Uuid, String> =
         accounts::Entity::find().filter(accounts::Column::Id.is_in(makers)).all(db).await?.into_iter().map(|a| (a.id, a.email)).collect();
     let keys: BTreeMap<Uuid, signing_keys::entity::Model> = signing_keys::entity::Entity::find()
@@ -276,6 +277,7 @@ pub async fn views(
             TokenView {
                 id: TokenId(m.id),
                 organisation_id: m.organisation_id,
+                organisation: organisation_name.clone(),
                 made_by: emails.get(&m.account_id).cloned().unwrap_or_default(),
                 status: TokenStatus::of(revoked_at.is_some(), m.expires_at, now),
                 revoked_by,
