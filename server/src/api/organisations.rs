@@ -76,7 +76,7 @@ pub async fn rename(
         (status = 403, body = AppError), (status = 404, body = AppError), (status = 409, body = AppError)))]
 pub async fn delete(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<StatusCode, AppError> {
     let actor = within(&state, actor, id).await?;
-    ssr::delete(&state, &actor).await?;
+    app::organisations::deletion::delete(&state, &actor).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -16,6 +16,7 @@ mod oauth;
 mod openapi;
 mod operations;
 mod operators;
+mod organisation_functions;
 mod organisations;
 mod secrets;
 mod servers;
