@@ -97,6 +97,13 @@ for (const backend of ['sqlite', 'postgres']) {
       const echoed = await client.callTool({ name: 'echo', arguments: { text: 'hello from the team' } });
       assert.deepEqual(echoed.content, [{ type: 'text', text: 'hello from the team' }]);
 
+      // A member sees who is in the team, may leave, and gets no controls over the others.
+      await member.goto(`${base}/members`);
+      await waitHydrated(member);
+      await member.locator('[data-member="owner@example.com"]').waitFor();
+      assert.equal(await member.getByRole('button', { name: 'Change role' }).count(), 0);
+      await member.getByRole('button', { name: 'Leave this organisation' }).waitFor();
+
       // The owner sees them, and removes them (their tokens are revoked).
       await owner.reload();
       await waitHydrated(owner);

@@ -12,6 +12,8 @@ use crate::server_fns::{app_state, request_session, with_status};
 /// The organisation the dashboard acts within, and every one the account may switch to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrganisationContext {
+    /// The signed-in account's id.
+    pub me: uuid::Uuid,
     pub current: OrganisationView,
     pub all: Vec<OrganisationView>,
 }
@@ -23,7 +25,7 @@ pub async fn current_organisation() -> Result<OrganisationContext, AppError> {
             let (state, actor) = require_actor().await?;
             let current = super::ssr::get(&state, &actor.account, actor.organisation()).await?;
             let all = super::ssr::list_for(&state.db, actor.account.id.0).await?;
-            Ok(OrganisationContext { current, all })
+            Ok(OrganisationContext { me: actor.account.id.0, current, all })
         }
         .await,
     )

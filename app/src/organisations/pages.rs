@@ -78,6 +78,7 @@ pub fn MembersPage() -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
+    let leave = ServerAction::<RemoveMember>::new();
     let create = ServerAction::<CreateOrganisation>::new();
     let context = Resource::new(|| (), |_| current_organisation());
     let members = Resource::new(move || (change.version().get(), remove.version().get()), |_| list_members());
@@ -87,6 +88,8 @@ pub fn MembersPage() -> impl IntoView {
     let remove_error = action_error(remove);
     let invited = move || invite.value().get().and_then(Result::ok);
     load_afresh(Signal::derive(move || matches!(create.value().get(), Some(Ok(())))), "/members");
+    load_afresh(Signal::derive(move || matches!(leave.value().get(), Some(Ok(_)))), "/");
+    let leave_error = action_error(leave);
     view! {
         <Title text="Members · Gatehouse"/>
         <Suspense fallback=|| ()>
@@ -97,12 +100,18 @@ pub fn MembersPage() -> impl IntoView {
                 })
             })}
         </Suspense>
-        <FormAlert error=Signal::derive(move || change_error.get().or(remove_error.get()))/>
+        <FormAlert error=Signal::derive(move || change_error.get().or(remove_error.get()).or(leave_error.get()))/>
         <Suspense fallback=|| view! { <p class="text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
-                match members.await {
-                    Ok(list) => view! { <MemberList list change remove/> }.into_any(),
-                    Err(error) => view! { <ErrorPanel error/> }.into_any(),
+                let (list, c) = (members.await, context.await);
+                match (list, c) {
+                    (Ok(list), Ok(c)) => {
+                        // Only admins and owners get the controls; the rule decides either way.
+                        let manage = c.current.role.is_some_and(|r| r <= Role::Admin);
+                        let (me, personal) = (c.me, c.current.personal);
+                        view! { <MemberList list change remove leave me manage personal/> }.into_any()
+                    }
+                    (Err(error), _) | (_, Err(error)) => view! { <ErrorPanel error/> }.into_any(),
                 }
             })}
         </Suspense>
@@ -139,7 +148,15 @@ pub fn MembersPage() -> impl IntoView {
 }
 
 #[component]
-fn MemberList(list: Vec<MemberView>, change: ServerAction<ChangeMemberRole>, remove: ServerAction<RemoveMember>) -> impl IntoView {
+fn MemberList(
+    list: Vec<MemberView>,
+    change: ServerAction<ChangeMemberRole>,
+    remove: ServerAction<RemoveMember>,
+    leave: ServerAction<RemoveMember>,
+    me: uuid::Uuid,
+    manage: bool,
+    personal: bool,
+) -> impl IntoView {
     let heirs: Vec<(String, String)> =
         list.iter().filter(|m| m.role.may_hold_tokens()).map(|m| (m.account_id.to_string(), m.email.clone())).collect();
     view! {
@@ -151,10 +168,20 @@ fn MemberList(list: Vec<MemberView>, change: ServerAction<ChangeMemberRole>, rem
                 let role_label = format!("Role of {}", m.email);
                 let remove_label = format!("Remove {}", m.email);
                 let (email, row) = (m.email.clone(), m.email);
-                let (change_account, remove_account) = (id.clone(), id);
+                let (change_account, remove_account, leave_account) = (id.clone(), id.clone(), id);
+                let own = m.account_id == me;
+                let controls = manage && !(own && personal);
                 view! {
                     <li class="flex flex-wrap items-center gap-3 px-5 py-3 text-sm" data-member=row>
                         <span class="font-medium">{email}</span>
+                        {(!controls || own).then(|| view! { <span class="text-slate-500">{m.role.as_str()}</span> })}
+                        {(own && !personal).then(|| view! {
+                            <ActionForm action=leave attr:class="ml-auto">
+                                <input type="hidden" name="account" value=leave_account/>
+                                <button type="submit" class=SECONDARY_BUTTON>"Leave this organisation"</button>
+                            </ActionForm>
+                        })}
+                        {(controls && !own).then(|| view! {
                         <ActionForm action=change attr:class="flex items-center gap-2">
                             <input type="hidden" name="account" value=change_account/>
                             <label class="sr-only" for=role_id.clone()>{role_label}</label>
@@ -173,6 +200,7 @@ fn MemberList(list: Vec<MemberView>, change: ServerAction<ChangeMemberRole>, rem
                                 <button type="submit" class=DANGER_BUTTON>{remove_label}</button>
                             </ActionForm>
                         </details>
+                        })}
                     </li>
                 }
             }).collect_view()}
