@@ -60,7 +60,7 @@ for (const backend of ['sqlite', 'postgres']) {
       await page.getByLabel('Token', { exact: true }).fill(token);
       await page.getByRole('button', { name: 'Inspect' }).click();
       const result = page.getByTestId('inspection');
-      await result.getByRole('heading', { name: 'A valid token of this account' }).waitFor();
+      await result.getByRole('heading', { name: 'A valid token of this organisation' }).waitFor();
       assert.match(await page.getByTestId('decoded-header').textContent(), /"alg": "HS256"/);
       assert.equal(await page.locator('[data-server-verdict="Docs"]').getAttribute('data-accepted'), 'true');
       await page.locator('[data-server-verdict="Search"]').getByText('Not associated with this server.').waitFor();

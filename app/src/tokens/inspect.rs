@@ -205,7 +205,7 @@ fn InspectionView(inspection: Inspection) -> impl IntoView {
         <section class="mt-8 max-w-3xl space-y-6" aria-labelledby="verdict" data-testid="inspection">
             <div class={if problem.is_none() { "rounded-xl border border-emerald-200 bg-emerald-50 p-4 text-sm text-emerald-900 dark:border-emerald-900 dark:bg-emerald-950 dark:text-emerald-200" } else { "rounded-xl border border-rose-200 bg-rose-50 p-4 text-sm text-rose-900 dark:border-rose-900 dark:bg-rose-950 dark:text-rose-200" }}>
                 <h2 id="verdict" class="font-semibold">
-                    {match &problem { None => "A valid token of this account".to_string(), Some(p) => p.clone() }}
+                    {match &problem { None => "A valid token of this organisation".to_string(), Some(p) => p.clone() }}
                 </h2>
                 {token.map(|t| view! {
                     <p class="mt-1">"It is " <a class="font-medium underline" href=format!("/tokens/{}", t.id)>{format!("“{}”", t.description)}</a> {format!(" ({}).", t.status.as_str())}</p>
