@@ -76,6 +76,12 @@ impl Actor {
         Self { account, ip: None, via: Via::Cli, within }
     }
 
+    /// The operator at the command line, acting for `account` within its personal organisation.
+    pub fn cli_personal(account: AccountView) -> Self {
+        let within = Within::personal(&account);
+        Self::cli(account, within)
+    }
+
     pub fn organisation(&self) -> OrganisationId {
         self.within.organisation
     }

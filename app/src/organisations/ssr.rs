@@ -108,19 +108,29 @@ pub async fn name_of(db: &impl ConnectionTrait, organisation: OrganisationId) ->
 
 /// Makes `account`'s personal organisation, inside the sign-up's transaction.
 pub async fn create_personal(db: &impl ConnectionTrait, account: Uuid, email: &str) -> Result<(), AppError> {
-    let now = Utc::now();
     let name: String = email.chars().take(OrganisationName::MAX_CHARS).collect();
+    insert_organisation(db, OrganisationId(account), name, true, account).await
+}
+
+/// Inserts an organisation with `owner` as its one owner, and says so to every process.
+async fn insert_organisation(
+    db: &impl ConnectionTrait,
+    id: OrganisationId,
+    name: String,
+    personal: bool,
+    owner: Uuid,
+) -> Result<(), AppError> {
     entity::Entity::insert(entity::ActiveModel {
-        id: Set(account),
+        id: Set(id.0),
         name: Set(name),
-        personal: Set(true),
-        created_at: Set(now),
+        personal: Set(personal),
+        created_at: Set(Utc::now()),
         disabled_at: Set(None),
     })
     .exec_without_returning(db)
     .await?;
-    record_change(db, ChangeKind::Organisation, account).await?;
-    insert_member(db, OrganisationId(account), account, Role::Owner).await
+    record_change(db, ChangeKind::Organisation, id).await?;
+    insert_member(db, id, owner, Role::Owner).await
 }
 
 async fn insert_member(db: &impl ConnectionTrait, organisation: OrganisationId, account: Uuid, role: Role) -> Result<(), AppError> {
@@ -140,17 +150,7 @@ pub async fn create(state: &AppState, owner: &Actor, name: &str) -> Result<Organ
     let name = OrganisationName::parse(name).map_err(|e| AppError::invalid_fields([("name".to_string(), e)].into()))?;
     let id = Uuid::now_v7();
     let txn = state.changes.begin(&state.db).await?;
-    entity::Entity::insert(entity::ActiveModel {
-        id: Set(id),
-        name: Set(name.as_str().into()),
-        personal: Set(false),
-        created_at: Set(Utc::now()),
-        disabled_at: Set(None),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    record_change(&txn, ChangeKind::Organisation, id).await?;
-    insert_member(&txn, OrganisationId(id), owner.account.id.0, Role::Owner).await?;
+    insert_organisation(&txn, OrganisationId(id), name.as_str().into(), false, owner.account.id.0).await?;
     audit(
         &txn,
         AuditRecord::by(owner, "organisation.created", "organisation", id)

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
     sea_query::{Alias, Func, Query, SimpleExpr},
 };
 use uuid::Uuid;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::domain::{HOURS, ServerUsage, Usage, hour_floor, refusal_counts, window_start};
 use crate::accounts::actor::Actor;
 use crate::error::AppError;
-use crate::organisations::{Action, Whose};
+use crate::organisations::Action;
 use crate::servers::ServerId;
 use crate::tokens::TokenId;
 
@@ -109,15 +109,11 @@ pub async fn server_usage(db: &impl ConnectionTrait, actor: &Actor, server: Serv
     Ok(ServerUsage { usage: Usage::from_hours(rows, now), refusals: refusal_counts(refused, now) })
 }
 
-/// The ids of the tokens the actor may see in its organisation (a member: their own).
+/// The ids of the tokens the actor may see in its organisation (a member: their own), by the
+/// token list's own rule.
 fn tokens_of(actor: &Actor) -> Result<sea_orm::sea_query::SelectStatement, AppError> {
-    use crate::tokens::ssr::entity::{Column, Entity};
-    let organisation = actor.may(Action::Read)?;
-    let mut query = Query::select().column(Column::Id).from(Entity).and_where(Column::OrganisationId.eq(organisation.0)).to_owned();
-    if actor.may(Action::ReadToken(Whose::Another)).is_err() {
-        query.and_where(Column::AccountId.eq(actor.account_id().0));
-    }
-    Ok(query)
+    use crate::tokens::ssr::entity::Column;
+    Ok(crate::tokens::ssr::visible(actor)?.select_only().column(Column::Id).into_query())
 }
 
 /// Requests of all the tokens the actor may see, and every refusal at the organisation's

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use app::{
-    accounts::actor::{Actor, Via},
+    accounts::actor::Actor,
     error::AppError,
     organisations::{CreatedInvitation, MemberView, OrganisationId, OrganisationView, Role, TokensOfRemoved, ssr},
     state::AppState,
@@ -18,16 +18,9 @@ use app::{
 
 use super::ApiJson;
 
-/// The actor acting within organisation `id` instead of its own: a session may act in any it
-/// belongs to, an API key only in its own (anything else is 404, as for an id that does not
-/// exist).
+/// The actor acting within organisation `id` (see [`Actor::acting_within`]).
 async fn within(state: &AppState, actor: Actor, id: Uuid) -> Result<Actor, AppError> {
-    let organisation = OrganisationId(id);
-    if matches!(actor.via, Via::ApiKey { .. }) && actor.organisation() != organisation {
-        return Err(AppError::not_found("organisation"));
-    }
-    let within = ssr::within(&state.db, &actor.account, organisation).await?;
-    Ok(Actor { within, ..actor })
+    actor.acting_within(state, OrganisationId(id)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -2,7 +2,7 @@
 use app::{
     accounts::{
         AccountStatus, AccountView, NewAccount, Role,
-        actor::{Actor, Within},
+        actor::Actor,
         ssr::{self, Admission},
     },
     state::AppState,
@@ -45,9 +45,7 @@ impl<T> Owned<T> {
 
 /// The operator acting for the account with `email`, within its personal organisation.
 pub async fn actor_for(state: &AppState, email: &str) -> Result<Actor, CliError> {
-    let account = by_email(state, email).await?;
-    let within = Within::personal(&account);
-    Ok(Actor::cli(account, within))
+    Ok(Actor::cli_personal(by_email(state, email).await?))
 }
 
 pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Result<(), CliError> {
@@ -58,7 +56,7 @@ pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Res
             let new = NewAccount::parse(&email, password)?;
             let mut account = ssr::register(state, new, None, Admission::Operator).await?;
             if admin && !account.is_admin() {
-                account = ssr::set_role(state, &Actor::cli(account.clone(), Within::personal(&account)), account.id, Role::Admin).await?;
+                account = ssr::set_role(state, &Actor::cli_personal(account.clone()), account.id, Role::Admin).await?;
             }
             out.print(&account, || format!("Created {} ({}), id {}", account.email, account.role.as_str(), account.id));
         }
@@ -91,7 +89,7 @@ pub async fn run(command: AccountCommand, state: &AppState, out: &Output) -> Res
         AccountCommand::Invite { expires } => {
             let expires_at = ssr::invites::expires_at(&expires).map_err(CliError::bad_input)?;
             let admin = first_admin(state).await?;
-            let invite = ssr::invites::create(state, &Actor::cli(admin.clone(), Within::personal(&admin)), expires_at).await?;
+            let invite = ssr::invites::create(state, &Actor::cli_personal(admin), expires_at).await?;
             out.print(&invite, || format!("{}\n(one use, until {})", invite.url, when(Some(invite.expires_at), "")));
         }
     }

@@ -64,8 +64,7 @@ pub async fn run(command: ApiKeyCommand, state: &AppState, out: &Output) -> Resu
             let owner = accounts::find_account(&state.db, app::accounts::AccountId(model.account_id))
                 .await?
                 .ok_or_else(|| CliError::failed("the key's account is gone"))?;
-            let within = app::accounts::actor::Within::personal(&owner);
-            let key = ssr::revoke(state, &app::accounts::actor::Actor::cli(owner, within), id).await?;
+            let key = ssr::revoke(state, &app::accounts::actor::Actor::cli_personal(owner), id).await?;
             out.print(&key, || format!("Revoked API key {} ({})", key.description, key.id));
         }
     }

@@ -132,7 +132,7 @@ pub async fn run(command: OrgCommand, state: &AppState, out: &Output) -> Result<
     match command {
         OrgCommand::Create { owner, name } => {
             let owner = by_email(state, &owner).await?;
-            let actor = Actor::cli(owner.clone(), Within::personal(&owner));
+            let actor = Actor::cli_personal(owner.clone());
             let created = ssr::create(state, &actor, &name).await?;
             out.print(&created, || format!("Created {} ({}), owned by {}", created.name, created.id, owner.email));
         }

@@ -27,6 +27,20 @@ impl Actor {
         }
         Ok(self)
     }
+
+    /// This actor acting within `organisation` instead of its own (a request's header, a REST
+    /// path): a session may name any organisation, with the role it has there (none if not a
+    /// member: 404s); an API key only its own, anything else is 404.
+    pub async fn acting_within(self, state: &AppState, organisation: OrganisationId) -> Result<Actor, AppError> {
+        if self.organisation() == organisation {
+            return Ok(self);
+        }
+        if matches!(self.via, Via::ApiKey { .. }) {
+            return Err(AppError::not_found("organisation"));
+        }
+        let within = crate::organisations::ssr::within(&state.db, &self.account, organisation).await?;
+        Ok(Actor { within, ..self })
+    }
 }
 
 impl FromRequestParts<AppState> for Actor {
@@ -36,25 +50,26 @@ impl FromRequestParts<AppState> for Actor {
     /// alone. A read key may only read (GET, HEAD).
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let named = named_organisation(parts)?;
-        if let Some(presented) = bearer(parts)? {
+        let actor = if let Some(presented) = bearer(parts)? {
             let actor = crate::api_keys::ssr::authenticate(state, presented, client_ip(parts)).await?;
             if !matches!(parts.method, http::Method::GET | http::Method::HEAD) && !actor.via.allows(ApiScope::Write) {
                 return Err(scope_too_small(ApiScope::Write));
             }
-            // A key acts within its own organisation only.
-            if named.is_some_and(|o| o != actor.organisation()) {
-                return Err(AppError::not_found("organisation"));
-            }
-            return Ok(actor);
-        }
-        let session = Session::from_request_parts(parts, state).await.map_err(|(_, e)| AppError::internal(e))?;
-        let account = super::require_account(state, &session).await?;
-        let within = match named {
-            // Named on the request: the account's role there, none if not a member (404s).
-            Some(organisation) => crate::organisations::ssr::within(&state.db, &account, organisation).await?,
-            None => session_organisation(state, &session, &account).await?,
+            actor
+        } else {
+            let session = Session::from_request_parts(parts, state).await.map_err(|(_, e)| AppError::internal(e))?;
+            let account = super::require_account(state, &session).await?;
+            // Named on the request, the session's choice is not needed.
+            let within = match named {
+                Some(_) => Within::personal(&account),
+                None => session_organisation(state, &session, &account).await?,
+            };
+            Actor { account, ip: client_ip(parts), via: Via::Session, within }
         };
-        Ok(Actor { account, ip: client_ip(parts), via: Via::Session, within })
+        match named {
+            Some(organisation) => actor.acting_within(state, organisation).await,
+            None => Ok(actor),
+        }
     }
 }
 

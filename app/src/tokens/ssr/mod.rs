@@ -178,7 +178,7 @@ pub async fn page_of_tokens(state: &AppState, actor: &Actor, query: &TokenQuery,
 }
 
 /// The tokens of the actor's organisation it may see (a member sees their own), as a query.
-fn visible(actor: &Actor) -> Result<sea_orm::Select<entity::Entity>, AppError> {
+pub fn visible(actor: &Actor) -> Result<sea_orm::Select<entity::Entity>, AppError> {
     let organisation = actor.may(Action::Read)?;
     let query = entity::Entity::find().filter(entity::Column::OrganisationId.eq(organisation.0));
     Ok(if actor.may(Action::ReadToken(Whose::Another)).is_ok() {
