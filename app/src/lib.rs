@@ -38,6 +38,7 @@ pub mod signing_keys;
 pub mod state;
 pub mod toast;
 pub mod tokens;
+pub mod tools;
 pub mod usage;
 
 use leptos::prelude::*;

@@ -1,10 +1,6 @@
 //! The gateway's per-request token check (signature + view lookup), in isolation. It reads only
 //! the in-memory view: no database connection is within its reach, so it makes zero queries.
-use std::{
-    collections::{HashMap, HashSet},
-    hint::black_box,
-    sync::Arc,
-};
+use std::{collections::HashMap, hint::black_box, sync::Arc};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use gatehouse::gateway::{
@@ -40,7 +36,7 @@ fn bench(c: &mut Criterion) {
         row: 0,
     });
     view.servers.insert(server_id, server.clone());
-    view.links = HashSet::from([(token_id, server_id)]);
+    view.links = HashMap::from([((token_id, server_id), None)]);
     // Thousands of other tenants' objects, so lookups are not in a toy-sized map.
     for _ in 0..10_000 {
         view.tokens.insert(

@@ -209,20 +209,24 @@ for (const backend of ['sqlite', 'postgres']) {
       await soft('"Last used" (data-testid) reads "just now" after use', async () => {
         assert.equal((await page.getByTestId('last-used').textContent({ timeout: 1000 })).trim(), 'just now');
       });
-      await soft('the hourly chart counts the calls', async () => {
-        // The SDK sessions made at least initialize, tools/list and tools/call each.
+      await soft('the hourly chart counts the calls and the one refusal', async () => {
+        // The SDK sessions made at least initialize, tools/list and tools/call each; the
+        // wrong-transport request above was made with this token, so it is its one refusal.
+        // Both arrive with a flush (every 200 ms here), so wait for them rather than race it.
         let requests = 0;
+        let refusals = 0;
         const until = Date.now() + 5_000;
         for (;;) {
           const chart = page.locator('figure[data-chart="hourly"]');
           requests = Number(await chart.getAttribute('data-requests', { timeout: 1000 }));
-          if (requests >= 2 || Date.now() > until) break;
+          refusals = Number(await chart.getAttribute('data-refusals', { timeout: 1000 }));
+          if ((requests >= 2 && refusals >= 1) || Date.now() > until) break;
           await sleep(300);
           await page.reload();
         }
-        t.diagnostic(`the hourly chart counted ${requests} requests`);
+        t.diagnostic(`the hourly chart counted ${requests} requests and ${refusals} refusals`);
         assert.ok(requests >= 2, `data-requests of the hourly chart is ${requests}, want ≥ 2`);
-        assert.equal(Number(await page.locator('figure[data-chart="hourly"]').getAttribute('data-refusals')), 0, 'no refusals yet');
+        assert.equal(refusals, 1, 'the wrong-transport request is the one refusal');
         assert.ok(Number(await page.locator('figure[data-chart="daily"]').getAttribute('data-requests')) >= 2, 'the daily chart too');
       });
       await shoot('token-detail');

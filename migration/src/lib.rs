@@ -10,6 +10,7 @@ mod m20261201_000005_upstream_query;
 mod m20261202_000006_operators;
 mod m20261203_000007_oauth;
 mod m20261204_000008_organisations;
+mod m20261207_000009_tool_rules;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_operators::Migration),
             Box::new(m20261203_000007_oauth::Migration),
             Box::new(m20261204_000008_organisations::Migration),
+            Box::new(m20261207_000009_tool_rules::Migration),
         ]
     }
 }

@@ -52,7 +52,7 @@ pub struct Demo;
 
 #[tool_router]
 impl Demo {
-    #[tool(description = "Send the text back at once")]
+    #[tool(description = "Send the text back at once", annotations(read_only_hint = true))]
     async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> Result<CallToolResult, McpError> {
         Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
     }
@@ -63,7 +63,7 @@ impl Demo {
         Ok(CallToolResult::success(vec![ContentBlock::text(text)]))
     }
 
-    #[tool(description = "Take `ticks` × 100 ms, then answer (keeps a request open)")]
+    #[tool(description = "Take `ticks` × 100 ms, then answer (keeps a request open)", annotations(read_only_hint = false))]
     async fn ticker(&self, Parameters(TickerArgs { ticks }): Parameters<TickerArgs>) -> Result<CallToolResult, McpError> {
         let ticks = ticks.min(36_000);
         tokio::time::sleep(Duration::from_millis(100) * ticks).await;

@@ -89,8 +89,8 @@ fn view() -> &'static AccessTables {
                 row: 0,
             }),
         );
-        view.links.insert((INDEFINITE, SERVER));
-        view.links.insert((TIMED, SERVER));
+        view.links.insert((INDEFINITE, SERVER), None);
+        view.links.insert((TIMED, SERVER), None);
         view
     })
 }

@@ -348,6 +348,10 @@ pub struct ServerRef {
     #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
     pub id: ServerId,
     pub name: String,
+    /// Which of the server's tools the token may call (in a token's list of servers); absent:
+    /// every tool.
+    #[serde(default, skip_serializing_if = "crate::tools::ToolRule::is_all")]
+    pub tools: crate::tools::ToolRule,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -61,6 +61,8 @@ pub mod token_servers {
         #[sea_orm(primary_key, auto_increment = false)]
         pub server_id: Uuid,
         pub created_at: DateTimeUtc,
+        /// Which of the server's tools the token may call: [`crate::tools::ToolRule::stored`].
+        pub tool_rule: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -96,6 +96,8 @@ pub fn reason_label(reason: &str) -> &'static str {
         "not_yet_valid" => "Not valid yet",
         "wrong_audience" => "Wrong issuer or audience",
         "account_disabled" => "Account disabled",
+        "tool_not_allowed" => "Tool left out by the token's tool rule",
+        "header_mismatch" => "Mcp-Method/Mcp-Name differ from the body",
         _ => "Other",
     }
 }

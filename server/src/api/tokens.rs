@@ -14,6 +14,7 @@ use app::{
     servers::ServerId,
     state::AppState,
     tokens::{CreatedToken, NewTokenInput, TokenId, TokenView, ssr},
+    tools::ToolRule,
 };
 
 use super::ApiJson;
@@ -78,4 +79,20 @@ pub async fn dissociate(
     Path((id, server_id)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<TokenView>, AppError> {
     Ok(Json(ssr::dissociate(&state, &actor, TokenId(id), ServerId(server_id)).await?))
+}
+
+/// Limits which of the server's tools the token may call: `{"mode": "all"}` (the default),
+/// `{"mode": "read_only"}` (tools the upstream annotates `readOnlyHint`), or
+/// `{"mode": "only", "tools": ["echo", "add"]}`. The gateway applies it to the next request.
+#[utoipa::path(put, path = "/tokens/{id}/servers/{server_id}/tools", tag = "tokens",
+    params(("id" = Uuid, Path), ("server_id" = Uuid, Path)), request_body = ToolRule,
+    responses((status = 200, body = TokenView), (status = 404, body = AppError), (status = 409, body = AppError),
+        (status = 422, body = AppError)))]
+pub async fn limit_tools(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path((id, server_id)): Path<(Uuid, Uuid)>,
+    ApiJson(rule): ApiJson<ToolRule>,
+) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(ssr::set_tool_rule(&state, &actor, TokenId(id), ServerId(server_id), rule).await?))
 }

@@ -294,6 +294,19 @@ pub enum TokenCommand {
     Associate(Association),
     /// Stop a token reaching a server.
     Dissociate(Association),
+    /// Limit which of a server's tools a token may call.
+    Limit {
+        /// The token's id or fingerprint (at least 8 hex characters).
+        #[arg(value_name = "ID_OR_FINGERPRINT")]
+        token: String,
+        /// The server's name or id; the token must already reach it.
+        #[arg(long, value_name = "NAME_OR_ID")]
+        server: String,
+        /// all, read-only (tools the upstream annotates readOnlyHint), or tool names separated
+        /// by commas (echo,add).
+        #[arg(long, value_name = "all|read-only|NAMES")]
+        tools: String,
+    },
     /// Read a token on stdin and print, server by server, whether the gateway would accept it.
     Inspect,
     /// Read a string on stdin and say which token it is, if any (for secret scanners and incidents).

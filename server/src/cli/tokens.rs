@@ -91,8 +91,12 @@ fn rows(tokens: &[Owned<TokenView>]) -> Vec<Vec<String>> {
 const HEADER: [&str; 8] = ["FINGERPRINT", "DESCRIPTION", "ACCOUNT", "STATUS", "EXPIRES", "LAST USED", "SERVERS", "ID"];
 
 fn detail(account: &str, t: &TokenView) -> String {
-    let servers =
-        if t.servers.is_empty() { "none".to_string() } else { t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ") };
+    let servers = if t.servers.is_empty() {
+        "none".to_string()
+    } else {
+        let named = t.servers.iter().map(|s| if s.tools.is_all() { s.name.clone() } else { format!("{} ({})", s.name, s.tools) });
+        named.collect::<Vec<_>>().join(", ")
+    };
     format!(
         "{}\n  id           {}\n  fingerprint  {}\n  account      {account}\n  status       {}\n  created      {}\n  expires      {}\n  revoked      {}\n  last used    {}{}\n  requests     {}\n  servers      {servers}",
         t.description,
@@ -171,6 +175,13 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
             let server = server_named(state, &actor, &link.server).await?;
             let token = ssr::dissociate(state, &actor, token.id, server.id).await?;
             out.print(&token, || format!("{} can no longer reach {}", token.description, server.name));
+        }
+        TokenCommand::Limit { token, server, tools } => {
+            let rule = app::tools::ToolRule::parse(&tools).map_err(CliError::bad_input)?;
+            let (actor, token) = resolve(state, &token).await?;
+            let server = server_named(state, &actor, &server).await?;
+            let token = ssr::set_tool_rule(state, &actor, token.id, server.id, rule.clone()).await?;
+            out.print(&token, || format!("{} may call {rule} on {}", token.description, server.name));
         }
         TokenCommand::Inspect => inspect(opened, out).await?,
         TokenCommand::Find => {

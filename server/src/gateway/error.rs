@@ -48,6 +48,15 @@ pub enum GatewayError {
     UpstreamNotAllowed,
     UpstreamUnreachable,
     UpstreamTimeout,
+    /// A `tools/call` the token's tool rule refuses: a JSON-RPC error in the body (200), or
+    /// on the SSE transport, on the session's stream (`answer: None`, 202).
+    ToolNotAllowed {
+        answer: Option<bytes::Bytes>,
+    },
+    /// `Mcp-Method` / `Mcp-Name` disagree with the body (SEP-2243): a JSON-RPC error, 400.
+    HeaderMismatch {
+        answer: bytes::Bytes,
+    },
 }
 
 impl GatewayError {
@@ -69,6 +78,8 @@ impl GatewayError {
         "upstream_not_allowed",
         "upstream_unreachable",
         "upstream_timeout",
+        "tool_not_allowed",
+        "header_mismatch",
     ];
 
     pub fn status(&self) -> StatusCode {
@@ -83,6 +94,9 @@ impl GatewayError {
             GatewayError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             GatewayError::UpstreamNotAllowed | GatewayError::UpstreamUnreachable => StatusCode::BAD_GATEWAY,
             GatewayError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::ToolNotAllowed { answer: Some(_) } => StatusCode::OK,
+            GatewayError::ToolNotAllowed { answer: None } => StatusCode::ACCEPTED,
+            GatewayError::HeaderMismatch { .. } => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -104,6 +118,8 @@ impl GatewayError {
             GatewayError::UpstreamNotAllowed => "upstream_not_allowed",
             GatewayError::UpstreamUnreachable => "upstream_unreachable",
             GatewayError::UpstreamTimeout => "upstream_timeout",
+            GatewayError::ToolNotAllowed { .. } => "tool_not_allowed",
+            GatewayError::HeaderMismatch { .. } => "header_mismatch",
         }
     }
 
@@ -146,6 +162,8 @@ impl GatewayError {
                 "The MCP server behind this endpoint could not be reached. Its owner should check that it is running.".into()
             }
             GatewayError::UpstreamTimeout => "The MCP server behind this endpoint did not answer in time.".into(),
+            GatewayError::ToolNotAllowed { .. } => "This token may not call that tool on this server.".into(),
+            GatewayError::HeaderMismatch { .. } => "The Mcp-Method or Mcp-Name header does not match the request body.".into(),
         }
     }
 }
@@ -158,6 +176,21 @@ impl From<Refusal> for GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
+        // Refusals inside MCP are JSON-RPC answers, which clients show as the call's error.
+        match &self {
+            GatewayError::ToolNotAllowed { answer: Some(answer) } | GatewayError::HeaderMismatch { answer } => {
+                let mut response = (self.status(), answer.clone()).into_response();
+                response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                response.headers_mut().insert("x-gatehouse-refusal", HeaderValue::from_static(self.code()));
+                return response;
+            }
+            GatewayError::ToolNotAllowed { answer: None } => {
+                let mut response = self.status().into_response();
+                response.headers_mut().insert("x-gatehouse-refusal", HeaderValue::from_static(self.code()));
+                return response;
+            }
+            _ => {}
+        }
         let message = self.message();
         let mut response = (self.status(), Json(json!({ "code": self.code(), "message": message }))).into_response();
         let headers = response.headers_mut();
@@ -223,6 +256,8 @@ mod tests {
             GatewayError::UpstreamNotAllowed,
             GatewayError::UpstreamUnreachable,
             GatewayError::UpstreamTimeout,
+            GatewayError::ToolNotAllowed { answer: None },
+            GatewayError::HeaderMismatch { answer: bytes::Bytes::new() },
         ];
         let codes: Vec<&str> = samples.iter().map(GatewayError::code).collect();
         assert_eq!(codes, GatewayError::CODES);

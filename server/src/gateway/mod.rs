@@ -7,6 +7,8 @@ pub mod mcp_session;
 pub mod resolver;
 pub mod sse;
 pub mod streams;
+pub mod tool_rules;
+pub mod trimmed;
 pub mod usage;
 pub mod verify;
 pub mod view;
@@ -34,8 +36,10 @@ use self::{
     follower::Freshness,
     limits::RateLimiter,
     mcp_session::SessionTags,
-    sse::{EndpointRewriting, SessionBindings},
+    sse::{EndpointRewriting, Injector, SessionBindings, ToolHooks},
     streams::{GrantedStream, Holder, StreamGuard, StreamRegistry},
+    tool_rules::{ReadOnlyTools, Screened, Source},
+    trimmed::TrimmedEvents,
     usage::UsageRecorder,
     verify::{Grant, Refusal},
     view::{AccessIndex, ServerEntry},
@@ -80,6 +84,8 @@ struct Inner {
     settings: GatewaySettings,
     /// Where this deployment is reached, for the host and origin checks.
     public: PublicAddress,
+    /// Which tools each upstream says are read-only, for the read-only tool rule.
+    read_only: Arc<ReadOnlyTools>,
 }
 
 /// A request that passed admission: the server, what its token grants, and its place among the
@@ -131,6 +137,7 @@ impl Gateway {
                 client,
                 settings,
                 public,
+                read_only: Arc::default(),
             }),
         })
     }
@@ -313,6 +320,78 @@ impl Gateway {
         }
     }
 
+    /// Decides on a request body under the token's tool rule and the SEP-2243 headers; each
+    /// refused tool is counted with its reason.
+    fn screen(&self, body: bytes::Bytes, headers: &HeaderMap, server: &ServerEntry, grant: &Grant) -> Result<Screened, GatewayError> {
+        let read_only = |tool: &str| self.inner.read_only.is_read_only(server.id, tool);
+        match tool_rules::screen(body, headers, grant.tools.as_deref(), read_only) {
+            Ok(screened) => {
+                // A batch's refused calls are counted here; the rest of it goes on.
+                for tool in &screened.refused_tools {
+                    tracing::info!(server = %server.id, tool, "tool call refused by the token's tool rule");
+                    if screened.forward.is_some() {
+                        self.inner.usage.failed(grant.token, server.id, "tool_not_allowed");
+                    }
+                }
+                Ok(screened)
+            }
+            Err(refused) => {
+                tracing::info!(server = %server.id, reason = refused.reason, "gateway refused a JSON-RPC request");
+                Err(match refused.status {
+                    400 => GatewayError::HeaderMismatch { answer: refused.answer },
+                    _ => GatewayError::ToolNotAllowed { answer: Some(refused.answer) },
+                })
+            }
+        }
+    }
+
+    /// Whether the upstream's answer must be read: a tools/list under a rule, or a batch with
+    /// refused calls whose answers join it.
+    fn rewrites_answer(&self, screened: &Screened, grant: &Grant) -> bool {
+        (screened.lists_tools && grant.tools.is_some()) || !screened.refusals.is_empty()
+    }
+
+    /// The upstream's answer with `tools/list` trimmed and the batch's refusals added: an event
+    /// stream event by event, a JSON answer whole (bounded like a request body).
+    async fn rewritten_body(
+        &self,
+        upstream: reqwest::Response,
+        admitted: Admitted,
+        screened: &Screened,
+    ) -> Result<(Head, Body), GatewayError> {
+        let mut head = upstream_head(&upstream);
+        let rule = admitted.grant.tools.clone();
+        let server = admitted.server.id;
+        let is_stream =
+            head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_stream {
+            let events = TrimmedEvents::new(
+                Box::pin(upstream.bytes_stream().map_err(io_error)),
+                rule,
+                server,
+                self.inner.read_only.clone(),
+                &screened.refusals,
+            );
+            let stream = GrantedStream::new(Box::pin(events), admitted.guard, admitted.grant.expires_at);
+            return Ok((head, Body::from_stream(stream)));
+        }
+        let limit = self.inner.settings.max_body_bytes.saturating_mul(4);
+        let mut answer = Vec::new();
+        let mut chunks = upstream.bytes_stream();
+        while let Some(chunk) = chunks.try_next().await.map_err(|_| GatewayError::UpstreamUnreachable)? {
+            if answer.len() + chunk.len() > limit {
+                tracing::warn!(%server, limit, "an upstream JSON answer to trim was too large");
+                return Err(GatewayError::UpstreamUnreachable);
+            }
+            answer.extend_from_slice(&chunk);
+        }
+        let source = Source { server, read_only: &self.inner.read_only };
+        let merged = tool_rules::merged_json(&answer, rule.as_deref(), source, &screened.refusals);
+        head.headers.remove(header::CONTENT_LENGTH);
+        drop(admitted);
+        Ok((head, Body::from(merged)))
+    }
+
     /// The upstream's answer as a body that ends when the grant does.
     fn granted_body(upstream: reqwest::Response, admitted: Admitted) -> (Head, Body) {
         let head = upstream_head(&upstream);
@@ -361,10 +440,18 @@ impl Gateway {
             headers.insert(MCP_SESSION_ID, session);
         }
         let bytes = self.read_body(body).await?;
+        let screened = self.screen(bytes, &headers, &server, &admitted.grant)?;
+        let Some(bytes) = screened.forward.clone() else {
+            return Err(GatewayError::ToolNotAllowed { answer: None });
+        };
         let request = self.upstream_request(method, server.upstream.clone(), &server, &headers).body(bytes);
         let upstream = self.send(request, server.id).await?;
         let grant = admitted.grant.clone();
-        let (mut head, body) = Self::granted_body(upstream, admitted);
+        let (mut head, body) = if self.rewrites_answer(&screened, &grant) {
+            self.rewritten_body(upstream, admitted, &screened).await?
+        } else {
+            Self::granted_body(upstream, admitted)
+        };
         if let Some(session) = head.headers.remove(MCP_SESSION_ID)
             && let Some(tagged) = self.inner.tags.for_client(server.id, token, &session)
         {
@@ -404,13 +491,21 @@ impl Gateway {
         let upstream = self.send(request, server.id).await?;
         let head = upstream_head(&upstream);
         let Admitted { grant, guard, .. } = admitted;
-        let rewritten = EndpointRewriting::new(
+        let mut rewritten = EndpointRewriting::new(
             Box::pin(upstream.bytes_stream().map_err(io_error)),
             server.upstream.clone(),
             server.id,
             grant.token,
             self.inner.sessions.clone(),
         );
+        if let Some(token) = grant.token {
+            // The rule is read at each tools/list answer, so a changed rule applies to an open
+            // stream at once; refused calls are answered on this stream.
+            let (inject, inbox) = Injector::channel();
+            let (view, server) = (self.inner.view.clone(), server.id);
+            let rule = Arc::new(move || view.read().links.get(&(token, server)).cloned().flatten());
+            rewritten = rewritten.with_tools(ToolHooks { rule, inject, inbox, read_only: self.inner.read_only.clone() });
+        }
         let body = Body::from_stream(GrantedStream::new(rewritten, guard, grant.expires_at));
         Ok(self.stream_back(head, server.id, &grant, body))
     }
@@ -451,6 +546,20 @@ impl Gateway {
         }
         Self::allowed_upstream(&server)?;
         let bytes = self.read_body(body).await?;
+        let screened = self.screen(bytes, &headers, &server, &admitted.grant).map_err(|refused| match (&refused, &binding.inject) {
+            // On this transport every answer travels on the session's stream.
+            (GatewayError::ToolNotAllowed { answer: Some(answer) }, Some(inject)) => {
+                inject.send(answer);
+                GatewayError::ToolNotAllowed { answer: None }
+            }
+            _ => refused,
+        })?;
+        if let Some(inject) = &binding.inject {
+            screened.refusals.iter().for_each(|answer| _ = inject.send(answer));
+        }
+        let Some(bytes) = screened.forward else {
+            return Err(GatewayError::ToolNotAllowed { answer: None });
+        };
         let request = self.upstream_request(Method::POST, binding.upstream, &server, &headers).body(bytes);
         let upstream = self.send(request, server.id).await?;
         let grant = admitted.grant.clone();

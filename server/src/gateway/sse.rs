@@ -12,11 +12,57 @@ use futures::Stream;
 use url::Url;
 use uuid::Uuid;
 
-/// Where a client's messages for one upstream SSE session go, and which token may send them.
+use super::tool_rules::Source;
+
+/// Where a client's messages for one upstream SSE session go, which token may send them, and
+/// how the gateway answers on the session's stream itself (a refused tool call).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Binding {
     pub token: Option<Uuid>,
     pub upstream: Url,
+    pub inject: Option<Injector>,
+}
+
+/// Puts the gateway's own JSON-RPC answers into an SSE session's stream: on this transport the
+/// client reads every answer there, never in the POST's response.
+#[derive(Debug, Clone)]
+pub struct Injector(tokio::sync::mpsc::Sender<Bytes>);
+
+impl PartialEq for Injector {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+impl Eq for Injector {}
+
+/// Answers waiting for a stream, at most: a client that sends refused calls faster than it reads
+/// its stream loses the surplus answers rather than the gateway's memory.
+const INJECTED_BACKLOG: usize = 64;
+
+impl Injector {
+    pub fn channel() -> (Self, tokio::sync::mpsc::Receiver<Bytes>) {
+        let (tx, rx) = tokio::sync::mpsc::channel(INJECTED_BACKLOG);
+        (Self(tx), rx)
+    }
+
+    /// Sends one JSON-RPC message as a `message` event; false if the stream is gone or full.
+    pub fn send(&self, message: &[u8]) -> bool {
+        let mut event = Vec::with_capacity(message.len() + 24);
+        event.extend_from_slice(b"event: message\ndata: ");
+        event.extend_from_slice(message);
+        event.extend_from_slice(b"\n\n");
+        self.0.try_send(Bytes::from(event)).is_ok()
+    }
+}
+
+/// What a stream does for a token with a tool rule: trims `tools/list` answers to the rule it
+/// reads (at each answer, so a changed rule applies at once) and carries injected answers.
+pub struct ToolHooks {
+    pub rule: Arc<dyn Fn() -> Option<Arc<app::tools::ToolRule>> + Send + Sync>,
+    pub inject: Injector,
+    pub inbox: tokio::sync::mpsc::Receiver<Bytes>,
+    pub read_only: Arc<super::tool_rules::ReadOnlyTools>,
 }
 
 /// Upstream SSE sessions by (server, the query of the gateway's message URL).
@@ -211,6 +257,7 @@ pub struct EndpointRewriting<S> {
     /// Whether the stream's first event has gone by.
     started: bool,
     failed: bool,
+    tools: Option<ToolHooks>,
 }
 
 /// The longest event the gateway buffers.
@@ -229,7 +276,26 @@ impl<S> EndpointRewriting<S> {
             scan: Scan::default(),
             started: false,
             failed: false,
+            tools: None,
         }
+    }
+
+    /// Applies a token's tool rule to the stream (see [`ToolHooks`]).
+    pub fn with_tools(mut self, tools: ToolHooks) -> Self {
+        self.tools = Some(tools);
+        self
+    }
+
+    /// An event of the upstream's as it goes on: a `tools/list` answer trimmed to the rule.
+    fn passed_on(&self, event: &[u8], out: &mut BytesMut) {
+        if let Some(tools) = self.tools.as_ref()
+            && let Some(rule) = (tools.rule)()
+            && let Some(trimmed) = super::tool_rules::trim_event(event, &rule, Source { server: self.server, read_only: &tools.read_only })
+        {
+            out.extend_from_slice(&trimmed);
+            return;
+        }
+        out.extend_from_slice(event);
     }
 
     /// Complete events waiting in the buffer, rewritten.
@@ -248,11 +314,13 @@ impl<S> EndpointRewriting<S> {
             let first = !std::mem::replace(&mut self.started, true);
             match rewrite_endpoint(&event, first, &self.upstream_sse, self.server)? {
                 Some(rewritten) => {
-                    self.bindings.insert(self.server, rewritten.query.clone(), Binding { token: self.token, upstream: rewritten.upstream });
+                    let inject = self.tools.as_ref().map(|t| t.inject.clone());
+                    let binding = Binding { token: self.token, upstream: rewritten.upstream, inject };
+                    self.bindings.insert(self.server, rewritten.query.clone(), binding);
                     self.bound.push(rewritten.query);
                     out.extend_from_slice(&rewritten.event);
                 }
-                None => out.extend_from_slice(&event),
+                None => self.passed_on(&event, &mut out),
             }
         }
         if self.buf.len() > MAX_EVENT_BYTES {
@@ -280,6 +348,11 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.failed {
             return Poll::Ready(None);
+        }
+        if let Some(tools) = self.tools.as_mut()
+            && let Poll::Ready(Some(answer)) = tools.inbox.poll_recv(cx)
+        {
+            return Poll::Ready(Some(Ok(answer)));
         }
         loop {
             match Pin::new(&mut self.inner).poll_next(cx) {

@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use app::organisations::Role;
 use app::state::GatewayCheck;
+use app::tools::ToolRule;
 
 use super::view::{AccessIndex, AccessTables, ServerEntry, TokenEntry};
 
@@ -38,6 +39,8 @@ pub struct Grant {
     pub expires_at: Option<DateTime<Utc>>,
     /// The token has no stored fingerprint yet: the gateway, holding the verified string, records it.
     pub unnamed: bool,
+    /// The token's tool rule for this server, when it limits the tools.
+    pub tools: Option<Arc<ToolRule>>,
 }
 
 /// The JOSE header. Key-locating and critical extensions are named only to be refused; a
@@ -178,14 +181,14 @@ pub fn check(
 ) -> Result<Grant, Refusal> {
     if !server.require_token {
         grant_stands(view, None, server.id, now)?;
-        return Ok(Grant { token: None, expires_at: None, unnamed: false });
+        return Ok(Grant { token: None, expires_at: None, unnamed: false, tools: None });
     }
     let token = bearer(authorization)?;
-    let grant = verify(view, server.organisation, token, issuer, audience, now)?;
+    let mut grant = verify(view, server.organisation, token, issuer, audience, now)?;
     // `verify` has applied the token part of the rule ([`token_stands`]) to this server's
     // organisation; what remains of [`grant_stands`] is the association.
     match grant.token {
-        Some(id) => associated(view, id, server.id)?,
+        Some(id) => grant.tools = associated(view, id, server.id)?,
         None => return Err(Refusal::Malformed),
     }
     Ok(grant)
@@ -209,11 +212,12 @@ pub fn grant_stands(view: &AccessTables, token: Option<Uuid>, server: Uuid, now:
     };
     let held = view.tokens.get(&token).filter(|t| t.organisation == entry.organisation).ok_or(Refusal::NotForThisServer)?;
     token_stands(view, held, now)?;
-    associated(view, token, server)
+    associated(view, token, server).map(|_| ())
 }
 
-fn associated(view: &AccessTables, token: Uuid, server: Uuid) -> Result<(), Refusal> {
-    if view.links.contains(&(token, server)) { Ok(()) } else { Err(Refusal::NotAssociated) }
+/// The association of `token` with `server`, and the tool rule on it.
+fn associated(view: &AccessTables, token: Uuid, server: Uuid) -> Result<Option<Arc<ToolRule>>, Refusal> {
+    view.links.get(&(token, server)).cloned().ok_or(Refusal::NotAssociated)
 }
 
 /// The part of [`grant_stands`] that does not depend on the server: the token, its key and its
@@ -319,7 +323,7 @@ pub fn verify(
         _ => return Err(Refusal::Malformed),
     }
     token_stands(view, entry, now)?;
-    Ok(Grant { token: Some(id), expires_at: entry.expires_at, unnamed: !entry.fingerprinted })
+    Ok(Grant { token: Some(id), expires_at: entry.expires_at, unnamed: !entry.fingerprinted, tools: None })
 }
 
 /// The gateway's check over its live view, for the token inspector: the same code and data as
@@ -554,7 +558,7 @@ mod tests {
     fn a_token_signed_with_the_accounts_key_passes_and_tampering_does_not() {
         let f = fixture();
         let token = f.sign(&f.header(), &format!("{{{}}}", f.claims()));
-        assert_eq!(f.verify(&token), Ok(Grant { token: Some(f.token), expires_at: None, unnamed: false }));
+        assert_eq!(f.verify(&token), Ok(Grant { token: Some(f.token), expires_at: None, unnamed: false, tools: None }));
 
         let (signed, signature) = token.rsplit_once('.').unwrap();
         assert_eq!(f.verify(&format!("{signed}.")), Err(Refusal::Signature), "no signature");
@@ -631,7 +635,7 @@ mod tests {
                 row: 0,
             }),
         );
-        f.view.links.insert((f.token, server));
+        f.view.links.insert((f.token, server), None);
         let expired = DateTime::from_timestamp(f.now.timestamp() - 2, 0).unwrap();
         f.view.tokens.get_mut(&f.token).unwrap().expires_at = Some(expired);
         let token = f.sign(&f.header(), &format!("{{{},\"exp\":{}}}", f.claims(), expired.timestamp()));
@@ -662,7 +666,11 @@ mod tests {
         };
         let both = format!(r#"["{ISSUER}","{ISSUER}/s/x/mcp"]"#);
         let granted = f.verify(&token(&both, Some(t + 3600)));
-        assert_eq!(granted, Ok(Grant { token: Some(f.token), expires_at: Some(end), unnamed: false }), "streams last until the grant ends");
+        assert_eq!(
+            granted,
+            Ok(Grant { token: Some(f.token), expires_at: Some(end), unnamed: false, tools: None }),
+            "streams last until the grant ends"
+        );
         assert_eq!(f.verify(&token(&both, Some(end.timestamp()))).map(|g| g.token), Ok(Some(f.token)), "up to the end itself");
         assert_eq!(f.verify(&token(&both, Some(end.timestamp() + 1))), Err(Refusal::Malformed), "past the grant's end");
         assert_eq!(f.verify(&token(&both, None)), Err(Refusal::Malformed), "an access token always expires");

@@ -2,7 +2,7 @@
 //! tokens, servers, associations), so verification never queries the database per request. Loaded at start and
 //! kept fresh object by object as change events arrive.
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, RwLock, RwLockReadGuard},
 };
 
@@ -31,6 +31,7 @@ use app::{
     },
     state::AppState,
     tokens::ssr::entity as tokens,
+    tools::ToolRule,
 };
 
 pub struct KeyEntry {
@@ -91,7 +92,8 @@ pub struct AccessTables {
     pub keys: HashMap<Uuid, KeyEntry>,
     pub tokens: HashMap<Uuid, TokenEntry>,
     pub servers: HashMap<Uuid, Arc<ServerEntry>>,
-    pub links: HashSet<(Uuid, Uuid)>,
+    /// (token, server) → the tool rule when it limits the tools (`None`: every tool).
+    pub links: HashMap<(Uuid, Uuid), Option<Arc<ToolRule>>>,
 }
 
 pub struct AccessIndex {
@@ -133,9 +135,7 @@ impl AccessIndex {
                 data.servers.insert(server.id, Arc::new(entry));
             }
         }
-        for link in token_servers::Entity::find().all(&state.db).await? {
-            data.links.insert((link.token_id, link.server_id));
-        }
+        data.links = token_servers::Entity::find().all(&state.db).await?.into_iter().map(link).collect();
         *self.write() = data;
         Ok(())
     }
@@ -182,7 +182,7 @@ impl AccessIndex {
                 let token = tokens::Entity::find_by_id(id).one(&state.db).await?;
                 let links = links_where(&state.db, token_servers::Column::TokenId, id).await?;
                 let mut data = self.write();
-                data.links.retain(|(t, _)| *t != id);
+                data.links.retain(|(t, _), _| *t != id);
                 match token {
                     Some(t) => {
                         data.tokens.insert(id, token_entry(&t));
@@ -198,7 +198,7 @@ impl AccessIndex {
                 let entry = server.as_ref().and_then(|s| server_entry(state, s));
                 let links = links_where(&state.db, token_servers::Column::ServerId, id).await?;
                 let mut data = self.write();
-                data.links.retain(|(_, s)| *s != id);
+                data.links.retain(|(_, s), _| *s != id);
                 match entry {
                     Some(entry) => {
                         data.servers.insert(id, Arc::new(entry));
@@ -245,8 +245,8 @@ impl AccessIndex {
             }
         }
         let servers: HashMap<Uuid, u64> = servers::Entity::find().all(db).await?.iter().map(|s| (s.id, row_digest(s))).collect();
-        let links: HashSet<(Uuid, Uuid)> =
-            token_servers::Entity::find().all(db).await?.into_iter().map(|l| (l.token_id, l.server_id)).collect();
+        let links: HashMap<(Uuid, Uuid), Option<Arc<ToolRule>>> =
+            token_servers::Entity::find().all(db).await?.into_iter().map(link).collect();
 
         let stale = {
             let view = self.read();
@@ -259,7 +259,9 @@ impl AccessIndex {
             stale.extend(differing(ChangeKind::Token, &view.tokens, &tokens, |held, stored| held == stored));
             stale.extend(differing(ChangeKind::Server, &view.servers, &servers, |held, row| held.row == *row));
             // An association is read again with its token.
-            stale.extend(view.links.symmetric_difference(&links).map(|(token, _)| (ChangeKind::Token, *token)));
+            let changed = links.iter().filter(|(key, rule)| view.links.get(*key) != Some(*rule)).map(|((token, _), _)| *token);
+            let gone = view.links.keys().filter(|key| !links.contains_key(*key)).map(|(token, _)| *token);
+            stale.extend(changed.chain(gone).map(|token| (ChangeKind::Token, token)));
             stale.sort_by_key(|(kind, id)| (kind.as_str(), *id));
             stale.dedup();
             stale
@@ -320,8 +322,16 @@ async fn all_memberships(db: &DatabaseConnection) -> Result<HashMap<Uuid, Member
     Ok(members)
 }
 
-async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id: Uuid) -> Result<Vec<(Uuid, Uuid)>, DbErr> {
-    Ok(token_servers::Entity::find().filter(column.eq(id)).all(db).await?.into_iter().map(|l| (l.token_id, l.server_id)).collect())
+type Link = ((Uuid, Uuid), Option<Arc<ToolRule>>);
+
+/// A stored association as the view holds it; a rule that allows every tool is no rule.
+fn link(row: token_servers::Model) -> Link {
+    let rule = ToolRule::from_stored(row.tool_rule.as_deref());
+    ((row.token_id, row.server_id), (!rule.is_all()).then(|| Arc::new(rule)))
+}
+
+async fn links_where(db: &DatabaseConnection, column: token_servers::Column, id: Uuid) -> Result<Vec<Link>, DbErr> {
+    Ok(token_servers::Entity::find().filter(column.eq(id)).all(db).await?.into_iter().map(link).collect())
 }
 
 fn key_entry(state: &AppState, key: &keys::Model) -> Option<KeyEntry> {

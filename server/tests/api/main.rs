@@ -24,4 +24,5 @@ mod sessions;
 mod signing_keys;
 mod throttling;
 mod tokens;
+mod tool_rules;
 mod usage;

@@ -15,7 +15,7 @@ on_both_backends!(
     the_inspector_explains_every_verdict_without_keeping_the_token,
 );
 
-async fn page(user: &User, path: &str) -> String {
+pub(crate) async fn page(user: &User, path: &str) -> String {
     let response = user.client.get(format!("{}{path}", user.base)).header(header::ACCEPT, "text/html").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{path}");
     response.text().await.unwrap()
@@ -32,7 +32,7 @@ fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> 
 }
 
 /// The cell values of the refusal reasons table row for `reason`.
-fn reason_row(html: &str, reason: &str) -> Vec<String> {
+pub(crate) fn reason_row(html: &str, reason: &str) -> Vec<String> {
     let start = html.find(&format!("data-reason=\"{reason}\"")).unwrap_or_else(|| panic!("no row for {reason}"));
     let row = &html[start..start + html[start..].find("</tr>").unwrap()];
     row.split("<td")

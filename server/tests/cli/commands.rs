@@ -571,6 +571,16 @@ fn every_command_answers_in_text_and_in_json(backend: Backend) {
     let associated = env.json(&["token", "associate", &ci_id, "--server", "alpha"]);
     assert_eq!(associated["servers"], json!([{ "id": alpha, "name": "alpha" }]), "{associated}");
 
+    // Tool rules: a list, read-only, bad names refused, and all again.
+    let limited = env.json(&["token", "limit", &ci_id, "--server", "alpha", "--tools", "echo,add"]);
+    assert_eq!(limited["servers"][0]["tools"], json!({ "mode": "only", "tools": ["add", "echo"] }), "{limited}");
+    let text = env.ok(&["token", "limit", &ci_id, "--server", "alpha", "--tools", "read-only"]);
+    assert_eq!(text.trim(), "ci may call read-only tools on alpha");
+    assert!(env.ok(&["token", "show", &ci_id]).contains("alpha (read-only tools)"), "show names the rule");
+    env.bad_input(&["token", "limit", &ci_id, "--server", "alpha", "--tools", "rm -rf"], None, &["rm -rf", "letters, digits"]);
+    let all = env.json(&["token", "limit", &ci_id, "--server", "alpha", "--tools", "all"]);
+    assert_eq!(all["servers"], json!([{ "id": alpha, "name": "alpha" }]), "{all}");
+
     let text = env.ok_with(&["token", "inspect"], Some(&format!("{ci_token}\n")));
     assert!(text.starts_with(&format!("Token ci ({ci_id}), active, of {ADA}")), "{text}");
     let verdict = text.lines().find(|l| l.starts_with("alpha")).unwrap_or_else(|| panic!("an alpha row in {text}"));

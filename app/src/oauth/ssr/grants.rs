@@ -145,7 +145,8 @@ pub async fn consent_view(state: &AppState, actor: &Actor, id: Uuid, csrf: Strin
     let Some(at) = servers.iter().position(|s| s.id == row.server_id) else { return Err(not_yours()) };
     let requested = servers.remove(at);
     servers.insert(0, requested);
-    let refs: Vec<ServerRef> = servers.into_iter().map(|s| ServerRef { id: ServerId(s.id), name: s.name }).collect();
+    let refs: Vec<ServerRef> =
+        servers.into_iter().map(|s| ServerRef { id: ServerId(s.id), name: s.name, tools: Default::default() }).collect();
     Ok(ConsentView {
         request: row.id,
         csrf,

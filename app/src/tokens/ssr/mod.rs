@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
+};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -137,10 +139,15 @@ pub async fn owned_servers(
 }
 
 pub async fn insert_association(db: &impl ConnectionTrait, token: Uuid, server: Uuid) -> Result<(), AppError> {
-    token_servers::Entity::insert(token_servers::ActiveModel { token_id: Set(token), server_id: Set(server), created_at: Set(Utc::now()) })
-        .on_conflict(OnConflict::columns([token_servers::Column::TokenId, token_servers::Column::ServerId]).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
+    token_servers::Entity::insert(token_servers::ActiveModel {
+        token_id: Set(token),
+        server_id: Set(server),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    })
+    .on_conflict(OnConflict::columns([token_servers::Column::TokenId, token_servers::Column::ServerId]).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }
 
@@ -258,7 +265,11 @@ pub async fn views(
     let mut servers_of: BTreeMap<Uuid, Vec<ServerRef>> = BTreeMap::new();
     for link in links {
         if let Some(name) = names.get(&link.server_id) {
-            servers_of.entry(link.token_id).or_default().push(ServerRef { id: ServerId(link.server_id), name: name.clone() });
+            servers_of.entry(link.token_id).or_default().push(ServerRef {
+                id: ServerId(link.server_id),
+                name: name.clone(),
+                tools: crate::tools::ToolRule::from_stored(link.tool_rule.as_deref()),
+            });
         }
     }
     let now = Utc::now();
@@ -365,6 +376,46 @@ pub async fn dissociate(state: &AppState, actor: &Actor, token_id: TokenId, serv
             &txn,
             AuditRecord::by(actor, "token.dissociated", "token", token.id).detail(serde_json::json!({
                 "server": server.id, "server_name": server.name,
+            })),
+        )
+        .await?;
+    }
+    state.changes.commit(&state.db, txn).await?;
+    get_token(state, actor, token_id).await
+}
+
+/// Limits what a token may call on one of its servers (or lifts the limit with
+/// [`ToolRule::All`]). The token must already reach the server; the gateway applies the rule
+/// to the next request, on every process, through the token's change event.
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %token_id, server = %server_id))]
+pub async fn set_tool_rule(
+    state: &AppState,
+    actor: &Actor,
+    token_id: TokenId,
+    server_id: ServerId,
+    rule: crate::tools::ToolRule,
+) -> Result<TokenView, AppError> {
+    if let crate::tools::ToolRule::Only(names) = &rule {
+        // JSON names were checked one by one when read; the list as a whole is checked here.
+        crate::tools::ToolRule::only(names.iter().map(|n| n.as_str()))
+            .map_err(|why| AppError::new(ErrorCode::InvalidInput, why.clone()).with_field("tools", why))?;
+    }
+    let token = visible_model(&state.db, actor, token_id, true).await?;
+    let server = crate::servers::ssr::find_model(&state.db, actor.organisation(), server_id).await?;
+    let txn = state.changes.begin(&state.db).await?;
+    let link = token_servers::Entity::find_by_id((token.id, server.id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::new(ErrorCode::Conflict, "This token does not reach that server; add the server to the token first."))?;
+    if crate::tools::ToolRule::from_stored(link.tool_rule.as_deref()) != rule {
+        let mut link: token_servers::ActiveModel = link.into();
+        link.tool_rule = Set(rule.stored());
+        link.update(&txn).await?;
+        record_change(&txn, ChangeKind::Token, token.id).await?;
+        audit(
+            &txn,
+            AuditRecord::by(actor, "token.tools_limited", "token", token.id).detail(serde_json::json!({
+                "server": server.id, "server_name": server.name, "tools": rule,
             })),
         )
         .await?;
