@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use gatehouse::gateway::sse::EventReader;
 
 use crate::gateway::{ada_token_id, mcp_client, next_event, open_sse, served};
-use crate::helpers::{Backend, json_body, spawn_app, spawn_demo_mcp, spawn_second_process};
+use crate::helpers::{Backend, TestApp, User, json_body, spawn_app, spawn_demo_mcp, spawn_second_process};
 use crate::on_both_backends;
 use crate::usage::{page, reason_row};
 
@@ -82,8 +82,27 @@ async fn messages(response: reqwest::Response) -> Vec<Value> {
     out
 }
 
-async fn limit(ada: &crate::helpers::User, token_id: &str, server: &Value, rule: Value) -> reqwest::Response {
+async fn limit(ada: &User, token_id: &str, server: &Value, rule: Value) -> reqwest::Response {
     ada.put(&format!("/tokens/{token_id}/servers/{}/tools", server["id"].as_str().unwrap()), &rule).await
+}
+
+struct Limited {
+    app: TestApp,
+    ada: User,
+    server: Value,
+    token: String,
+    token_id: String,
+}
+
+/// A server in front of the demo upstream and a token for it limited to `echo`.
+async fn limited_to_echo(backend: Backend, transport: &str) -> Limited {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let (server, token) = served(&ada, &demo, transport).await;
+    let token_id = ada_token_id(&ada, "client").await;
+    assert_eq!(limit(&ada, &token_id, &server, json!({ "mode": "only", "tools": ["echo"] })).await.status(), StatusCode::OK);
+    Limited { app, ada, server, token, token_id }
 }
 
 async fn a_limited_token_sees_and_calls_only_its_tools(backend: Backend) {
@@ -153,13 +172,8 @@ async fn a_limited_token_sees_and_calls_only_its_tools(backend: Backend) {
 }
 
 async fn headers_that_disagree_with_the_body_are_refused(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let demo = spawn_demo_mcp().await;
-    let ada = app.user("ada@example.com").await;
-    let (server, token) = served(&ada, &demo, "streamable_http").await;
-    let token_id = ada_token_id(&ada, "client").await;
+    let Limited { app: _app, ada, server, token, .. } = limited_to_echo(backend, "streamable_http").await;
     let endpoint = server["mcp_endpoint"].as_str().unwrap();
-    limit(&ada, &token_id, &server, json!({ "mode": "only", "tools": ["echo"] })).await;
     let s = session(endpoint, &token, "2025-06-18").await;
 
     // A forged Mcp-Name naming the allowed tool while the body calls another.
@@ -187,13 +201,8 @@ async fn headers_that_disagree_with_the_body_are_refused(backend: Backend) {
 }
 
 async fn batches_are_decided_item_by_item(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let demo = spawn_demo_mcp().await;
-    let ada = app.user("ada@example.com").await;
-    let (server, token) = served(&ada, &demo, "streamable_http").await;
-    let token_id = ada_token_id(&ada, "client").await;
+    let Limited { app: _app, server, token, .. } = limited_to_echo(backend, "streamable_http").await;
     let endpoint = server["mcp_endpoint"].as_str().unwrap();
-    limit(&ada, &token_id, &server, json!({ "mode": "only", "tools": ["echo"] })).await;
 
     // Every call refused: answered here, one error per call.
     let all_refused = post(endpoint, &token, &json!([call(1, "ticker"), call(2, "slow_echo")]), &[]).await;
@@ -214,12 +223,7 @@ async fn batches_are_decided_item_by_item(backend: Backend) {
 }
 
 async fn sse_sessions_get_the_refusal_on_their_stream(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let demo = spawn_demo_mcp().await;
-    let ada = app.user("ada@example.com").await;
-    let (server, token) = served(&ada, &demo, "sse").await;
-    let token_id = ada_token_id(&ada, "client").await;
-    limit(&ada, &token_id, &server, json!({ "mode": "only", "tools": ["echo"] })).await;
+    let Limited { app, ada, server, token, token_id } = limited_to_echo(backend, "sse").await;
 
     let response = open_sse(server["sse_endpoint"].as_str().unwrap(), &token).await;
     let mut stream = response.bytes_stream();
