@@ -23,6 +23,8 @@ use uuid::Uuid;
 pub const HEADER_MISMATCH: i64 = -32020;
 /// What a server answers for a tool it will not run (MCP: unknown tool → invalid params).
 pub const TOOL_NOT_ALLOWED: i64 = -32602;
+pub const INVALID_REQUEST: i64 = -32600;
+const UNREADABLE: &str = "Gatehouse cannot read this request exactly, so it cannot apply this token's tool rule to it.";
 
 #[derive(Deserialize)]
 struct Message<'a> {
@@ -42,14 +44,16 @@ struct Params<'a> {
     uri: Option<Cow<'a, str>>,
 }
 
-/// The body's messages, as far as the rules care. `None` for a body that is not JSON-RPC
-/// (it is forwarded as it is: the upstream answers it, and no tool runs for it).
+/// The body's messages, as far as the rules care. `None` for a body the gateway cannot read
+/// strictly: not JSON-RPC, or with a member given twice (which other parsers read as the last
+/// one) or of an unexpected type. Without a rule it goes to the upstream, which answers it;
+/// under a rule it is refused, as the gateway cannot know which tool the upstream would run.
 fn messages(body: &[u8]) -> Option<(bool, Vec<Message<'_>>)> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first == b'[' {
-        // Items that are not objects are the upstream's to refuse; a tools/call is an object.
         let items: Vec<&RawValue> = serde_json::from_slice(body).ok()?;
-        Some((true, items.into_iter().filter_map(|raw| serde_json::from_str(raw.get()).ok()).collect()))
+        let messages = items.into_iter().map(|raw| serde_json::from_str(raw.get()).ok()).collect::<Option<Vec<_>>>()?;
+        Some((true, messages))
     } else {
         serde_json::from_slice(body).ok().map(|m| (false, vec![m]))
     }
@@ -148,7 +152,8 @@ fn headers_agree(headers: &HeaderMap, batch: bool, messages: &[Message<'_>]) -> 
 /// annotates `readOnlyHint`.
 pub fn screen(body: Bytes, headers: &HeaderMap, rule: Option<&ToolRule>, read_only: impl Fn(&str) -> bool) -> Result<Screened, Refused> {
     let checks_headers = headers.contains_key("mcp-method") || headers.contains_key("mcp-name");
-    if rule.is_none() && !checks_headers {
+    // No body (a GET or DELETE), nothing to decide: no tool runs for it.
+    if !checks_headers && (rule.is_none() || body.iter().all(u8::is_ascii_whitespace)) {
         return Ok(Screened { forward: Some(body), ..Screened::default() });
     }
     let Some((batch, messages)) = messages(&body) else {
@@ -158,6 +163,9 @@ pub fn screen(body: Bytes, headers: &HeaderMap, rule: Option<&ToolRule>, read_on
                 answer: error_object(None, HEADER_MISMATCH, "The Mcp-Method header came with a body that is not JSON-RPC."),
                 status: 400,
             });
+        }
+        if rule.is_some() {
+            return Err(Refused { reason: "tool_not_allowed", answer: error_object(None, INVALID_REQUEST, UNREADABLE), status: 200 });
         }
         return Ok(Screened { forward: Some(body), ..Screened::default() });
     };
@@ -363,6 +371,26 @@ mod tests {
         assert!(answer["error"]["message"].as_str().unwrap().contains("may not call the tool \"delete\""));
         let allowed = screen(Bytes::from(call(8, "echo")), &HeaderMap::new(), Some(&only("echo")), |_| false).unwrap();
         assert!(allowed.forward.is_some() && allowed.refusals.is_empty());
+    }
+
+    /// A body the gateway cannot read the same way as every upstream (a key given twice, which
+    /// JavaScript and Python read as the last one) must not reach the upstream under a rule:
+    /// the gateway would have judged one tool and the upstream would run another.
+    #[test]
+    fn under_a_rule_an_unreadable_body_is_refused_not_forwarded() {
+        let rule = only("echo");
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"delete"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"delete"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":["delete"]}}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","name":"delete"}}]"#,
+            "not json",
+        ] {
+            let refused = screen(Bytes::from(body), &HeaderMap::new(), Some(&rule), |_| false);
+            assert!(refused.is_err(), "forwarded: {body}");
+        }
+        let open = screen(Bytes::from_static(b"not json"), &HeaderMap::new(), None, |_| false).unwrap();
+        assert_eq!(open.forward.as_deref(), Some(&b"not json"[..]), "without a rule the upstream answers it");
     }
 
     #[test]

@@ -211,6 +211,20 @@ async fn batches_are_decided_item_by_item(backend: Backend) {
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert!(answers.iter().all(|a| a["error"]["code"] == -32602), "{answers:?}");
 
+    // A call that parsers could read two ways (the name given twice) never reaches the upstream.
+    let twice = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","name":"ticker"}}"#;
+    let ambiguous = Client::new()
+        .post(endpoint)
+        .header(header::ACCEPT, "application/json, text/event-stream")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(twice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ambiguous.headers()["x-gatehouse-refusal"], "tool_not_allowed");
+    assert_eq!(json_body(ambiguous).await["error"]["code"], -32600);
+
     // A mixed batch, sent in a session of the 2025-03-26 protocol (which had batches): the
     // allowed call goes upstream and the refused one's error joins the answer.
     let s = session(endpoint, &token, "2025-03-26").await;
