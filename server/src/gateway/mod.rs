@@ -320,35 +320,19 @@ impl Gateway {
         }
     }
 
-    /// Decides on a request body under the token's tool rule and the SEP-2243 headers; each
-    /// refused tool is counted with its reason.
+    /// Decides on a request body under the token's tool rule and the SEP-2243 headers. A batch's
+    /// refused calls are counted here (the rest of it goes on); a request refused whole is
+    /// counted with the other refusals.
     fn screen(&self, body: bytes::Bytes, headers: &HeaderMap, server: &ServerEntry, grant: &Grant) -> Result<Screened, GatewayError> {
         let read_only = |tool: &str| self.inner.read_only.is_read_only(server.id, tool);
-        match tool_rules::screen(body, headers, grant.tools.as_deref(), read_only) {
-            Ok(screened) => {
-                // A batch's refused calls are counted here; the rest of it goes on.
-                for tool in &screened.refused_tools {
-                    tracing::info!(server = %server.id, tool, "tool call refused by the token's tool rule");
-                    if screened.forward.is_some() {
-                        self.inner.usage.failed(grant.token, server.id, "tool_not_allowed");
-                    }
-                }
-                Ok(screened)
-            }
-            Err(refused) => {
-                tracing::info!(server = %server.id, reason = refused.reason, "gateway refused a JSON-RPC request");
-                Err(match refused.status {
-                    400 => GatewayError::HeaderMismatch { answer: refused.answer },
-                    _ => GatewayError::ToolNotAllowed { answer: Some(refused.answer) },
-                })
-            }
+        let screened = tool_rules::screen(body, headers, grant.tools.as_deref(), read_only).inspect_err(|refused| {
+            tracing::info!(server = %server.id, reason = refused.reason(), "gateway refused a JSON-RPC request");
+        })?;
+        for tool in &screened.refused_tools {
+            tracing::info!(server = %server.id, tool, "tool call refused by the token's tool rule");
+            self.inner.usage.failed(grant.token, server.id, "tool_not_allowed");
         }
-    }
-
-    /// Whether the upstream's answer must be read: a tools/list under a rule, or a batch with
-    /// refused calls whose answers join it.
-    fn rewrites_answer(&self, screened: &Screened, grant: &Grant) -> bool {
-        (screened.lists_tools && grant.tools.is_some()) || !screened.refusals.is_empty()
+        Ok(screened)
     }
 
     /// The upstream's answer with `tools/list` trimmed and the batch's refusals added: an event
@@ -362,9 +346,7 @@ impl Gateway {
         let mut head = upstream_head(&upstream);
         let rule = admitted.grant.tools.clone();
         let server = admitted.server.id;
-        let is_stream =
-            head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
-        if is_stream {
+        if is_event_stream(&head.headers) {
             let events = TrimmedEvents::new(
                 Box::pin(upstream.bytes_stream().map_err(io_error)),
                 rule,
@@ -441,13 +423,10 @@ impl Gateway {
         }
         let bytes = self.read_body(body).await?;
         let screened = self.screen(bytes, &headers, &server, &admitted.grant)?;
-        let Some(bytes) = screened.forward.clone() else {
-            return Err(GatewayError::ToolNotAllowed { answer: None });
-        };
-        let request = self.upstream_request(method, server.upstream.clone(), &server, &headers).body(bytes);
+        let request = self.upstream_request(method, server.upstream.clone(), &server, &headers).body(screened.forward.clone());
         let upstream = self.send(request, server.id).await?;
         let grant = admitted.grant.clone();
-        let (mut head, body) = if self.rewrites_answer(&screened, &grant) {
+        let (mut head, body) = if screened.changes_answer(grant.tools.is_some()) {
             self.rewritten_body(upstream, admitted, &screened).await?
         } else {
             Self::granted_body(upstream, admitted)
@@ -557,10 +536,7 @@ impl Gateway {
         if let Some(inject) = &binding.inject {
             screened.refusals.iter().for_each(|answer| _ = inject.send(answer));
         }
-        let Some(bytes) = screened.forward else {
-            return Err(GatewayError::ToolNotAllowed { answer: None });
-        };
-        let request = self.upstream_request(Method::POST, binding.upstream, &server, &headers).body(bytes);
+        let request = self.upstream_request(Method::POST, binding.upstream, &server, &headers).body(screened.forward);
         let upstream = self.send(request, server.id).await?;
         let grant = admitted.grant.clone();
         let (head, body) = Self::granted_body(upstream, admitted);
@@ -571,6 +547,11 @@ impl Gateway {
 struct Head {
     status: StatusCode,
     headers: HeaderMap,
+}
+
+/// Whether an answer is an event stream (SSE), which goes on event by event.
+fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 fn upstream_head(upstream: &reqwest::Response) -> Head {
@@ -586,9 +567,7 @@ impl Gateway {
                 response = response.header(*name, value);
             }
         }
-        let is_stream =
-            head.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
-        if is_stream {
+        if is_event_stream(&head.headers) {
             response = response.header("x-accel-buffering", "no");
         }
         tracing::debug!(%server, token = ?grant.token, status = %head.status, "proxied");

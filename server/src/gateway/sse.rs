@@ -49,9 +49,7 @@ impl Injector {
     /// Sends one JSON-RPC message as a `message` event; false if the stream is gone or full.
     pub fn send(&self, message: &[u8]) -> bool {
         let mut event = Vec::with_capacity(message.len() + 24);
-        event.extend_from_slice(b"event: message\ndata: ");
-        event.extend_from_slice(message);
-        event.extend_from_slice(b"\n\n");
+        super::tool_rules::message_event(&mut event, message);
         self.0.try_send(Bytes::from(event)).is_ok()
     }
 }

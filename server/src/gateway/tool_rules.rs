@@ -19,6 +19,8 @@ use serde::Deserialize;
 use serde_json::{Value, value::RawValue};
 use uuid::Uuid;
 
+use super::error::GatewayError;
+
 /// JSON-RPC error codes the gateway answers with.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// What a server answers for a tool it will not run (MCP: unknown tool → invalid params).
@@ -48,39 +50,36 @@ struct Params<'a> {
 /// strictly: not JSON-RPC, or with a member given twice (which other parsers read as the last
 /// one) or of an unexpected type. Without a rule it goes to the upstream, which answers it;
 /// under a rule it is refused, as the gateway cannot know which tool the upstream would run.
-fn messages(body: &[u8]) -> Option<(bool, Vec<Message<'_>>)> {
+fn messages(body: &[u8]) -> Option<(bool, Vec<(&RawValue, Message<'_>)>)> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-    if *first == b'[' {
-        let items: Vec<&RawValue> = serde_json::from_slice(body).ok()?;
-        let messages = items.into_iter().map(|raw| serde_json::from_str(raw.get()).ok()).collect::<Option<Vec<_>>>()?;
-        Some((true, messages))
-    } else {
-        serde_json::from_slice(body).ok().map(|m| (false, vec![m]))
-    }
-}
-
-/// A request the gateway answers itself, with a JSON-RPC error and why (for the counts).
-#[derive(Debug)]
-pub struct Refused {
-    pub reason: &'static str,
-    /// The JSON-RPC answer: one error object, or an array of them for a batch.
-    pub answer: Bytes,
-    /// HTTP status: 400 for a header mismatch (SEP-2243), 200 for a refused tool (the
-    /// transport worked; the JSON-RPC answer carries the refusal).
-    pub status: u16,
+    let items: Vec<&RawValue> = if *first == b'[' { serde_json::from_slice(body).ok()? } else { vec![serde_json::from_slice(body).ok()?] };
+    let messages = items.into_iter().map(|raw| Some((raw, serde_json::from_str(raw.get()).ok()?))).collect::<Option<Vec<_>>>()?;
+    Some((*first == b'[', messages))
 }
 
 /// What to do with a request body under a token's rule.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Screened {
-    /// What to forward: the body, or a batch without its refused calls. `None`: nothing left.
-    pub forward: Option<Bytes>,
+    /// What to forward: the body, or a batch without its refused calls.
+    pub forward: Bytes,
     /// Error answers for refused calls (one JSON object each), to be merged into the answer.
     pub refusals: Vec<Bytes>,
     /// The tools refused, for the counts.
     pub refused_tools: Vec<String>,
     /// Whether the body asks for `tools/list`, whose answer must then be trimmed.
     pub lists_tools: bool,
+}
+
+impl Screened {
+    fn forward(body: Bytes, lists_tools: bool) -> Self {
+        Self { forward: body, refusals: Vec::new(), refused_tools: Vec::new(), lists_tools }
+    }
+
+    /// Whether the upstream's answer must be read: a tools/list under a rule, or a batch with
+    /// refused calls whose answers join it.
+    pub fn changes_answer(&self, has_rule: bool) -> bool {
+        (self.lists_tools && has_rule) || !self.refusals.is_empty()
+    }
 }
 
 fn error_object(id: Option<&RawValue>, code: i64, message: &str) -> Bytes {
@@ -118,7 +117,7 @@ fn mirrored_name<'m>(message: &'m Message<'_>) -> Option<&'m str> {
 /// Checks the `Mcp-Method` / `Mcp-Name` headers against the body (2026-07-28, SEP-2243): a
 /// client that sends them must send what the body says, or an intermediary deciding on the
 /// headers could be told one thing while the upstream runs another.
-fn headers_agree(headers: &HeaderMap, batch: bool, messages: &[Message<'_>]) -> Result<(), &'static str> {
+fn headers_agree(headers: &HeaderMap, batch: bool, messages: &[(&RawValue, Message<'_>)]) -> Result<(), &'static str> {
     let Some(method) = header_value(headers, "mcp-method") else {
         if headers.contains_key("mcp-name") {
             return Err("Mcp-Name was sent without Mcp-Method");
@@ -127,7 +126,7 @@ fn headers_agree(headers: &HeaderMap, batch: bool, messages: &[Message<'_>]) -> 
     };
     let method = method.map_err(|()| "Mcp-Method cannot be read")?;
     // The headers describe one message; the protocol that has them has no batches.
-    let [message] = messages else {
+    let [(_, message)] = messages else {
         return Err("Mcp-Method was sent with a batch");
     };
     if batch {
@@ -150,36 +149,38 @@ fn headers_agree(headers: &HeaderMap, batch: bool, messages: &[Message<'_>]) -> 
 /// or what to forward and which refusals to merge into the answer. `rule` is the token's
 /// rule for the server (`None`: all tools); `read_only` says which tools the upstream
 /// annotates `readOnlyHint`.
-pub fn screen(body: Bytes, headers: &HeaderMap, rule: Option<&ToolRule>, read_only: impl Fn(&str) -> bool) -> Result<Screened, Refused> {
+pub fn screen(
+    body: Bytes,
+    headers: &HeaderMap,
+    rule: Option<&ToolRule>,
+    read_only: impl Fn(&str) -> bool,
+) -> Result<Screened, GatewayError> {
     let checks_headers = headers.contains_key("mcp-method") || headers.contains_key("mcp-name");
     // No body (a GET or DELETE), nothing to decide: no tool runs for it.
     if !checks_headers && (rule.is_none() || body.iter().all(u8::is_ascii_whitespace)) {
-        return Ok(Screened { forward: Some(body), ..Screened::default() });
+        return Ok(Screened::forward(body, false));
     }
     let Some((batch, messages)) = messages(&body) else {
         if checks_headers {
-            return Err(Refused {
-                reason: "header_mismatch",
-                answer: error_object(None, HEADER_MISMATCH, "The Mcp-Method header came with a body that is not JSON-RPC."),
-                status: 400,
-            });
+            let answer = error_object(None, HEADER_MISMATCH, "The Mcp-Method header came with a body that is not JSON-RPC.");
+            return Err(GatewayError::HeaderMismatch { answer });
         }
         if rule.is_some() {
-            return Err(Refused { reason: "tool_not_allowed", answer: error_object(None, INVALID_REQUEST, UNREADABLE), status: 200 });
+            return Err(GatewayError::ToolNotAllowed { answer: Some(error_object(None, INVALID_REQUEST, UNREADABLE)) });
         }
-        return Ok(Screened { forward: Some(body), ..Screened::default() });
+        return Ok(Screened::forward(body, false));
     };
     if checks_headers && let Err(why) = headers_agree(headers, batch, &messages) {
-        let id = messages.first().and_then(|m| m.id);
-        return Err(Refused { reason: "header_mismatch", answer: error_object(id, HEADER_MISMATCH, &format!("{why}.")), status: 400 });
+        let id = messages.first().and_then(|(_, m)| m.id);
+        return Err(GatewayError::HeaderMismatch { answer: error_object(id, HEADER_MISMATCH, &format!("{why}.")) });
     }
-    let lists_tools = messages.iter().any(|m| m.method.as_deref() == Some("tools/list"));
+    let lists_tools = messages.iter().any(|(_, m)| m.method.as_deref() == Some("tools/list"));
     let Some(rule) = rule else {
-        return Ok(Screened { forward: Some(body), lists_tools, ..Screened::default() });
+        return Ok(Screened::forward(body, lists_tools));
     };
-    let mut screened = Screened { lists_tools, ..Screened::default() };
-    let mut kept = Vec::new();
-    for message in &messages {
+    let mut screened = Screened::forward(Bytes::new(), lists_tools);
+    let mut kept: Vec<&RawValue> = Vec::new();
+    for (raw, message) in &messages {
         let called = (message.method.as_deref() == Some("tools/call"))
             .then(|| message.params.as_ref().and_then(|p| p.name.as_deref()).unwrap_or(""));
         match called {
@@ -188,42 +189,39 @@ pub fn screen(body: Bytes, headers: &HeaderMap, rule: Option<&ToolRule>, read_on
                 screened.refusals.push(error_object(message.id, TOOL_NOT_ALLOWED, &why));
                 screened.refused_tools.push(tool.to_string());
             }
-            _ => kept.push(message),
+            _ => kept.push(raw),
         }
     }
     if screened.refusals.is_empty() {
-        screened.forward = Some(body);
+        screened.forward = body;
         return Ok(screened);
     }
     if !batch || kept.is_empty() {
         let answer = if batch { join_array(&screened.refusals) } else { screened.refusals[0].clone() };
-        return Err(Refused { reason: "tool_not_allowed", answer, status: 200 });
+        return Err(GatewayError::ToolNotAllowed { answer: Some(answer) });
     }
     // A batch with some calls refused: forward the rest, as they came.
-    let items: Vec<&RawValue> = serde_json::from_slice(&body).unwrap_or_default();
-    let rest: Vec<&RawValue> = items
-        .into_iter()
-        .filter(|raw| {
-            let Ok(m) = serde_json::from_str::<Message>(raw.get()) else { return true };
-            m.method.as_deref() != Some("tools/call") || {
-                let tool = m.params.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("");
-                rule.allows(tool, read_only(tool))
-            }
-        })
-        .collect();
-    screened.forward = serde_json::to_vec(&rest).ok().map(Bytes::from);
+    screened.forward = join_array(&kept.iter().map(|raw| raw.get()).collect::<Vec<_>>());
     Ok(screened)
 }
 
-/// JSON objects as one JSON array.
-pub fn join_array(objects: &[Bytes]) -> Bytes {
-    let mut out = Vec::with_capacity(objects.iter().map(Bytes::len).sum::<usize>() + objects.len() + 2);
+/// A JSON-RPC message as an SSE `message` event, as the gateway adds its own answers to a
+/// stream (the message is one line: serde_json writes no line breaks).
+pub fn message_event(out: &mut Vec<u8>, message: &[u8]) {
+    out.extend_from_slice(b"event: message\ndata: ");
+    out.extend_from_slice(message);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// JSON values as one JSON array.
+pub fn join_array<T: AsRef<[u8]>>(values: &[T]) -> Bytes {
+    let mut out = Vec::with_capacity(values.iter().map(|v| v.as_ref().len() + 1).sum::<usize>() + 2);
     out.push(b'[');
-    for (i, object) in objects.iter().enumerate() {
+    for (i, value) in values.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(object);
+        out.extend_from_slice(value.as_ref());
     }
     out.push(b']');
     Bytes::from(out)
@@ -336,7 +334,17 @@ pub fn merged_json(answer: &[u8], rule: Option<&ToolRule>, source: Source<'_>, o
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, StatusCode};
+
+    /// The JSON-RPC answer the gateway gives itself.
+    fn answer_of(refused: &GatewayError) -> Value {
+        match refused {
+            GatewayError::ToolNotAllowed { answer: Some(answer) } | GatewayError::HeaderMismatch { answer } => {
+                serde_json::from_slice(answer).unwrap()
+            }
+            other => panic!("not a JSON-RPC refusal: {other:?}"),
+        }
+    }
 
     fn call(id: u32, tool: &str) -> String {
         format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{tool}","arguments":{{}}}}}}"#)
@@ -358,19 +366,19 @@ mod tests {
     fn without_a_rule_or_headers_the_body_is_not_read() {
         let body = Bytes::from_static(b"not json at all");
         let screened = screen(body.clone(), &HeaderMap::new(), None, |_| false).unwrap();
-        assert_eq!(screened.forward, Some(body));
+        assert_eq!(screened.forward, body);
     }
 
     #[test]
     fn a_call_of_another_tool_is_answered_here() {
         let refused = screen(Bytes::from(call(7, "delete")), &HeaderMap::new(), Some(&only("echo")), |_| false).unwrap_err();
-        assert_eq!((refused.reason, refused.status), ("tool_not_allowed", 200));
-        let answer: Value = serde_json::from_slice(&refused.answer).unwrap();
+        assert_eq!((refused.code(), refused.status()), ("tool_not_allowed", StatusCode::OK));
+        let answer = answer_of(&refused);
         assert_eq!(answer["id"], 7);
         assert_eq!(answer["error"]["code"], TOOL_NOT_ALLOWED);
         assert!(answer["error"]["message"].as_str().unwrap().contains("may not call the tool \"delete\""));
         let allowed = screen(Bytes::from(call(8, "echo")), &HeaderMap::new(), Some(&only("echo")), |_| false).unwrap();
-        assert!(allowed.forward.is_some() && allowed.refusals.is_empty());
+        assert!(allowed.forward == call(8, "echo") && allowed.refusals.is_empty());
     }
 
     /// A body the gateway cannot read the same way as every upstream (a key given twice, which
@@ -390,7 +398,7 @@ mod tests {
             assert!(refused.is_err(), "forwarded: {body}");
         }
         let open = screen(Bytes::from_static(b"not json"), &HeaderMap::new(), None, |_| false).unwrap();
-        assert_eq!(open.forward.as_deref(), Some(&b"not json"[..]), "without a rule the upstream answers it");
+        assert_eq!(&open.forward[..], b"not json", "without a rule the upstream answers it");
     }
 
     #[test]
@@ -406,12 +414,11 @@ mod tests {
         let screened = screen(Bytes::from(body), &HeaderMap::new(), Some(&only("echo")), |_| false).unwrap();
         assert!(screened.lists_tools);
         assert_eq!(screened.refused_tools, ["delete"]);
-        let forwarded: Vec<Value> = serde_json::from_slice(screened.forward.as_ref().unwrap()).unwrap();
+        let forwarded: Vec<Value> = serde_json::from_slice(&screened.forward).unwrap();
         assert_eq!(forwarded.iter().map(|m| m["id"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 3]);
         let all_refused = format!("[{}, {}]", call(1, "rm"), call(2, "delete"));
         let refused = screen(Bytes::from(all_refused), &HeaderMap::new(), Some(&only("echo")), |_| false).unwrap_err();
-        let answer: Vec<Value> = serde_json::from_slice(&refused.answer).unwrap();
-        assert_eq!(answer.len(), 2);
+        assert_eq!(answer_of(&refused).as_array().unwrap().len(), 2);
     }
 
     #[test]
@@ -429,8 +436,8 @@ mod tests {
             (vec![("mcp-method", "tools/call"), ("mcp-name", "=?base64?!!?=")], "cannot be read"),
         ] {
             let refused = screen(body.clone(), &headers(&pairs), None, |_| false).unwrap_err();
-            assert_eq!((refused.reason, refused.status), ("header_mismatch", 400));
-            let answer: Value = serde_json::from_slice(&refused.answer).unwrap();
+            assert_eq!((refused.code(), refused.status()), ("header_mismatch", StatusCode::BAD_REQUEST));
+            let answer = answer_of(&refused);
             assert_eq!(answer["error"]["code"], HEADER_MISMATCH);
             assert!(answer["error"]["message"].as_str().unwrap().contains(why), "{pairs:?}: {answer}");
         }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     sse::EventReader,
-    tool_rules::{ReadOnlyTools, Source, trim_event},
+    tool_rules::{ReadOnlyTools, Source, message_event, trim_event},
 };
 
 /// An SSE answer (Streamable HTTP) event by event: the gateway's own answers first, then the
@@ -32,11 +32,7 @@ impl<S> TrimmedEvents<S> {
     pub fn new(inner: S, rule: Option<Arc<ToolRule>>, server: Uuid, read_only: Arc<ReadOnlyTools>, own: &[Bytes]) -> Self {
         let first = (!own.is_empty()).then(|| {
             let mut out = Vec::new();
-            for answer in own {
-                out.extend_from_slice(b"event: message\ndata: ");
-                out.extend_from_slice(answer);
-                out.extend_from_slice(b"\n\n");
-            }
+            own.iter().for_each(|answer| message_event(&mut out, answer));
             Bytes::from(out)
         });
         Self { inner, reader: Default::default(), rule, server, read_only, first, done: false }

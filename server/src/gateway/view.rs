@@ -259,9 +259,7 @@ impl AccessIndex {
             stale.extend(differing(ChangeKind::Token, &view.tokens, &tokens, |held, stored| held == stored));
             stale.extend(differing(ChangeKind::Server, &view.servers, &servers, |held, row| held.row == *row));
             // An association is read again with its token.
-            let changed = links.iter().filter(|(key, rule)| view.links.get(*key) != Some(*rule)).map(|((token, _), _)| *token);
-            let gone = view.links.keys().filter(|key| !links.contains_key(*key)).map(|(token, _)| *token);
-            stale.extend(changed.chain(gone).map(|token| (ChangeKind::Token, token)));
+            stale.extend(differing_keys(&view.links, &links, |held, stored| held == stored).map(|(token, _)| (ChangeKind::Token, token)));
             stale.sort_by_key(|(kind, id)| (kind.as_str(), *id));
             stale.dedup();
             stale
@@ -282,9 +280,18 @@ fn differing<H, S>(
     stored: &HashMap<Uuid, S>,
     same: impl Fn(&H, &S) -> bool,
 ) -> Vec<(ChangeKind, Uuid)> {
-    let changed = stored.iter().filter(|(id, s)| held.get(*id).is_none_or(|h| !same(h, s))).map(|(id, _)| *id);
-    let gone = held.keys().filter(|id| !stored.contains_key(*id)).copied();
-    changed.chain(gone).map(|id| (kind, id)).collect()
+    differing_keys(held, stored, same).map(|id| (kind, id)).collect()
+}
+
+/// The keys held and stored that are not the same in both (changed, new or gone).
+fn differing_keys<'a, K: Eq + std::hash::Hash + Copy, H, S>(
+    held: &'a HashMap<K, H>,
+    stored: &'a HashMap<K, S>,
+    same: impl Fn(&H, &S) -> bool + 'a,
+) -> impl Iterator<Item = K> + 'a {
+    let changed = stored.iter().filter(move |(key, s)| held.get(*key).is_none_or(|h| !same(h, s))).map(|(key, _)| *key);
+    let gone = held.keys().filter(|key| !stored.contains_key(*key)).copied();
+    changed.chain(gone)
 }
 
 /// The stored columns a server entry is made from, hashed.
