@@ -129,3 +129,17 @@ pub async fn dissociate_server(id: TokenId, server: ServerId) -> Result<TokenVie
         .await,
     )
 }
+
+/// Limits which of the server's tools the token may call: `all`, `read-only`, or tool names
+/// separated by commas.
+#[server(prefix = "/rpc", endpoint = "limit_tools")]
+pub async fn limit_tools(id: TokenId, server: ServerId, tools: String) -> Result<TokenView, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            let rule = crate::tools::ToolRule::parse(&tools).map_err(crate::tools::invalid_rule)?;
+            super::ssr::set_tool_rule(&state, &actor, id, server, rule).await
+        }
+        .await,
+    )
+}

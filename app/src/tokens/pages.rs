@@ -9,12 +9,15 @@ use leptos_router::{
 use std::collections::HashMap;
 
 use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenFilter, TokenId, TokenOrder, TokenPage, TokenStatus, TokenView};
-use super::functions::{AssociateServer, CreateToken, DissociateServer, RevokeToken, get_token, list_tokens, take_created_token};
+use super::functions::{
+    AssociateServer, CreateToken, DissociateServer, LimitTools, RevokeToken, get_token, list_tokens, take_created_token,
+};
 use super::snippets::snippets;
 use crate::components::*;
 use crate::error::AppError;
 use crate::servers::{ServerView, Transport, functions::list_servers, pages::Loading};
 use crate::toast::toast_on;
+use crate::tools::ToolRule;
 use crate::usage::{
     chart::{Span, Sparkline, UsageChart},
     functions::{get_token_usage, token_activity},
@@ -351,8 +354,9 @@ pub fn TokenDetailPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeToken>::new();
     let associate = ServerAction::<AssociateServer>::new();
     let dissociate = ServerAction::<DissociateServer>::new();
+    let limit = ServerAction::<LimitTools>::new();
     let token = Resource::new(
-        move || (id(), revoke.version().get(), associate.version().get(), dissociate.version().get()),
+        move || (id(), revoke.version().get(), associate.version().get(), dissociate.version().get(), limit.version().get()),
         |(id, ..)| async move {
             match id {
                 Some(id) => get_token(id).await,
@@ -374,6 +378,7 @@ pub fn TokenDetailPage() -> impl IntoView {
         format!("“{}” can now reach {}.", t.description, t.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "))
     });
     toast_on(dissociate, |t| format!("Server removed from “{}”.", t.description));
+    toast_on(limit, |t| format!("Tool rules of “{}” saved.", t.description));
     let servers = Resource::new(|| (), |_| list_servers());
     let shown_once = Resource::new(id, |id| async move {
         match id {
@@ -392,7 +397,7 @@ pub fn TokenDetailPage() -> impl IntoView {
                         let dialog = fresh.map(|token| view! {
                             <CreatedDialog created=CreatedToken { token, details: t.clone() } servers=all_servers.clone()/>
                         });
-                        view! { <TokenDetail token=t all_servers usage revoke associate dissociate/> {dialog} }.into_any()
+                        view! { <TokenDetail token=t all_servers usage revoke associate dissociate limit/> {dialog} }.into_any()
                     }
                     Err(error) => view! { <Title text="Token · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
@@ -409,6 +414,7 @@ fn TokenDetail(
     revoke: ServerAction<RevokeToken>,
     associate: ServerAction<AssociateServer>,
     dissociate: ServerAction<DissociateServer>,
+    limit: ServerAction<LimitTools>,
 ) -> impl IntoView {
     let id = token.id.to_string();
     let (id_for_add, id_for_revoke) = (id.clone(), id.clone());
@@ -424,6 +430,7 @@ fn TokenDetail(
         None => snippets("gatehouse", Transport::StreamableHttp, "https://YOUR-GATEHOUSE/s/SERVER-ID/mcp", "YOUR-TOKEN").remove(0).2,
     };
     let assoc_error = action_error(associate);
+    let limit_error = action_error(limit);
     let expiring = expiring_badge(&token);
     let revoked_note = match (token.revoked_by.as_deref(), token.revoked_at) {
         (Some("signing_key"), Some(at)) => Some(format!("Revoked {} with its signing key.", format_time(at))),
@@ -453,19 +460,43 @@ fn TokenDetail(
             <ul class="divide-y divide-slate-100 rounded-xl border border-slate-200 bg-white dark:divide-slate-800 dark:border-slate-800 dark:bg-slate-900">
                 {token.servers.is_empty().then(|| view! { <li class="px-4 py-3 text-sm text-slate-500">"None yet: this token cannot reach any server."</li> })}
                 {linked.into_iter().map(|s| {
-                    let id = id.clone();
+                    let (id, id_for_limit) = (id.clone(), id.clone());
                     let remove_label = format!("Remove {}", s.name);
+                    let tools_label = format!("Tools on {}", s.name);
+                    let limit_label = format!("Save tools for {}", s.name);
+                    let marker = s.name.clone();
+                    // The rule in the words the field takes back.
+                    let words = match &s.tools {
+                        ToolRule::All => "all".to_string(),
+                        ToolRule::ReadOnly => "read-only".to_string(),
+                        ToolRule::Only(names) => names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
+                    };
                     view! {
-                    <li class="flex items-center justify-between gap-3 px-4 py-3 text-sm">
-                        <A href=format!("/servers/{}", s.id) attr:class=LINK>{s.name.clone()}</A>
-                        <ActionForm action=dissociate>
-                            <input type="hidden" name="id" value=id/>
-                            <input type="hidden" name="server" value=s.id.to_string()/>
-                            <button type="submit" class=SECONDARY_BUTTON>{remove_label}</button>
-                        </ActionForm>
+                    <li class="flex flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm" data-server=marker>
+                        <div>
+                            <A href=format!("/servers/{}", s.id) attr:class=LINK>{s.name.clone()}</A>
+                            <p class="text-xs text-slate-500" data-testid="tool-rule">{format!("May call {}", s.tools)}</p>
+                        </div>
+                        <div class="flex flex-wrap items-end gap-2">
+                            {active.then(|| view! {
+                                <ActionForm action=limit attr:class="flex items-end gap-2">
+                                    <input type="hidden" name="id" value=id_for_limit/>
+                                    <input type="hidden" name="server" value=s.id.to_string()/>
+                                    <input type="text" name="tools" value=words class=INPUT aria-label=tools_label
+                                        placeholder="all, read-only or echo,add"/>
+                                    <button type="submit" class=SECONDARY_BUTTON aria-label=limit_label>"Save tools"</button>
+                                </ActionForm>
+                            })}
+                            <ActionForm action=dissociate>
+                                <input type="hidden" name="id" value=id/>
+                                <input type="hidden" name="server" value=s.id.to_string()/>
+                                <button type="submit" class=SECONDARY_BUTTON>{remove_label}</button>
+                            </ActionForm>
+                        </div>
                     </li>
                 }}).collect_view()}
             </ul>
+            <FormAlert error=limit_error/>
             {(active && !others.is_empty()).then(|| view! {
                 <ActionForm action=associate attr:class="mt-3 flex flex-wrap items-end gap-2">
                     <input type="hidden" name="id" value=id_for_add/>

@@ -127,6 +127,11 @@ impl ToolRule {
     }
 }
 
+/// A rule that cannot be, as the API and the forms answer it: 422 naming the `tools` field.
+pub fn invalid_rule(why: String) -> crate::error::AppError {
+    crate::error::AppError::new(crate::error::ErrorCode::InvalidInput, why.clone()).with_field("tools", why)
+}
+
 impl fmt::Display for ToolRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -22,6 +22,7 @@ on_both_backends!(
     sse_sessions_get_the_refusal_on_their_stream,
     a_new_rule_reaches_another_process,
     rules_are_checked_when_set,
+    the_token_page_sets_and_shows_the_rule,
 );
 
 fn call(id: u32, tool: &str) -> Value {
@@ -322,4 +323,26 @@ async fn rules_are_checked_when_set(backend: Backend) {
     // Another account's token: 404, nothing learned.
     let foreign = limit(&bob, &token_id, &server, json!({ "mode": "read_only" })).await;
     assert_eq!(foreign.status(), StatusCode::NOT_FOUND);
+}
+
+/// The token page's form (its server function, as the page calls it) sets the rule, and the
+/// page says what the token may call.
+async fn the_token_page_sets_and_shows_the_rule(backend: Backend) {
+    let Limited { app: _app, ada, server, token_id, .. } = limited_to_echo(backend, "streamable_http").await;
+    let server_id = server["id"].as_str().unwrap();
+    let set = |tools: &'static str| {
+        let fields = [("id", token_id.as_str()), ("server", server_id), ("tools", tools)];
+        ada.client.post(format!("{}/rpc/limit_tools", ada.base)).form(&fields).send()
+    };
+    let html = page(&ada, &format!("/tokens/{token_id}")).await;
+    assert!(html.contains("May call only echo"), "the page shows the rule set by REST");
+    let saved = set("read-only").await.unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert_eq!(json_body(saved).await["servers"][0]["tools"], json!({ "mode": "read_only" }));
+    assert!(page(&ada, &format!("/tokens/{token_id}")).await.contains("May call read-only tools"));
+    let bad = set("rm -rf").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("letters, digits"), "the field says what names may hold");
+    let all = set("all").await.unwrap();
+    assert_eq!(json_body(all).await["servers"][0].get("tools"), None, "all tools is no rule");
 }

@@ -397,8 +397,7 @@ pub async fn set_tool_rule(
 ) -> Result<TokenView, AppError> {
     if let crate::tools::ToolRule::Only(names) = &rule {
         // JSON names were checked one by one when read; the list as a whole is checked here.
-        crate::tools::ToolRule::only(names.iter().map(|n| n.as_str()))
-            .map_err(|why| AppError::new(ErrorCode::InvalidInput, why.clone()).with_field("tools", why))?;
+        crate::tools::ToolRule::only(names.iter().map(|n| n.as_str())).map_err(crate::tools::invalid_rule)?;
     }
     let token = visible_model(&state.db, actor, token_id, true).await?;
     let server = crate::servers::ssr::find_model(&state.db, actor.organisation(), server_id).await?;
