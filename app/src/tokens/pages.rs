@@ -17,7 +17,6 @@ use crate::components::*;
 use crate::error::AppError;
 use crate::servers::{ServerView, Transport, functions::list_servers, pages::Loading};
 use crate::toast::toast_on;
-use crate::tools::ToolRule;
 use crate::usage::{
     chart::{Span, Sparkline, UsageChart},
     functions::{get_token_usage, token_activity},
@@ -465,12 +464,7 @@ fn TokenDetail(
                     let tools_label = format!("Tools on {}", s.name);
                     let limit_label = format!("Save tools for {}", s.name);
                     let marker = s.name.clone();
-                    // The rule in the words the field takes back.
-                    let words = match &s.tools {
-                        ToolRule::All => "all".to_string(),
-                        ToolRule::ReadOnly => "read-only".to_string(),
-                        ToolRule::Only(names) => names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(","),
-                    };
+                    let words = s.tools.words();
                     view! {
                     <li class="flex flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm" data-server=marker>
                         <div>

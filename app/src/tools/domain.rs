@@ -95,6 +95,16 @@ impl ToolRule {
         Ok(Self::Only(names))
     }
 
+    /// The rule in the words [`Self::parse`] reads back: `all`, `read-only` or `echo,add` (what
+    /// the token page's field shows).
+    pub fn words(&self) -> String {
+        match self {
+            Self::All => "all".into(),
+            Self::ReadOnly => "read-only".into(),
+            Self::Only(names) => names.iter().map(ToolName::as_str).collect::<Vec<_>>().join(","),
+        }
+    }
+
     /// Whether a tool may be called; `read_only` says whether the upstream annotates it so.
     pub fn allows(&self, tool: &str, read_only: bool) -> bool {
         match self {
@@ -196,6 +206,7 @@ mod tests {
             prop_assert_eq!(ToolRule::from_stored(rule.stored().as_deref()), rule.clone());
             prop_assert_eq!(ToolRule::from_stored(ToolRule::ReadOnly.stored().as_deref()), ToolRule::ReadOnly);
             prop_assert_eq!(ToolRule::from_stored(None), ToolRule::All);
+            prop_assert_eq!(ToolRule::parse(&rule.words()), Ok(rule.clone()), "the page's words read back");
         }
     }
 }
