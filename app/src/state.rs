@@ -10,6 +10,7 @@ use crate::accounts::ssr::password::PasswordHasher;
 use crate::events::ChangeFeed;
 use crate::secrets::Cipher;
 use crate::servers::UpstreamPolicy;
+use crate::servers::health::{Discovery, Problem};
 use crate::tokens::Refusal;
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub changes: Arc<ChangeFeed>,
     /// The gateway's own token check, so the token inspector answers as the gateway would.
     pub gateway: Arc<dyn GatewayCheck>,
+    /// Connects to upstreams as an MCP client: server health and transport detection.
+    pub probe: Arc<dyn UpstreamProbe>,
     pub leptos_options: LeptosOptions,
 }
 
@@ -31,6 +34,25 @@ pub trait GatewayCheck: Send + Sync {
     /// `token` on a request to `server`: the token's id (`None` when the server requires no
     /// token), or why the gateway would refuse it.
     fn check(&self, server: uuid::Uuid, token: &str) -> Result<Option<uuid::Uuid>, Refusal>;
+}
+
+/// An upstream to connect to: the URL with its real query, the headers to send, and the
+/// transport to speak (`None`: find out by trying both).
+#[derive(Clone)]
+pub struct ProbeTarget {
+    /// The server it belongs to, when it is saved.
+    pub server: Option<uuid::Uuid>,
+    pub url: url::Url,
+    pub transport: Option<crate::servers::Transport>,
+    pub headers: Vec<(String, String)>,
+}
+
+pub type Probed = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Discovery, Problem>> + Send>>;
+
+/// The server binary's MCP client for upstreams: it connects under the operator's address policy
+/// with a bounded time, and says what it found or why it could not.
+pub trait UpstreamProbe: Send + Sync {
+    fn probe(&self, target: ProbeTarget) -> Probed;
 }
 
 /// Deployment facts the handlers need.

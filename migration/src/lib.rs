@@ -11,6 +11,7 @@ mod m20261202_000006_operators;
 mod m20261203_000007_oauth;
 mod m20261204_000008_organisations;
 mod m20261207_000009_tool_rules;
+mod m20261208_000010_server_health;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_oauth::Migration),
             Box::new(m20261204_000008_organisations::Migration),
             Box::new(m20261207_000009_tool_rules::Migration),
+            Box::new(m20261208_000010_server_health::Migration),
         ]
     }
 }

@@ -57,6 +57,11 @@ pub struct Config {
     pub upstream_response_timeout_ms: u64,
     /// Idle connections to upstreams are kept for reuse this long.
     pub upstream_idle_timeout_ms: u64,
+    /// Each server's upstream is checked (health and discovery) this often; 0: only when it is
+    /// saved or someone presses "Check now".
+    pub upstream_check_interval_s: u64,
+    /// A check gives up after this long and reports the upstream as slow.
+    pub upstream_check_timeout_ms: u64,
     /// How long a client may take to send a request's headers before its connection is closed.
     pub header_read_timeout_ms: u64,
     /// How long a client may take to send a request's body (→ 408), so a slow sender cannot
@@ -170,6 +175,8 @@ impl Default for Config {
             upstream_connect_timeout_ms: 5_000,
             upstream_response_timeout_ms: 30_000,
             upstream_idle_timeout_ms: 60_000,
+            upstream_check_interval_s: 300,
+            upstream_check_timeout_ms: 10_000,
             header_read_timeout_ms: 10_000,
             body_read_timeout_ms: 30_000,
             gateway_max_body_bytes: 4 * 1024 * 1024,

@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod ops;
 pub mod origin_check;
 pub mod panics;
+pub mod probe;
 pub mod retention;
 pub mod serve;
 pub mod sessions;

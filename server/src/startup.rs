@@ -35,16 +35,18 @@ use crate::{
     config::Config,
     db,
     gateway::{
-        Gateway, GatewaySettings, LiveCheck,
+        Gateway, GatewaySettings, LiveCheck, Shared,
         follower::{ChangeFollower, Patience},
         mcp_session::SessionTags,
         streams::StreamRegistry,
+        tool_rules::ReadOnlyTools,
         usage::{UsageRecorder, run_flusher},
         view::AccessIndex,
     },
     master_key::MasterKey,
     ops,
     origin_check::{TrustedOrigin, refuse_cross_site},
+    probe::Prober,
     sessions::DbSessionStore,
 };
 
@@ -64,6 +66,7 @@ pub struct Application {
     /// `/metrics` on a listener of its own (`metrics_bind`).
     metrics: Option<(TcpListener, Router)>,
     retention: crate::retention::Retention,
+    checks: crate::probe::Checks,
 }
 
 impl Application {
@@ -74,7 +77,7 @@ impl Application {
         let listener = TcpListener::bind(config.bind).await?;
         let bound = listener.local_addr()?;
         let public_url = config.public_url(bound);
-        let Opened { state, view, master_key } = open(&config, &public_url, bound).await?;
+        let Opened { state, view, master_key, read_only } = open(&config, &public_url, bound).await?;
         app::servers::ssr::seal_stored_queries(&state).await.map_err(|e| anyhow::anyhow!("sealing upstream URL queries: {e}"))?;
         let streams = Arc::new(StreamRegistry::default());
         let patience = Patience {
@@ -94,10 +97,7 @@ impl Application {
         let tags = SessionTags::new(master_key.bytes());
         let gateway = Gateway::new(
             state.clone(),
-            view,
-            streams.clone(),
-            freshness,
-            usage.clone(),
+            Shared { view, streams: streams.clone(), freshness, usage: usage.clone(), read_only: read_only.clone() },
             tags,
             GatewaySettings {
                 connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
@@ -148,6 +148,10 @@ impl Application {
             tls,
             metrics: own_metrics,
             retention: crate::retention::Retention::from_config(&config),
+            checks: crate::probe::Checks {
+                interval: (config.upstream_check_interval_s > 0).then(|| Duration::from_secs(config.upstream_check_interval_s)),
+                read_only,
+            },
         })
     }
 
@@ -184,6 +188,7 @@ impl Application {
             tls,
             metrics,
             retention,
+            checks,
         } = self;
         let store = DbSessionStore::new(state.db.clone());
         let db = state.db.clone();
@@ -203,6 +208,7 @@ impl Application {
         let flusher = tokio::spawn(run_flusher(usage.clone(), state.db.clone(), usage_flush));
         let trimmer = tokio::spawn(crate::memory::give_back_after_streams_end(streams.clone(), Duration::from_secs(5)));
         let retainer = tokio::spawn(retention.run(state.clone()));
+        let checker = tokio::spawn(checks.run(state.clone()));
         let reloader = tls.clone().map(|certificates| tokio::spawn(certificates.watch()));
         let metrics_server = metrics.map(|(listener, router)| {
             tokio::spawn(crate::serve::serve(listener, router, header_read_timeout, None, std::future::pending(), Duration::ZERO))
@@ -215,7 +221,7 @@ impl Application {
         };
         let acceptor = tls.as_ref().map(|certificates| certificates.acceptor());
         crate::serve::serve(listener, router, header_read_timeout, acceptor, stopping, Duration::from_secs(30)).await;
-        for task in [Some(retainer), reloader, metrics_server].into_iter().flatten() {
+        for task in [Some(retainer), Some(checker), reloader, metrics_server].into_iter().flatten() {
             task.abort();
         }
         sweeper.abort();
@@ -238,6 +244,8 @@ pub struct Opened {
     /// The gateway's token view, empty until loaded (`serve`'s follower loads it).
     pub view: Arc<AccessIndex>,
     pub master_key: MasterKey,
+    /// What this process knows of read-only tools: shared by the gateway and the health checks.
+    pub read_only: Arc<ReadOnlyTools>,
 }
 
 pub async fn open(config: &Config, public_url: &Url, bound: SocketAddr) -> anyhow::Result<Opened> {
@@ -262,8 +270,16 @@ pub async fn open(config: &Config, public_url: &Url, bound: SocketAddr) -> anyho
     };
     let view = Arc::new(AccessIndex::empty());
     let check = Arc::new(LiveCheck::new(view.clone(), &settings.issuer, &settings.audience));
+    let read_only = Arc::new(ReadOnlyTools::default());
+    let probe = Prober::new(
+        settings.upstream_policy,
+        Duration::from_millis(config.upstream_connect_timeout_ms),
+        Duration::from_millis(config.upstream_check_timeout_ms.max(100)),
+        read_only.clone(),
+    )?;
     let state = AppState {
         gateway: check,
+        probe: Arc::new(probe),
         db,
         passwords: PasswordHasher::new(config.max_concurrent_hashes),
         cipher: Cipher::new(master_key.bytes()),
@@ -283,7 +299,7 @@ pub async fn open(config: &Config, public_url: &Url, bound: SocketAddr) -> anyho
             config.data_dir.join("master.key").display(),
         );
     }
-    Ok(Opened { state, view, master_key })
+    Ok(Opened { state, view, master_key, read_only })
 }
 
 /// The dashboard's page routes, worked out once per process. Working them out renders the app

@@ -2,7 +2,9 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
-use super::domain::{ApiKeyView, ApiScope, CreatedApiKey, NewApiKeyInput};
+use super::domain::{ApiKeyView, CreatedApiKey};
+#[cfg(feature = "ssr")]
+use super::domain::{ApiScope, NewApiKeyInput};
 #[cfg(feature = "ssr")]
 use crate::accounts::ssr::sign_in::require_actor;
 use crate::error::AppError;

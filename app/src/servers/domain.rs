@@ -374,6 +374,8 @@ pub struct ServerView {
     pub sse_endpoint: String,
     pub mcp_endpoint: String,
     pub token_count: u64,
+    /// What the last check of the upstream found.
+    pub health: super::health::ServerHealth,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use super::domain::{HeaderInput, ServerId, ServerView};
 #[cfg(feature = "ssr")]
 use super::domain::{ServerInput, Transport};
+use super::health::{Discovery, ServerHealth};
 #[cfg(feature = "ssr")]
 use crate::accounts::ssr::sign_in::require_actor;
 use crate::error::AppError;
@@ -125,6 +126,35 @@ pub async fn delete_server(id: ServerId) -> Result<(), AppError> {
             super::ssr::delete_server(&state, &actor, id).await?;
             leptos_axum::redirect("/servers");
             Ok(())
+        }
+        .await,
+    )
+}
+
+/// "Check now" on the server page (a plain form post without JavaScript).
+#[server(prefix = "/rpc", endpoint = "check_server")]
+pub async fn check_server(id: ServerId) -> Result<ServerHealth, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::ssr::check_server(&state, &actor, id).await
+        }
+        .await,
+    )
+}
+
+/// "Detect" on the server form: which transport answers at the URL typed so far.
+#[server(prefix = "/rpc", endpoint = "detect_transport")]
+pub async fn detect_transport(
+    upstream_url: String,
+    #[server(default)] headers: String,
+    #[server(default)] id: Option<ServerId>,
+) -> Result<Discovery, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            let headers = (!headers.trim().is_empty()).then(|| parse_header_lines(&headers));
+            super::ssr::detect_transport(&state, &actor, id, &upstream_url, headers).await
         }
         .await,
     )

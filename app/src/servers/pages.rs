@@ -4,7 +4,9 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use super::domain::{ServerId, ServerView, Transport};
-use super::functions::{CreateServer, DeleteServer, UpdateServer, get_server, list_servers};
+use super::functions::{CheckServer, CreateServer, DeleteServer, UpdateServer, get_server, list_servers};
+use super::health::HealthStatus;
+use super::health_pages::{DetectButton, HealthPanel};
 use crate::components::*;
 use crate::error::AppError;
 use crate::toast::toast_on;
@@ -61,6 +63,11 @@ fn ServerCard(server: ServerView) -> impl IntoView {
                 <div class="flex min-w-0 items-center gap-2">
                     <A href=href attr:class="truncate text-base font-semibold text-slate-900 hover:text-indigo-600 dark:text-white">{server.name.clone()}</A>
                     <Badge text=server.transport.label() tone=Tone::Muted/>
+                    {match server.health.status {
+                        HealthStatus::Up => view! { <Badge text="Up" tone=Tone::Good/> }.into_any(),
+                        HealthStatus::Down => view! { <Badge text="Down" tone=Tone::Bad/> }.into_any(),
+                        HealthStatus::Unchecked => ().into_any(),
+                    }}
                     {(!server.require_token).then(|| view! { <Badge text="No token required" tone=Tone::Warn/> })}
                 </div>
                 <span class="text-sm text-slate-500">{format!("{} token{}", server.token_count, if server.token_count == 1 { "" } else { "s" })}</span>
@@ -91,6 +98,7 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
                 <option value="streamable_http" selected=transport == Transport::StreamableHttp>"Streamable HTTP"</option>
                 <option value="sse" selected=transport == Transport::Sse>"SSE (HTTP+SSE, 2024-11-05)"</option>
             </select>
+            <DetectButton id=server.as_ref().map(|s| s.id)/>
         </div>
         <div class="space-y-1.5">
             <label for="field-headers" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Upstream headers"</label>
@@ -148,9 +156,10 @@ pub fn ServerDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse().ok()).map(ServerId);
     let update = ServerAction::<UpdateServer>::new();
+    let check = ServerAction::<CheckServer>::new();
     let server = Resource::new(
-        move || (id(), update.version().get()),
-        |(id, _)| async move {
+        move || (id(), update.version().get(), check.version().get()),
+        |(id, _, _)| async move {
             match id {
                 Some(id) => get_server(id).await,
                 None => Err(AppError::not_found("server")),
@@ -175,7 +184,7 @@ pub fn ServerDetailPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let usage = usage.await;
                 match server.await {
-                    Ok(s) => view! { <ServerDetail server=s update tokens usage/> }.into_any(),
+                    Ok(s) => view! { <ServerDetail server=s update check tokens usage/> }.into_any(),
                     Err(error) => view! { <Title text="Server · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -187,6 +196,7 @@ pub fn ServerDetailPage() -> impl IntoView {
 fn ServerDetail(
     server: ServerView,
     update: ServerAction<UpdateServer>,
+    check: ServerAction<CheckServer>,
     tokens: Resource<Result<Vec<crate::tokens::TokenView>, AppError>>,
     usage: Option<ServerUsage>,
 ) -> impl IntoView {
@@ -222,6 +232,7 @@ fn ServerDetail(
                 }.into_any(),
             }}
         </section>
+        <HealthPanel id=server.id health=server.health.clone() check/>
         <crate::oauth::ConnectClients url=server.endpoint().to_string() oauth=server.offers_oauth()/>
         {usage.map(|u| view! {
             <section class="mt-10" aria-labelledby="usage">

@@ -12,12 +12,14 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::domain::*;
+use super::health::{Discovery, ServerHealth};
+use super::health_ssr;
 use crate::accounts::actor::Actor;
 use crate::audit::ssr::{AuditRecord, record as audit};
 use crate::error::{AppError, ErrorCode};
 use crate::events::{ChangeKind, record_change};
 use crate::organisations::{Action, OrganisationId};
-use crate::state::AppState;
+use crate::state::{AppState, ProbeTarget};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -161,45 +163,13 @@ async fn validate(
 ) -> Result<ValidServer, AppError> {
     let mut fields = BTreeMap::new();
     let name = ServerName::parse(&input.name).map_err(|e| fields.insert("name".into(), e.into())).ok();
-    let submitted = restore_hidden_values(&input.upstream_url, saved_query.as_deref());
-    let url = match UpstreamUrl::parse(&submitted) {
-        Ok(url) => match check_upstream_address(&url, state.settings.upstream_policy).await {
-            Ok(()) => Some(url),
-            Err(e) => {
-                fields.insert("upstream_url".into(), e);
-                None
-            }
-        },
-        Err(e) => {
-            fields.insert("upstream_url".into(), e.into());
-            None
-        }
-    };
+    let url = valid_url(state, &input.upstream_url, saved_query.as_deref()).await.map_err(|e| fields.insert("upstream_url".into(), e)).ok();
     let headers = match input.upstream_headers {
         None => saved_headers,
-        Some(list) => {
-            let mut headers = BTreeMap::new();
-            if list.len() > MAX_UPSTREAM_HEADERS {
-                fields.insert("upstream_headers".into(), format!("At most {MAX_UPSTREAM_HEADERS} headers."));
-            }
-            for header in list {
-                let result = parse_header_name(&header.name).and_then(|name| {
-                    let value = match header.value {
-                        Some(value) => value,
-                        None => saved_headers.get(&name).cloned().ok_or_else(|| format!("Give a value for \"{name}\"."))?,
-                    };
-                    check_header_value(&name, &value)?;
-                    if headers.insert(name.clone(), value).is_some() {
-                        return Err(format!("\"{name}\" is listed twice."));
-                    }
-                    Ok(())
-                });
-                if let Err(e) = result {
-                    fields.entry("upstream_headers".into()).or_insert(e);
-                }
-            }
-            headers
-        }
+        Some(list) => valid_headers(list, &saved_headers).unwrap_or_else(|e| {
+            fields.insert("upstream_headers".into(), e);
+            BTreeMap::new()
+        }),
     };
     match (name, url, fields.is_empty()) {
         (Some(name), Some(url), true) => Ok(ValidServer {
@@ -212,6 +182,34 @@ async fn validate(
         }),
         _ => Err(AppError::invalid_fields(fields)),
     }
+}
+
+/// The upstream URL as submitted (hidden query values put back from `saved_query`), checked
+/// against the syntax rules and the operator's address policy.
+async fn valid_url(state: &AppState, submitted: &str, saved_query: Option<&str>) -> Result<UpstreamUrl, String> {
+    let url = UpstreamUrl::parse(&restore_hidden_values(submitted, saved_query))?;
+    check_upstream_address(&url, state.settings.upstream_policy).await?;
+    Ok(url)
+}
+
+/// The submitted upstream headers, a header without a value keeping the one in `saved`.
+fn valid_headers(list: Vec<HeaderInput>, saved: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
+    if list.len() > MAX_UPSTREAM_HEADERS {
+        return Err(format!("At most {MAX_UPSTREAM_HEADERS} headers."));
+    }
+    let mut headers = BTreeMap::new();
+    for header in list {
+        let name = parse_header_name(&header.name)?;
+        let value = match header.value {
+            Some(value) => value,
+            None => saved.get(&name).cloned().ok_or_else(|| format!("Give a value for \"{name}\"."))?,
+        };
+        check_header_value(&name, &value)?;
+        if headers.insert(name.clone(), value).is_some() {
+            return Err(format!("\"{name}\" is listed twice."));
+        }
+    }
+    Ok(headers)
 }
 
 /// Resolves the upstream's host and checks every address against the operator's policy.
@@ -237,6 +235,122 @@ pub async fn check_upstream_address(url: &UpstreamUrl, policy: UpstreamPolicy) -
         }
     }
     Ok(())
+}
+
+/// What Gatehouse connects to for `model`: its URL with the real query and its headers.
+fn probe_target(state: &AppState, model: &entity::Model, transport: Option<Transport>) -> Result<ProbeTarget, AppError> {
+    Ok(ProbeTarget {
+        server: Some(model.id),
+        url: upstream_url(state, model)?.url().clone(),
+        transport,
+        headers: upstream_headers(state, model)?.into_iter().collect(),
+    })
+}
+
+/// Connects to `model`'s upstream on its transport now, and records what was found.
+pub async fn check(state: &AppState, model: &entity::Model) -> Result<ServerHealth, AppError> {
+    let transport = Transport::parse(&model.transport);
+    let target = probe_target(state, model, transport)?;
+    let started = std::time::Instant::now();
+    let outcome = state.probe.probe(target).await;
+    let took = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    if let Err(problem) = &outcome {
+        tracing::info!(server = %model.id, kind = problem.kind.as_str(), "upstream check failed");
+    }
+    health_ssr::record(&state.db, model.id, &outcome, took, Utc::now()).await
+}
+
+/// "Check now": the organisation's server, checked while the caller waits.
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), server = %id))]
+pub async fn check_server(state: &AppState, actor: &Actor, id: ServerId) -> Result<ServerHealth, AppError> {
+    let organisation = actor.may(Action::ChangeServers)?;
+    let model = find_model(&state.db, organisation, id).await?;
+    check(state, &model).await
+}
+
+/// The check made when a server is saved: waited for up to [`SAVE_CHECK_WAIT`] so the page
+/// that follows usually shows it, and left to finish in the background after that.
+async fn check_after_save(state: &AppState, id: Uuid) {
+    let state = state.clone();
+    let task = tokio::spawn(async move {
+        let model = entity::Entity::find_by_id(id).one(&state.db).await?.ok_or_else(|| AppError::not_found("server"))?;
+        check(&state, &model).await
+    });
+    match tokio::time::timeout(SAVE_CHECK_WAIT, task).await {
+        Ok(Ok(Err(err))) => tracing::warn!(server = %id, %err, "could not record the check made on save"),
+        Ok(Err(err)) => tracing::error!(server = %id, %err, "the check made on save panicked"),
+        _ => {}
+    }
+}
+
+const SAVE_CHECK_WAIT: Duration = Duration::from_secs(2);
+
+/// "Detect": which transport answers as MCP at `upstream_url`, with these headers (a header
+/// without a value, or a hidden query value, takes the one saved on server `id`).
+#[tracing::instrument(skip_all, fields(account = %actor.account_id()))]
+pub async fn detect_transport(
+    state: &AppState,
+    actor: &Actor,
+    id: Option<ServerId>,
+    upstream_url: &str,
+    headers: Option<Vec<HeaderInput>>,
+) -> Result<Discovery, AppError> {
+    let organisation = actor.may(Action::ChangeServers)?;
+    let saved = match id {
+        Some(id) => Some(find_model(&state.db, organisation, id).await?),
+        None => None,
+    };
+    let (saved_headers, saved_query) = match &saved {
+        Some(model) => (upstream_headers(state, model)?, upstream_query(state, model)?),
+        None => (BTreeMap::new(), None),
+    };
+    let url = valid_url(state, upstream_url, saved_query.as_deref())
+        .await
+        .map_err(|e| AppError::invalid_fields([("upstream_url".to_string(), e)].into()))?;
+    let headers = match headers {
+        None => saved_headers,
+        Some(list) => {
+            valid_headers(list, &saved_headers).map_err(|e| AppError::invalid_fields([("upstream_headers".to_string(), e)].into()))?
+        }
+    };
+    let target = ProbeTarget { server: None, url: url.url().clone(), transport: None, headers: headers.into_iter().collect() };
+    state
+        .probe
+        .probe(target)
+        .await
+        .map_err(|problem| AppError::new(ErrorCode::InvalidInput, problem.message.clone()).with_field("upstream_url", problem.message))
+}
+
+/// Checks every server whose last check is older than `interval`, a few at a time; with several
+/// processes, each server is checked by one of them.
+pub async fn check_due(state: &AppState, interval: Duration, at_once: usize) -> Result<usize, AppError> {
+    let now = Utc::now();
+    let due_before = now - chrono::Duration::from_std(interval).map_err(AppError::internal)?;
+    let servers = entity::Entity::find().all(&state.db).await?;
+    let mut running = tokio::task::JoinSet::new();
+    let mut count = 0;
+    for server in servers {
+        match health_ssr::claim(&state.db, server.id, due_before, now).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                tracing::warn!(server = %server.id, %err, "could not claim the upstream's check");
+                continue;
+            }
+        }
+        count += 1;
+        while running.len() >= at_once.max(1) {
+            running.join_next().await;
+        }
+        let state = state.clone();
+        running.spawn(async move {
+            if let Err(err) = check(&state, &server).await {
+                tracing::warn!(server = %server.id, %err, "could not check the upstream");
+            }
+        });
+    }
+    while running.join_next().await.is_some() {}
+    Ok(count)
 }
 
 fn name_taken(err: &sea_orm::DbErr) -> bool {
@@ -286,6 +400,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
     )
     .await?;
     state.changes.commit(&state.db, txn).await?;
+    check_after_save(state, id).await;
     get_server(state, actor, ServerId(id)).await
 }
 
@@ -343,6 +458,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     changed.insert("upstream_headers".into(), serde_json::json!(valid.headers.keys().collect::<Vec<_>>()));
     audit(&txn, AuditRecord::by(actor, "server.edited", "server", existing.id).detail(changed.into())).await?;
     state.changes.commit(&state.db, txn).await?;
+    check_after_save(state, existing.id).await;
     get_server(state, actor, id).await
 }
 
@@ -353,6 +469,7 @@ pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Res
     let txn = state.changes.begin(&state.db).await?;
     token_servers::Entity::delete_many().filter(token_servers::Column::ServerId.eq(existing.id)).exec(&txn).await?;
     entity::Entity::delete_by_id(existing.id).filter(entity::Column::OrganisationId.eq(organisation.0)).exec(&txn).await?;
+    health_ssr::forget(&txn, existing.id).await?;
     record_change(&txn, ChangeKind::Server, existing.id).await?;
     audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name })))
         .await?;
@@ -373,7 +490,8 @@ pub async fn get_server(state: &AppState, actor: &Actor, id: ServerId) -> Result
     let model = find_model(&state.db, organisation, id).await?;
     let count = token_servers::Entity::find().filter(token_servers::Column::ServerId.eq(model.id)).count(&state.db).await?;
     let name = crate::organisations::ssr::name_of(&state.db, organisation).await?;
-    view(state, model, count, &name)
+    let health = health_ssr::read_one(&state.db, model.id).await?;
+    view(state, model, count, &name, health)
 }
 
 pub async fn list_servers(state: &AppState, actor: &Actor) -> Result<Vec<ServerView>, AppError> {
@@ -384,12 +502,14 @@ pub async fn list_servers(state: &AppState, actor: &Actor) -> Result<Vec<ServerV
         .all(&state.db)
         .await?;
     let counts = association_counts(&state.db, models.iter().map(|m| m.id).collect()).await?;
+    let mut health = health_ssr::read(&state.db, models.iter().map(|m| m.id).collect()).await?;
     let name = crate::organisations::ssr::name_of(&state.db, organisation).await?;
     models
         .into_iter()
         .map(|m| {
             let count = counts.get(&m.id).copied().unwrap_or(0);
-            view(state, m, count, &name)
+            let health = health.remove(&m.id).unwrap_or_else(ServerHealth::unchecked);
+            view(state, m, count, &name, health)
         })
         .collect()
 }
@@ -405,7 +525,7 @@ async fn association_counts(db: &DatabaseConnection, ids: Vec<Uuid>) -> Result<B
     Ok(counts)
 }
 
-fn view(state: &AppState, m: entity::Model, token_count: u64, organisation: &str) -> Result<ServerView, AppError> {
+fn view(state: &AppState, m: entity::Model, token_count: u64, organisation: &str, health: ServerHealth) -> Result<ServerView, AppError> {
     let base = &state.settings.public_url;
     Ok(ServerView {
         id: ServerId(m.id),
@@ -420,6 +540,7 @@ fn view(state: &AppState, m: entity::Model, token_count: u64, organisation: &str
         oauth_enabled: m.oauth_enabled,
         upstream_header_names: serde_json::from_str(&m.upstream_header_names).map_err(AppError::internal)?,
         token_count,
+        health,
         created_at: m.created_at,
         updated_at: m.updated_at,
     })

@@ -108,6 +108,8 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(servers::list, servers::create))
         .routes(routes!(servers::get_one, servers::update, servers::delete))
         .routes(routes!(servers::tokens))
+        .routes(routes!(servers::check))
+        .routes(routes!(servers::detect))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::get_one))
         .routes(routes!(tokens::revoke))

@@ -9,7 +9,11 @@ use uuid::Uuid;
 use app::{
     accounts::actor::Actor,
     error::AppError,
-    servers::{ServerId, ServerInput, ServerView, ssr},
+    servers::{
+        HeaderInput, ServerId, ServerInput, ServerView,
+        health::{Discovery, ServerHealth},
+        ssr,
+    },
     state::AppState,
     tokens::{TokenView, ssr as tokens},
 };
@@ -60,4 +64,36 @@ pub async fn delete(State(state): State<AppState>, actor: Actor, Path(id): Path<
     responses((status = 200, body = Vec<TokenView>), (status = 404, body = AppError)))]
 pub async fn tokens(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<Vec<TokenView>>, AppError> {
     Ok(Json(tokens::tokens_of_server(&state, &actor, ServerId(id)).await?))
+}
+
+/// Connects to the server's upstream now: reachable or not, and what it offers.
+#[utoipa::path(post, path = "/servers/{id}/check", tag = "servers", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ServerHealth), (status = 404, body = AppError)))]
+pub async fn check(State(state): State<AppState>, actor: Actor, Path(id): Path<Uuid>) -> Result<Json<ServerHealth>, AppError> {
+    Ok(Json(ssr::check_server(&state, &actor, ServerId(id)).await?))
+}
+
+/// An upstream to find the transport of.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct DetectInput {
+    pub upstream_url: String,
+    /// Headers to send; absent: none (or, with `server_id`, the server's saved ones).
+    #[serde(default)]
+    pub upstream_headers: Option<Vec<HeaderInput>>,
+    /// A saved server whose hidden query values and header values fill the gaps.
+    #[serde(default)]
+    pub server_id: Option<Uuid>,
+}
+
+/// Finds which transport answers as MCP at a URL, by trying both: 200 with what the upstream
+/// said of itself, or 422 saying why neither worked.
+#[utoipa::path(post, path = "/servers/detect", tag = "servers", request_body = DetectInput,
+    responses((status = 200, body = Discovery), (status = 422, body = AppError)))]
+pub async fn detect(
+    State(state): State<AppState>,
+    actor: Actor,
+    ApiJson(input): ApiJson<DetectInput>,
+) -> Result<Json<Discovery>, AppError> {
+    let found = ssr::detect_transport(&state, &actor, input.server_id.map(ServerId), &input.upstream_url, input.upstream_headers).await?;
+    Ok(Json(found))
 }

@@ -235,6 +235,18 @@ pub enum ServerCommand {
         #[arg(long, value_name = "ORG")]
         org: Option<String>,
     },
+    /// Connect to a server's upstream now: up or down (and why), its tools, prompts and resources.
+    Check {
+        /// The server's name or id.
+        #[arg(value_name = "NAME_OR_ID")]
+        server: String,
+        /// The email of a member who may change servers.
+        #[arg(long, value_name = "EMAIL")]
+        account: String,
+        /// The organisation, by name or id (default: the account's personal one).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+    },
     /// Delete a server: its endpoint stops at once, and tokens lose their link to it.
     Delete {
         /// The server's name or id.

@@ -74,14 +74,43 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                             s.transport.as_str().replace('_', "-"),
                             if s.require_token { "token".into() } else { "open".into() },
                             s.token_count.to_string(),
+                            s.health.status.as_str().into(),
                             s.endpoint().to_string(),
                             when(Some(s.created_at), ""),
                             s.id.to_string(),
                         ]
                     })
                     .collect();
-                table(&["NAME", "ACCOUNT", "TRANSPORT", "ACCESS", "TOKENS", "ENDPOINT", "CREATED", "ID"], rows, "No servers.")
+                table(&["NAME", "ACCOUNT", "TRANSPORT", "ACCESS", "TOKENS", "HEALTH", "ENDPOINT", "CREATED", "ID"], rows, "No servers.")
             });
+        }
+        ServerCommand::Check { server, account, org } => {
+            let actor = actor_in(state, &account, org.as_deref()).await?;
+            let server = named(state, &actor, &server).await?;
+            let health = ssr::check_server(state, &actor, server.id).await?;
+            out.print(&health, || {
+                let mut text = format!("{}: {}", server.name, health.summary(chrono::Utc::now()));
+                if let Some(found) = &health.discovery {
+                    let tools: Vec<String> =
+                        found.tools.iter().map(|t| if t.read_only { format!("{} (read-only)", t.name) } else { t.name.clone() }).collect();
+                    text.push_str(&format!(
+                        "\nServer: {} · protocol {} · {}",
+                        found.server_name,
+                        found.protocol_version,
+                        found.transport.label()
+                    ));
+                    text.push_str(&format!("\nTools: {}", if tools.is_empty() { "none".into() } else { tools.join(", ") }));
+                    let prompts: Vec<&str> = found.prompts.iter().map(|p| p.name.as_str()).collect();
+                    let resources: Vec<&str> = found.resources.iter().map(|r| r.uri.as_str()).collect();
+                    text.push_str(&format!("\nPrompts: {}", if prompts.is_empty() { "none".into() } else { prompts.join(", ") }));
+                    text.push_str(&format!("\nResources: {}", if resources.is_empty() { "none".into() } else { resources.join(", ") }));
+                }
+                text
+            });
+            if health.status == app::servers::health::HealthStatus::Down {
+                // Printed above, with the reason: the exit status tells a script.
+                return Err(CliError::failed_quietly());
+            }
         }
         ServerCommand::Delete { server, account } => {
             let actor = actor_in(state, &account, None).await?;

@@ -104,16 +104,19 @@ const FORWARD_REQUEST: &[&str] =
 const FORWARD_RESPONSE: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "cache-control", "retry-after"];
 const MCP_SESSION_ID: &str = "mcp-session-id";
 
+/// What the gateway shares with the rest of the process: the token view and its freshness, the
+/// open streams, usage counts, and what is known of read-only tools.
+pub struct Shared {
+    pub view: Arc<AccessIndex>,
+    pub streams: Arc<StreamRegistry>,
+    pub freshness: Arc<Freshness>,
+    pub usage: Arc<UsageRecorder>,
+    pub read_only: Arc<ReadOnlyTools>,
+}
+
 impl Gateway {
-    pub fn new(
-        app: AppState,
-        view: Arc<AccessIndex>,
-        streams: Arc<StreamRegistry>,
-        freshness: Arc<Freshness>,
-        usage: Arc<UsageRecorder>,
-        tags: SessionTags,
-        settings: GatewaySettings,
-    ) -> anyhow::Result<Self> {
+    pub fn new(app: AppState, shared: Shared, tags: SessionTags, settings: GatewaySettings) -> anyhow::Result<Self> {
+        let Shared { view, streams, freshness, usage, read_only } = shared;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // HTTP(S)_PROXY would send every upstream's name to the proxy and connect through
@@ -137,7 +140,7 @@ impl Gateway {
                 client,
                 settings,
                 public,
-                read_only: Arc::default(),
+                read_only,
             }),
         })
     }

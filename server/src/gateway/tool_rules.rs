@@ -228,7 +228,7 @@ pub fn join_array<T: AsRef<[u8]>>(values: &[T]) -> Bytes {
 }
 
 /// The tools each server's upstream annotates `readOnlyHint: true`, as its `tools/list`
-/// answers passing through this process said. The read-only rule asks here before a call; a
+/// answers passing through this process and the health checks said. The read-only rule asks here before a call; a
 /// tool not (yet) seen is not read-only, so the rule fails closed.
 #[derive(Default)]
 pub struct ReadOnlyTools {
@@ -246,11 +246,16 @@ impl ReadOnlyTools {
 
     /// What one complete `tools/list` page says of each tool it names.
     fn learn(&self, server: Uuid, tools: &[Value]) {
+        self.learn_checked(server, tools.iter().filter_map(|tool| Some((tool.get("name")?.as_str()?, annotated_read_only(tool)))));
+    }
+
+    /// Each named tool, and whether it is annotated read-only (a page of `tools/list` passing
+    /// through, or a health check's discovery).
+    pub fn learn_checked<'a>(&self, server: Uuid, tools: impl Iterator<Item = (&'a str, bool)>) {
         let mut servers = self.lock();
         let known = servers.entry(server).or_default();
-        for tool in tools {
-            let Some(name) = tool.get("name").and_then(Value::as_str) else { continue };
-            if annotated_read_only(tool) {
+        for (name, read_only) in tools {
+            if read_only {
                 if known.len() < 10_000 {
                     known.insert(name.to_string());
                 }

@@ -10,6 +10,7 @@ mod forged;
 mod gateway;
 mod gateway_rules;
 mod headers;
+mod health;
 mod late_commits;
 mod migration;
 mod oauth;

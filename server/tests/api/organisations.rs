@@ -135,6 +135,7 @@ enum Route {
     CreateServer,
     UpdateServer,
     DeleteServer,
+    CheckServer,
     CreateToken,
     ListTokens,
     GetOwnersToken,
@@ -154,7 +155,7 @@ enum Route {
 /// What each role gets on each route (columns: owner, admin, member, viewer, non-member). Each
 /// account calls the routes in this order, the owner last, so the owner's deleting the
 /// organisation is the very last call.
-const TABLE: [(Route, [u16; 5]); 21] = [
+const TABLE: [(Route, [u16; 5]); 22] = [
     //                                  owner admin member viewer outsider
     (Route::GetOrganisation, [200, 200, 200, 200, 404]),
     (Route::ListServers, [200, 200, 200, 200, 404]),
@@ -163,6 +164,7 @@ const TABLE: [(Route, [u16; 5]); 21] = [
     (Route::CreateServer, [201, 201, 403, 403, 404]),
     (Route::UpdateServer, [200, 200, 403, 403, 404]),
     (Route::DeleteServer, [204, 204, 403, 403, 404]),
+    (Route::CheckServer, [200, 200, 403, 403, 404]),
     (Route::CreateToken, [201, 201, 201, 403, 404]),
     (Route::ListTokens, [200, 200, 200, 200, 404]),
     // A token someone else made: a member or viewer is not told it exists.
@@ -222,6 +224,7 @@ fn request(route: Route, t: &Targets, tag: &str) -> (Method, String, Option<Valu
             Some(json!({ "name": format!("victim of {tag}, edited"), "upstream_url": "http://127.0.0.1:9/sse", "transport": "sse" })),
         ),
         Route::DeleteServer => (Method::DELETE, format!("/servers/{}", t.victim_server), None),
+        Route::CheckServer => (Method::POST, format!("/servers/{}/check", t.server), Some(json!({}))),
         Route::CreateToken => (
             Method::POST,
             "/tokens".into(),
@@ -391,6 +394,8 @@ async fn organisation_sweep_answers_404_with_another_organisations_ids(backend: 
         (Method::PUT, format!("/servers/{a_server}"), Some(server_body.clone())),
         (Method::DELETE, format!("/servers/{a_server}"), None),
         (Method::GET, format!("/servers/{a_server}/tokens"), None),
+        (Method::POST, format!("/servers/{a_server}/check"), Some(json!({}))),
+        (Method::POST, "/servers/detect".into(), Some(json!({ "upstream_url": "http://127.0.0.1:9/mcp", "server_id": a_server }))),
         (Method::GET, format!("/servers/{b_server}"), None),
         (Method::GET, "/tokens".into(), None),
         (Method::POST, "/tokens".into(), Some(json!({ "description": "x", "expires": "never", "server_ids": [a_server] }))),

@@ -511,6 +511,16 @@ fn every_command_answers_in_text_and_in_json(backend: Backend) {
     assert_eq!(env.json(&["server", "list", "--account", "bob@example.com"]), json!([]));
     assert_eq!(env.ok(&["server", "list", "--account", "bob@example.com"]).trim(), "No servers.");
 
+    // A check of an upstream nothing listens on: printed, with the reason, and exit 1.
+    let down = env.run(&["server", "check", "alpha", "--account", ADA]);
+    assert_eq!(down.code, Some(1), "{down}");
+    assert!(down.stdout.starts_with("alpha: Down since ") && down.stdout.contains("Could not connect to 127.0.0.1:9"), "{down}");
+    let down = env.run(&["--json", "server", "check", &alpha, "--account", ADA]);
+    let health: Value = serde_json::from_str(&down.stdout).unwrap_or_else(|e| panic!("{e}: {down}"));
+    assert_eq!((health["status"].as_str(), health["problem"]["kind"].as_str()), (Some("down"), Some("unreachable")), "{health}");
+    assert!(row("alpha").contains("down"), "the list shows the check made on create: {}", row("alpha"));
+    env.bad_input(&["server", "check", "nope", "--account", ADA], None, &["no server named \"nope\""]);
+
     let gamma = env.json(&["server", "create", "--account", ADA, "--name", "gamma", "--upstream", "http://127.0.0.1:9/mcp"]);
     let delta = env.json(&["server", "create", "--account", ADA, "--name", "delta", "--upstream", "http://127.0.0.1:9/mcp"]);
     let text = env.ok(&["server", "delete", "gamma", "--account", ADA]);
@@ -958,6 +968,11 @@ fn a_restored_backup_serves_the_same_tokens(backend: Backend) {
     }
     let (_demo, demo) = demo_mcp(&env);
     let server = env.json(&["server", "create", "--account", ADA, "--name", "demo", "--upstream", &format!("{demo}/mcp")]);
+    let checked = env.ok(&["server", "check", "demo", "--account", ADA]);
+    assert!(
+        checked.starts_with("demo: Up · 3 tools · checked just now") && checked.contains("Tools: echo (read-only), slow_echo, ticker"),
+        "{checked}"
+    );
     let token = env.ok(&["token", "create", "--account", ADA, "--description", "kept", "--expires", "1d", "--server", "demo"]);
     let token = token.trim();
     let copy = env.dir.path().join("copy.db");
