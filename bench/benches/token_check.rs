@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
         require_token: true,
         oauth: false,
         headers: Vec::new(),
+        identity: None,
         row: 0,
     });
     view.servers.insert(server_id, server.clone());

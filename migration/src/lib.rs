@@ -12,6 +12,7 @@ mod m20261203_000007_oauth;
 mod m20261204_000008_organisations;
 mod m20261207_000009_tool_rules;
 mod m20261208_000010_server_health;
+mod m20261208_000011_identity;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000008_organisations::Migration),
             Box::new(m20261207_000009_tool_rules::Migration),
             Box::new(m20261208_000010_server_health::Migration),
+            Box::new(m20261208_000011_identity::Migration),
         ]
     }
 }

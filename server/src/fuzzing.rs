@@ -86,6 +86,7 @@ fn view() -> &'static AccessTables {
                 require_token: true,
                 oauth: false,
                 headers: Vec::new(),
+                identity: None,
                 row: 0,
             }),
         );

@@ -8,6 +8,7 @@ pub mod demo_mcp;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod gateway;
+pub mod identity;
 pub mod master_key;
 pub mod memory;
 pub mod metrics;

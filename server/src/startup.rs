@@ -67,6 +67,7 @@ pub struct Application {
     metrics: Option<(TcpListener, Router)>,
     retention: crate::retention::Retention,
     checks: crate::probe::Checks,
+    identity: Arc<crate::identity::Identity>,
 }
 
 impl Application {
@@ -95,9 +96,18 @@ impl Application {
         };
         let usage = Arc::new(UsageRecorder::default());
         let tags = SessionTags::new(master_key.bytes());
+        let identity = crate::identity::Identity::new(state.clone());
+        identity.refresh().await.map_err(|e| anyhow::anyhow!("loading the identity keys: {e}"))?;
         let gateway = Gateway::new(
             state.clone(),
-            Shared { view, streams: streams.clone(), freshness, usage: usage.clone(), read_only: read_only.clone() },
+            Shared {
+                view,
+                streams: streams.clone(),
+                freshness,
+                usage: usage.clone(),
+                read_only: read_only.clone(),
+                identity: identity.clone(),
+            },
             tags,
             GatewaySettings {
                 connect_timeout: Duration::from_millis(config.upstream_connect_timeout_ms),
@@ -134,7 +144,8 @@ impl Application {
         };
         let documents = crate::oauth::documents::ClientDocuments::new(metadata_policy, metadata_ca.as_deref())?;
         let oauth = crate::oauth::OAuth::new(state.clone(), documents, config.oauth_registrations_per_minute);
-        let router = router(state.clone(), &config, &public_url, gateway, oauth, main_metrics);
+        let router = router(state.clone(), &config, &public_url, gateway, oauth, main_metrics)
+            .route("/.well-known/jwks.json", get(crate::identity::serve_jwks).with_state(identity.clone()));
         Ok(Self {
             listener,
             router,
@@ -148,6 +159,7 @@ impl Application {
             tls,
             metrics: own_metrics,
             retention: crate::retention::Retention::from_config(&config),
+            identity,
             checks: crate::probe::Checks {
                 interval: (config.upstream_check_interval_s > 0).then(|| Duration::from_secs(config.upstream_check_interval_s)),
                 read_only,
@@ -189,6 +201,7 @@ impl Application {
             metrics,
             retention,
             checks,
+            identity,
         } = self;
         let store = DbSessionStore::new(state.db.clone());
         let db = state.db.clone();
@@ -209,6 +222,7 @@ impl Application {
         let trimmer = tokio::spawn(crate::memory::give_back_after_streams_end(streams.clone(), Duration::from_secs(5)));
         let retainer = tokio::spawn(retention.run(state.clone()));
         let checker = tokio::spawn(checks.run(state.clone()));
+        let rotator = tokio::spawn(identity.run());
         let reloader = tls.clone().map(|certificates| tokio::spawn(certificates.watch()));
         let metrics_server = metrics.map(|(listener, router)| {
             tokio::spawn(crate::serve::serve(listener, router, header_read_timeout, None, std::future::pending(), Duration::ZERO))
@@ -221,7 +235,7 @@ impl Application {
         };
         let acceptor = tls.as_ref().map(|certificates| certificates.acceptor());
         crate::serve::serve(listener, router, header_read_timeout, acceptor, stopping, Duration::from_secs(30)).await;
-        for task in [Some(retainer), Some(checker), reloader, metrics_server].into_iter().flatten() {
+        for task in [Some(retainer), Some(checker), Some(rotator), reloader, metrics_server].into_iter().flatten() {
             task.abort();
         }
         sweeper.abort();

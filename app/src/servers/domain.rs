@@ -335,7 +335,15 @@ pub struct ServerInput {
     /// Replaces the upstream headers when present; absent leaves them as they are.
     #[serde(default)]
     pub upstream_headers: Option<Vec<HeaderInput>>,
+    /// Tell the upstream who is calling, in a signed JWT in this header (e.g.
+    /// `Gatehouse-Identity`; verify it with the keys at `/.well-known/jwks.json`). Absent or
+    /// empty: the upstream is not told.
+    #[serde(default)]
+    pub identity_header: Option<String>,
 }
+
+/// The header name the form suggests for identity assertions.
+pub const DEFAULT_IDENTITY_HEADER: &str = "Gatehouse-Identity";
 
 fn yes() -> bool {
     true
@@ -368,6 +376,8 @@ pub struct ServerView {
     pub transport: Transport,
     pub require_token: bool,
     pub oauth_enabled: bool,
+    /// The header that carries the caller's identity to the upstream (lower-case), if any.
+    pub identity_header: Option<String>,
     /// Only the names: values are never shown after saving.
     pub upstream_header_names: Vec<String>,
     /// The hosted endpoints clients connect to.

@@ -26,6 +26,7 @@ pub fn parse_header_lines(text: &str) -> Vec<HeaderInput> {
 
 /// The form's fields, as a browser posts them.
 #[cfg(feature = "ssr")]
+#[allow(clippy::too_many_arguments)]
 fn form_input(
     name: String,
     upstream_url: String,
@@ -34,6 +35,8 @@ fn form_input(
     confirm_open: Option<String>,
     oauth: Option<String>,
     headers: String,
+    identity: Option<String>,
+    identity_header: String,
 ) -> Result<ServerInput, AppError> {
     let require_token = require_token.is_some();
     if !require_token && confirm_open.is_none() {
@@ -48,6 +51,10 @@ fn form_input(
         require_token,
         oauth_enabled: oauth.is_some(),
         upstream_headers: Some(parse_header_lines(&headers)),
+        identity_header: identity.map(|_| match identity_header.trim() {
+            "" => super::domain::DEFAULT_IDENTITY_HEADER.to_string(),
+            name => name.to_string(),
+        }),
     })
 }
 
@@ -73,6 +80,7 @@ pub async fn get_server(id: ServerId) -> Result<ServerView, AppError> {
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 #[server(prefix = "/rpc", endpoint = "create_server")]
 pub async fn create_server(
     name: String,
@@ -82,11 +90,13 @@ pub async fn create_server(
     confirm_open: Option<String>,
     #[server(default)] oauth: Option<String>,
     #[server(default)] headers: String,
+    #[server(default)] identity: Option<String>,
+    #[server(default)] identity_header: String,
 ) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers)?;
+            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers, identity, identity_header)?;
             let server = super::ssr::create_server(&state, &actor, input).await?;
             leptos_axum::redirect(&format!("/servers/{}", server.id));
             Ok(server)
@@ -107,11 +117,13 @@ pub async fn update_server(
     confirm_open: Option<String>,
     #[server(default)] oauth: Option<String>,
     #[server(default)] headers: String,
+    #[server(default)] identity: Option<String>,
+    #[server(default)] identity_header: String,
 ) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers)?;
+            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers, identity, identity_header)?;
             super::ssr::update_server(&state, &actor, id, input).await
         }
         .await,

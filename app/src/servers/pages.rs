@@ -83,6 +83,9 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
     let transport = server.as_ref().map(|s| s.transport).unwrap_or(Transport::StreamableHttp);
     let require_token = server.as_ref().is_none_or(|s| s.require_token);
     let oauth = server.as_ref().is_none_or(|s| s.oauth_enabled);
+    let identity = server.as_ref().and_then(|s| s.identity_header.clone());
+    let identity_on = identity.is_some();
+    let identity_name = identity.unwrap_or_else(|| super::domain::DEFAULT_IDENTITY_HEADER.to_string());
     let header_names =
         server.as_ref().map(|s| s.upstream_header_names.iter().map(|n| format!("{n}:\n")).collect::<String>()).unwrap_or_default();
     let name = server.as_ref().map(|s| s.name.clone()).unwrap_or_default();
@@ -131,6 +134,14 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
                     <span class="text-slate-500">"(Claude, ChatGPT, VS Code and Cursor then need only the URL; Cursor ignores a pasted token header once this is on)"</span>
                 </span>
             </label>
+            <label class="flex items-start gap-2 text-sm">
+                <input type="checkbox" name="identity" value="on" checked=identity_on class="mt-0.5"/>
+                <span>
+                    "Tell the upstream who is calling "
+                    <span class="text-slate-500">"(a signed JWT naming the member, their organisation and role, valid 60 s; verify it with the keys at /.well-known/jwks.json)"</span>
+                </span>
+            </label>
+            <Field label="Identity header" name="identity_header" value=identity_name autocomplete="off" error=field_error(error, "identity_header")/>
         </fieldset>
     }
 }

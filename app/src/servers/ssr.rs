@@ -42,6 +42,8 @@ pub mod entity {
         pub upstream_headers_ciphertext: Option<String>,
         /// The URL's query, sealed; `upstream_url` shows it with every value hidden.
         pub upstream_query_ciphertext: Option<String>,
+        /// The header that tells the upstream who is calling (none: it is not told).
+        pub identity_header: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -81,6 +83,7 @@ struct ValidServer {
     require_token: bool,
     oauth_enabled: bool,
     headers: BTreeMap<String, String>,
+    identity_header: Option<String>,
 }
 
 fn headers_context(id: Uuid) -> String {
@@ -171,6 +174,24 @@ async fn validate(
             BTreeMap::new()
         }),
     };
+    let identity_header = match input.identity_header.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => match parse_header_name(raw) {
+            Ok(name) if headers.contains_key(&name) => {
+                fields.insert("identity_header".into(), format!("\"{name}\" is already an upstream header; choose another name."));
+                None
+            }
+            Ok(name) if name == "authorization" => {
+                fields.insert("identity_header".into(), "Use a header of its own, not Authorization.".into());
+                None
+            }
+            Ok(name) => Some(name),
+            Err(e) => {
+                fields.insert("identity_header".into(), e);
+                None
+            }
+        },
+    };
     match (name, url, fields.is_empty()) {
         (Some(name), Some(url), true) => Ok(ValidServer {
             name,
@@ -179,6 +200,7 @@ async fn validate(
             require_token: input.require_token,
             oauth_enabled: input.oauth_enabled,
             headers,
+            identity_header,
         }),
         _ => Err(AppError::invalid_fields(fields)),
     }
@@ -381,6 +403,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         upstream_header_names: Set(header_names_json(&valid.headers)),
         upstream_headers_ciphertext: Set(seal_headers(state, id, &valid.headers)?),
         upstream_query_ciphertext: Set(seal_query(state, id, &valid.url)?),
+        identity_header: Set(valid.identity_header.clone()),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -396,6 +419,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
             "name": valid.name.as_str(), "upstream_url": valid.url.redacted(), "transport": valid.transport.as_str(),
             "require_token": valid.require_token, "oauth_enabled": valid.oauth_enabled, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
+            "identity_header": valid.identity_header,
         })),
     )
     .await?;
@@ -422,6 +446,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
             upstream_header_names: Set(header_names_json(&valid.headers)),
             upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
             upstream_query_ciphertext: Set(seal_query(state, existing.id, &valid.url)?),
+            identity_header: Set(valid.identity_header.clone()),
             updated_at: Set(Utc::now()),
             ..Default::default()
         })
@@ -450,6 +475,9 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     }
     if existing.oauth_enabled != valid.oauth_enabled {
         changed.insert("oauth_enabled".into(), serde_json::json!({ "from": existing.oauth_enabled, "to": valid.oauth_enabled }));
+    }
+    if existing.identity_header != valid.identity_header {
+        changed.insert("identity_header".into(), serde_json::json!({ "from": existing.identity_header, "to": valid.identity_header }));
     }
     if saved_query.as_deref() != valid.url.query() {
         // Which values changed is a secret too: only that the query did.
@@ -538,6 +566,7 @@ fn view(state: &AppState, m: entity::Model, token_count: u64, organisation: &str
         transport: Transport::parse(&m.transport).ok_or_else(|| AppError::internal(format!("bad transport {}", m.transport)))?,
         require_token: m.require_token,
         oauth_enabled: m.oauth_enabled,
+        identity_header: m.identity_header,
         upstream_header_names: serde_json::from_str(&m.upstream_header_names).map_err(AppError::internal)?,
         token_count,
         health,

@@ -235,6 +235,22 @@ pub enum ServerCommand {
         #[arg(long, value_name = "ORG")]
         org: Option<String>,
     },
+    /// Change a server's settings.
+    Set {
+        /// The server's name or id.
+        #[arg(value_name = "NAME_OR_ID")]
+        server: String,
+        /// The email of a member who may change servers.
+        #[arg(long, value_name = "EMAIL")]
+        account: String,
+        /// The organisation, by name or id (default: the account's personal one).
+        #[arg(long, value_name = "ORG")]
+        org: Option<String>,
+        /// Tell the upstream who is calling, in a signed JWT in this header (e.g.
+        /// Gatehouse-Identity; keys at /.well-known/jwks.json), or `off`.
+        #[arg(long, value_name = "NAME|off")]
+        identity_header: Option<String>,
+    },
     /// Connect to a server's upstream now: up or down (and why), its tools, prompts and resources.
     Check {
         /// The server's name or id.

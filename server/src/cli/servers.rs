@@ -50,6 +50,7 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                 require_token: !no_token,
                 oauth_enabled: !no_oauth,
                 upstream_headers: (!headers.is_empty()).then_some(headers),
+                identity_header: None,
             };
             let server = ssr::create_server(state, &actor, input).await?;
             out.print(&serde_json::json!({ "id": server.id, "name": server.name, "endpoint": server.endpoint() }), || {
@@ -82,6 +83,28 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                     })
                     .collect();
                 table(&["NAME", "ACCOUNT", "TRANSPORT", "ACCESS", "TOKENS", "HEALTH", "ENDPOINT", "CREATED", "ID"], rows, "No servers.")
+            });
+        }
+        ServerCommand::Set { server, account, org, identity_header } => {
+            let actor = actor_in(state, &account, org.as_deref()).await?;
+            let server = named(state, &actor, &server).await?;
+            let Some(identity_header) = identity_header else {
+                return Err(CliError::bad_input("Say what to change, e.g. --identity-header Gatehouse-Identity (or off)."));
+            };
+            let identity_header = (!identity_header.trim().eq_ignore_ascii_case("off")).then_some(identity_header);
+            let input = ServerInput {
+                name: server.name.clone(),
+                upstream_url: server.upstream_url.clone(),
+                transport: server.transport,
+                require_token: server.require_token,
+                oauth_enabled: server.oauth_enabled,
+                upstream_headers: None,
+                identity_header,
+            };
+            let saved = ssr::update_server(state, &actor, server.id, input).await?;
+            out.print(&saved, || match &saved.identity_header {
+                Some(name) => format!("{} tells its upstream who is calling in the {name} header", saved.name),
+                None => format!("{} does not tell its upstream who is calling", saved.name),
             });
         }
         ServerCommand::Check { server, account, org } => {

@@ -86,6 +86,7 @@ struct Inner {
     public: PublicAddress,
     /// Which tools each upstream says are read-only, for the read-only tool rule.
     read_only: Arc<ReadOnlyTools>,
+    identity: Arc<crate::identity::Identity>,
 }
 
 /// A request that passed admission: the server, what its token grants, and its place among the
@@ -112,11 +113,13 @@ pub struct Shared {
     pub freshness: Arc<Freshness>,
     pub usage: Arc<UsageRecorder>,
     pub read_only: Arc<ReadOnlyTools>,
+    /// Signs the assertions that tell upstreams who is calling.
+    pub identity: Arc<crate::identity::Identity>,
 }
 
 impl Gateway {
     pub fn new(app: AppState, shared: Shared, tags: SessionTags, settings: GatewaySettings) -> anyhow::Result<Self> {
-        let Shared { view, streams, freshness, usage, read_only } = shared;
+        let Shared { view, streams, freshness, usage, read_only, identity } = shared;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // HTTP(S)_PROXY would send every upstream's name to the proxy and connect through
@@ -141,6 +144,7 @@ impl Gateway {
                 settings,
                 public,
                 read_only,
+                identity,
             }),
         })
     }
@@ -272,7 +276,14 @@ impl Gateway {
         }
     }
 
-    fn upstream_request(&self, method: Method, url: Url, server: &ServerEntry, headers: &HeaderMap) -> reqwest::RequestBuilder {
+    fn upstream_request(
+        &self,
+        method: Method,
+        url: Url,
+        server: &ServerEntry,
+        grant: &Grant,
+        headers: &HeaderMap,
+    ) -> reqwest::RequestBuilder {
         let mut forwarded = reqwest::header::HeaderMap::new();
         for name in FORWARD_REQUEST {
             if let Some(value) = headers.get(*name) {
@@ -282,7 +293,29 @@ impl Gateway {
         for (name, value) in &server.headers {
             forwarded.insert(name.clone(), value.clone());
         }
+        if let (Some(identity), Some(token)) = (&server.identity, grant.token)
+            && let Some(assertion) = self.assertion(server, &identity.audience, token)
+        {
+            forwarded.insert(identity.header.clone(), assertion);
+        }
         self.inner.client.request(method, url).headers(forwarded)
+    }
+
+    /// The signed statement of who holds `token`, for `server`'s upstream.
+    fn assertion(&self, server: &ServerEntry, audience: &str, token: Uuid) -> Option<http::HeaderValue> {
+        let caller = {
+            let view = self.inner.view.read();
+            let entry = view.tokens.get(&token)?;
+            let role = view.members.get(&entry.maker)?.iter().find(|(org, _)| *org == entry.organisation)?.1;
+            crate::identity::Caller {
+                sub: entry.maker,
+                email: view.emails.get(&entry.maker).map(|e| e.to_string()).unwrap_or_default(),
+                org: entry.organisation,
+                role: role.as_str(),
+                token_id: token,
+            }
+        };
+        self.inner.identity.assertion(server.id, audience, &caller)
     }
 
     /// An upstream whose address the operator's policy refuses is never contacted.
@@ -426,7 +459,8 @@ impl Gateway {
         }
         let bytes = self.read_body(body).await?;
         let screened = self.screen(bytes, &headers, &server, &admitted.grant)?;
-        let request = self.upstream_request(method, server.upstream.clone(), &server, &headers).body(screened.forward.clone());
+        let request =
+            self.upstream_request(method, server.upstream.clone(), &server, &admitted.grant, &headers).body(screened.forward.clone());
         let upstream = self.send(request, server.id).await?;
         let grant = admitted.grant.clone();
         let (mut head, body) = if screened.changes_answer(grant.tools.is_some()) {
@@ -468,8 +502,9 @@ impl Gateway {
             return Err(GatewayError::WrongTransport { server: server.id, use_instead: "mcp" });
         }
         Self::allowed_upstream(&server)?;
-        let request =
-            self.upstream_request(Method::GET, server.upstream.clone(), &server, &headers).header(header::ACCEPT, "text/event-stream");
+        let request = self
+            .upstream_request(Method::GET, server.upstream.clone(), &server, &admitted.grant, &headers)
+            .header(header::ACCEPT, "text/event-stream");
         let upstream = self.send(request, server.id).await?;
         let head = upstream_head(&upstream);
         let Admitted { grant, guard, .. } = admitted;
@@ -539,7 +574,7 @@ impl Gateway {
         if let Some(inject) = &binding.inject {
             screened.refusals.iter().for_each(|answer| _ = inject.send(answer));
         }
-        let request = self.upstream_request(Method::POST, binding.upstream, &server, &headers).body(screened.forward);
+        let request = self.upstream_request(Method::POST, binding.upstream, &server, &admitted.grant, &headers).body(screened.forward);
         let upstream = self.send(request, server.id).await?;
         let grant = admitted.grant.clone();
         let (head, body) = Self::granted_body(upstream, admitted);

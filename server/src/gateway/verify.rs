@@ -632,6 +632,7 @@ mod tests {
                 require_token: true,
                 oauth: false,
                 headers: Vec::new(),
+                identity: None,
                 row: 0,
             }),
         );

@@ -77,14 +77,25 @@ pub struct ServerEntry {
     /// OAuth sign-in is offered: the 401 names the protected resource metadata.
     pub oauth: bool,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Tell the upstream who is calling: in which header, for which audience.
+    pub identity: Option<IdentityHeader>,
     /// The stored row this entry was made from, hashed (headers still sealed), so that
     /// reconciling compares rows without decrypting anything.
     pub row: u64,
 }
 
+#[derive(Debug)]
+pub struct IdentityHeader {
+    pub header: HeaderName,
+    /// The assertion's `aud`: the upstream URL without its query (which may hold a secret).
+    pub audience: String,
+}
+
 #[derive(Default)]
 pub struct AccessTables {
     pub accounts: HashMap<Uuid, bool>,
+    /// Each account's email, for the identity assertions sent upstream.
+    pub emails: HashMap<Uuid, Arc<str>>,
     /// Each account's memberships: organisation and role. An account has a few.
     pub members: HashMap<Uuid, Memberships>,
     /// Every organisation, and whether it is enabled.
@@ -118,6 +129,7 @@ impl AccessIndex {
         let mut data = AccessTables::default();
         for account in accounts::Entity::find().all(&state.db).await? {
             data.accounts.insert(account.id, is_active(&account));
+            data.emails.insert(account.id, account.email.as_str().into());
         }
         data.members = all_memberships(&state.db).await?;
         data.organisations = all_organisations(&state.db).await?;
@@ -148,8 +160,14 @@ impl AccessIndex {
                 let account = accounts::Entity::find_by_id(id).one(&state.db).await?;
                 let mut data = self.write();
                 match account {
-                    Some(a) => data.accounts.insert(id, is_active(&a)),
-                    None => data.accounts.remove(&id),
+                    Some(a) => {
+                        data.emails.insert(id, a.email.as_str().into());
+                        data.accounts.insert(id, is_active(&a))
+                    }
+                    None => {
+                        data.emails.remove(&id);
+                        data.accounts.remove(&id)
+                    }
                 };
             }
             ChangeKind::Organisation => {
@@ -299,7 +317,7 @@ fn row_digest(server: &servers::Model) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     (&server.organisation_id, &server.upstream_url, &server.transport, server.require_token, server.oauth_enabled).hash(&mut hasher);
-    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext).hash(&mut hasher);
+    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext, &server.identity_header).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -408,6 +426,11 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
             .into_iter()
             .filter_map(|(name, value)| Some((HeaderName::try_from(name).ok()?, HeaderValue::try_from(value).ok()?)))
             .collect(),
+        identity: server.identity_header.as_deref().and_then(|name| {
+            let mut audience = upstream.url().clone();
+            audience.set_query(None);
+            Some(IdentityHeader { header: HeaderName::try_from(name).ok()?, audience: audience.to_string() })
+        }),
         row: row_digest(server),
     })
 }

@@ -11,6 +11,7 @@ mod gateway;
 mod gateway_rules;
 mod headers;
 mod health;
+mod identity;
 mod late_commits;
 mod migration;
 mod oauth;
