@@ -22,7 +22,16 @@ fn bench(c: &mut Criterion) {
     view.keys.insert(key, KeyEntry::new(account, false, &secret));
     view.tokens.insert(
         token_id,
-        TokenEntry { organisation: account, maker: account, key, expires_at: None, revoked: false, fingerprinted: true, renewable: false },
+        TokenEntry {
+            organisation: account,
+            maker: account,
+            key,
+            expires_at: None,
+            revoked: false,
+            fingerprinted: true,
+            renewable: false,
+            networks: None,
+        },
     );
     let server = Arc::new(ServerEntry {
         id: server_id,
@@ -50,6 +59,7 @@ fn bench(c: &mut Criterion) {
                 revoked: false,
                 fingerprinted: true,
                 renewable: false,
+                networks: None,
             },
         );
     }

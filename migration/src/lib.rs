@@ -13,6 +13,7 @@ mod m20261204_000008_organisations;
 mod m20261207_000009_tool_rules;
 mod m20261208_000010_server_health;
 mod m20261208_000011_identity;
+mod m20261208_000012_token_networks;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_tool_rules::Migration),
             Box::new(m20261208_000010_server_health::Migration),
             Box::new(m20261208_000011_identity::Migration),
+            Box::new(m20261208_000012_token_networks::Migration),
         ]
     }
 }

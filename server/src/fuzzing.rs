@@ -61,6 +61,7 @@ fn view() -> &'static AccessTables {
                 revoked: false,
                 fingerprinted: true,
                 renewable: false,
+                networks: None,
             },
         );
         view.tokens.insert(
@@ -73,6 +74,7 @@ fn view() -> &'static AccessTables {
                 revoked: false,
                 fingerprinted: true,
                 renewable: false,
+                networks: None,
             },
         );
         view.servers.insert(

@@ -229,6 +229,9 @@ pub struct TokenView {
     pub last_used_ip: Option<String>,
     pub use_count: i64,
     pub servers: Vec<ServerRef>,
+    /// The client addresses it may be used from (CIDRs); empty: any.
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
     /// An OAuth grant's client (`oauth_clients.id`): the token renews by refresh, and its
     /// description reads "via OAuth: <client name>".
     #[serde(default)]
@@ -383,6 +386,20 @@ pub struct NewTokenInput {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<uuid::Uuid>))]
     pub server_ids: Vec<ServerId>,
+    /// Client addresses it may be used from (CIDRs or addresses); absent or empty: any.
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
+    /// The tool rule on every server in `server_ids` (absent: every tool).
+    #[serde(default)]
+    pub tools: Option<crate::tools::ToolRule>,
+}
+
+/// A token's allowed client addresses, replaced whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct NetworksInput {
+    /// CIDRs or addresses, e.g. `["10.0.0.0/8", "203.0.113.7"]`; empty: any address.
+    pub allowed_networks: Vec<String>,
 }
 
 /// A token just made: the only time the token string is shown.
@@ -457,6 +474,7 @@ mod tests {
             last_used_ip: None,
             use_count: 0,
             servers: Vec::new(),
+            allowed_networks: Vec::new(),
             oauth_client: None,
         }
     }

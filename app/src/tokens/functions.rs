@@ -58,13 +58,20 @@ pub async fn create_token(
     expires: String,
     #[server(default)] expires_on: String,
     #[server(default)] servers: Vec<ServerId>,
+    #[server(default)] tools: String,
+    #[server(default)] networks: String,
 ) -> Result<CreatedToken, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
             // The date picker only counts when "on a date" is chosen.
             let expires = if expires == "date" { expires_on } else { expires };
-            let created = super::ssr::create_token(&state, &actor, NewTokenInput { description, expires, server_ids: servers }).await?;
+            let tools = match tools.trim() {
+                "" => None,
+                words => Some(crate::tools::ToolRule::parse(words).map_err(crate::tools::invalid_rule)?),
+            };
+            let input = NewTokenInput { description, expires, server_ids: servers, allowed_networks: vec![networks], tools };
+            let created = super::ssr::create_token(&state, &actor, input).await?;
             if is_form_post() {
                 // Without JavaScript the answer is a redirect, so the token page shows it, once. Until
                 // then it waits in the session store, sealed under the master key like every secret
@@ -125,6 +132,19 @@ pub async fn dissociate_server(id: TokenId, server: ServerId) -> Result<TokenVie
         async move {
             let (state, actor) = require_actor().await?;
             super::ssr::dissociate(&state, &actor, id, server).await
+        }
+        .await,
+    )
+}
+
+/// Limits the client addresses the token may be used from: CIDRs or addresses separated by
+/// commas or spaces; empty or `any`: any address.
+#[server(prefix = "/rpc", endpoint = "allow_networks")]
+pub async fn allow_networks(id: TokenId, #[server(default)] networks: String) -> Result<TokenView, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::ssr::set_allowed_networks(&state, &actor, id, vec![networks]).await
         }
         .await,
     )

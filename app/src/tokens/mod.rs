@@ -2,6 +2,7 @@
 pub mod domain;
 pub mod functions;
 pub mod inspect;
+pub mod networks;
 mod pages;
 pub mod refusal;
 pub mod snippets;

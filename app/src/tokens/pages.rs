@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use super::domain::{CreatedToken, EXPIRY_PRESETS, TokenFilter, TokenId, TokenOrder, TokenPage, TokenStatus, TokenView};
 use super::functions::{
-    AssociateServer, CreateToken, DissociateServer, LimitTools, RevokeToken, get_token, list_tokens, take_created_token,
+    AllowNetworks, AssociateServer, CreateToken, DissociateServer, LimitTools, RevokeToken, get_token, list_tokens, take_created_token,
 };
 use super::snippets::snippets;
 use crate::components::*;
@@ -254,6 +254,12 @@ pub fn NewTokenPage() -> impl IntoView {
                     })}
                 </Suspense>
             </fieldset>
+            <Field label="Tools it may call" name="tools" autocomplete="off"
+                hint="all (the default), read-only (tools the server marks readOnlyHint), or names such as echo,add; on every chosen server. Each server's page lists its tools."
+                error=field_error(error, "tools")/>
+            <Field label="Allowed addresses" name="networks" autocomplete="off"
+                hint="Empty: any address. Or CIDRs and addresses, e.g. 10.0.0.0/8, 203.0.113.7: requests from anywhere else are refused."
+                error=field_error(error, "allowed_networks")/>
             <button type="submit" class=PRIMARY_BUTTON disabled=move || action.pending().get()>
                 {move || if action.pending().get() { "Creating…" } else { "Create token" }}
             </button>
@@ -354,8 +360,18 @@ pub fn TokenDetailPage() -> impl IntoView {
     let associate = ServerAction::<AssociateServer>::new();
     let dissociate = ServerAction::<DissociateServer>::new();
     let limit = ServerAction::<LimitTools>::new();
+    let allow = ServerAction::<AllowNetworks>::new();
     let token = Resource::new(
-        move || (id(), revoke.version().get(), associate.version().get(), dissociate.version().get(), limit.version().get()),
+        move || {
+            (
+                id(),
+                revoke.version().get(),
+                associate.version().get(),
+                dissociate.version().get(),
+                limit.version().get(),
+                allow.version().get(),
+            )
+        },
         |(id, ..)| async move {
             match id {
                 Some(id) => get_token(id).await,
@@ -378,6 +394,7 @@ pub fn TokenDetailPage() -> impl IntoView {
     });
     toast_on(dissociate, |t| format!("Server removed from “{}”.", t.description));
     toast_on(limit, |t| format!("Tool rules of “{}” saved.", t.description));
+    toast_on(allow, |t| format!("Addresses of “{}” saved.", t.description));
     let servers = Resource::new(|| (), |_| list_servers());
     let shown_once = Resource::new(id, |id| async move {
         match id {
@@ -396,7 +413,7 @@ pub fn TokenDetailPage() -> impl IntoView {
                         let dialog = fresh.map(|token| view! {
                             <CreatedDialog created=CreatedToken { token, details: t.clone() } servers=all_servers.clone()/>
                         });
-                        view! { <TokenDetail token=t all_servers usage revoke associate dissociate limit/> {dialog} }.into_any()
+                        view! { <TokenDetail token=t all_servers usage revoke associate dissociate limit allow/> {dialog} }.into_any()
                     }
                     Err(error) => view! { <Title text="Token · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
@@ -414,8 +431,17 @@ fn TokenDetail(
     associate: ServerAction<AssociateServer>,
     dissociate: ServerAction<DissociateServer>,
     limit: ServerAction<LimitTools>,
+    allow: ServerAction<AllowNetworks>,
 ) -> impl IntoView {
     let id = token.id.to_string();
+    let id_for_allow = id.clone();
+    let allow_error = action_error(allow);
+    let networks_words = token.allowed_networks.join(", ");
+    let networks_said = if token.allowed_networks.is_empty() {
+        "May be used from any address.".to_string()
+    } else {
+        format!("May be used only from {}.", token.allowed_networks.join(", "))
+    };
     let (id_for_add, id_for_revoke) = (id.clone(), id.clone());
     let active = token.status == TokenStatus::Active;
     let linked = token.servers.clone();
@@ -465,11 +491,18 @@ fn TokenDetail(
                     let limit_label = format!("Save tools for {}", s.name);
                     let marker = s.name.clone();
                     let words = s.tools.words();
+                    // What the server's last check found, to choose from.
+                    let discovered = all_servers.iter().find(|a| a.id == s.id).and_then(|a| a.health.discovery.as_ref()).map(|d| {
+                        let names: Vec<String> =
+                            d.tools.iter().map(|t| if t.read_only { format!("{} (read-only)", t.name) } else { t.name.clone() }).collect();
+                        format!("Its tools: {}", if names.is_empty() { "none".into() } else { names.join(", ") })
+                    });
                     view! {
                     <li class="flex flex-wrap items-center justify-between gap-3 px-4 py-3 text-sm" data-server=marker>
                         <div>
                             <A href=format!("/servers/{}", s.id) attr:class=LINK>{s.name.clone()}</A>
                             <p class="text-xs text-slate-500" data-testid="tool-rule">{format!("May call {}", s.tools)}</p>
+                            {discovered.map(|d| view! { <p class="text-xs text-slate-400" data-testid="discovered-tools">{d}</p> })}
                         </div>
                         <div class="flex flex-wrap items-end gap-2">
                             {active.then(|| view! {
@@ -491,6 +524,17 @@ fn TokenDetail(
                 }}).collect_view()}
             </ul>
             <FormAlert error=limit_error/>
+            <h3 class="mb-2 mt-6 text-sm font-semibold text-slate-700 dark:text-slate-300">"Where it may be used from"</h3>
+            <p class="text-sm text-slate-600 dark:text-slate-400" data-testid="allowed-networks">{networks_said}</p>
+            {active.then(|| view! {
+                <ActionForm action=allow attr:class="mt-2 flex flex-wrap items-end gap-2">
+                    <input type="hidden" name="id" value=id_for_allow/>
+                    <input type="text" name="networks" value=networks_words class=INPUT aria-label="Allowed addresses"
+                        placeholder="any, or 10.0.0.0/8, 203.0.113.7"/>
+                    <button type="submit" class=SECONDARY_BUTTON>"Save addresses"</button>
+                </ActionForm>
+            })}
+            <FormAlert error=allow_error/>
             {(active && !others.is_empty()).then(|| view! {
                 <ActionForm action=associate attr:class="mt-3 flex flex-wrap items-end gap-2">
                     <input type="hidden" name="id" value=id_for_add/>

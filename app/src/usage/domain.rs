@@ -97,6 +97,7 @@ pub fn reason_label(reason: &str) -> &'static str {
         "wrong_audience" => "Wrong issuer or audience",
         "account_disabled" => "Account disabled",
         "tool_not_allowed" => "Tool left out by the token's tool rule",
+        "address_not_allowed" => "Not from an allowed address",
         "header_mismatch" => "Mcp-Method/Mcp-Name differ from the body",
         _ => "Other",
     }

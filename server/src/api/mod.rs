@@ -115,6 +115,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(tokens::revoke))
         .routes(routes!(tokens::associate, tokens::dissociate))
         .routes(routes!(tokens::limit_tools))
+        .routes(routes!(tokens::allow_networks))
         .routes(routes!(signing_keys::list))
         .routes(routes!(signing_keys::rotate))
         .routes(routes!(signing_keys::revoke))

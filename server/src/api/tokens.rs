@@ -13,7 +13,7 @@ use app::{
     error::AppError,
     servers::ServerId,
     state::AppState,
-    tokens::{CreatedToken, NewTokenInput, TokenId, TokenView, ssr},
+    tokens::{CreatedToken, NetworksInput, NewTokenInput, TokenId, TokenView, ssr},
     tools::ToolRule,
 };
 
@@ -95,4 +95,18 @@ pub async fn limit_tools(
     ApiJson(rule): ApiJson<ToolRule>,
 ) -> Result<Json<TokenView>, AppError> {
     Ok(Json(ssr::set_tool_rule(&state, &actor, TokenId(id), ServerId(server_id), rule).await?))
+}
+
+/// Limits the client addresses the token may be used from: CIDRs or addresses, checked against
+/// the client's address (as the trusted proxies give it) on every request; an empty list allows
+/// any address. The gateway applies it to the next request.
+#[utoipa::path(put, path = "/tokens/{id}/networks", tag = "tokens", params(("id" = Uuid, Path)), request_body = NetworksInput,
+    responses((status = 200, body = TokenView), (status = 404, body = AppError), (status = 422, body = AppError)))]
+pub async fn allow_networks(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<NetworksInput>,
+) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(ssr::set_allowed_networks(&state, &actor, TokenId(id), input.allowed_networks).await?))
 }

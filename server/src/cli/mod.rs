@@ -293,6 +293,10 @@ pub enum TokenCommand {
         /// A server it may reach, by name or id (repeat for more).
         #[arg(long = "server", value_name = "NAME_OR_ID")]
         servers: Vec<String>,
+        /// A client address or CIDR it may be used from (repeat, or separate with commas);
+        /// none: any address.
+        #[arg(long = "allow-from", value_name = "CIDR")]
+        allow_from: Vec<String>,
     },
     /// Tokens, of one organisation, of one account's organisations, or of all.
     List {
@@ -334,6 +338,15 @@ pub enum TokenCommand {
         /// by commas (echo,add).
         #[arg(long, value_name = "all|read-only|NAMES")]
         tools: String,
+    },
+    /// Limit the client addresses a token may be used from.
+    Allow {
+        /// The token's id or fingerprint (at least 8 hex characters).
+        #[arg(value_name = "ID_OR_FINGERPRINT")]
+        token: String,
+        /// CIDRs or addresses separated by commas (10.0.0.0/8,203.0.113.7), or `any`.
+        #[arg(long, value_name = "CIDRS|any")]
+        from: String,
     },
     /// Read a token on stdin and print, server by server, whether the gateway would accept it.
     Inspect,

@@ -98,7 +98,7 @@ fn detail(account: &str, t: &TokenView) -> String {
         named.collect::<Vec<_>>().join(", ")
     };
     format!(
-        "{}\n  id           {}\n  fingerprint  {}\n  account      {account}\n  status       {}\n  created      {}\n  expires      {}\n  revoked      {}\n  last used    {}{}\n  requests     {}\n  servers      {servers}",
+        "{}\n  id           {}\n  fingerprint  {}\n  account      {account}\n  status       {}\n  created      {}\n  expires      {}\n  revoked      {}\n  last used    {}{}\n  requests     {}\n  servers      {servers}\n  from         {}",
         t.description,
         t.id,
         t.fingerprint.as_deref().unwrap_or("- (made before fingerprints)"),
@@ -109,13 +109,14 @@ fn detail(account: &str, t: &TokenView) -> String {
         when(t.last_used_at, "never"),
         t.last_used_ip.as_deref().map(|ip| format!(" from {ip}")).unwrap_or_default(),
         t.use_count,
+        if t.allowed_networks.is_empty() { "any address".to_string() } else { t.allowed_networks.join(", ") },
     )
 }
 
 pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result<(), CliError> {
     let state = &opened.state;
     match command {
-        TokenCommand::Create { account, org, description, expires, servers } => {
+        TokenCommand::Create { account, org, description, expires, servers, allow_from } => {
             let account = prompt::required(account, "--account", "The email of the member making it")?;
             let actor = actor_in(state, &account, org.as_deref()).await?;
             let description = prompt::required(description, "--description", "Description (what will use it)")?;
@@ -124,7 +125,12 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
             for name in &servers {
                 server_ids.push(server_named(state, &actor, name).await?.id);
             }
-            let created = ssr::create_token(state, &actor, NewTokenInput { description, expires, server_ids }).await?;
+            let created = ssr::create_token(
+                state,
+                &actor,
+                NewTokenInput { description, expires, server_ids, allowed_networks: allow_from, tools: None },
+            )
+            .await?;
             out.print(
                 &serde_json::json!({ "token": created.token, "id": created.details.id, "fingerprint": created.details.fingerprint }),
                 || created.token.clone(),
@@ -182,6 +188,14 @@ pub async fn run(command: TokenCommand, opened: &Opened, out: &Output) -> Result
             let server = server_named(state, &actor, &server).await?;
             let token = ssr::set_tool_rule(state, &actor, token.id, server.id, rule.clone()).await?;
             out.print(&token, || format!("{} may call {rule} on {}", token.description, server.name));
+        }
+        TokenCommand::Allow { token, from } => {
+            let (actor, token) = resolve(state, &token).await?;
+            let token = ssr::set_allowed_networks(state, &actor, token.id, vec![from]).await?;
+            out.print(&token, || match token.allowed_networks.as_slice() {
+                [] => format!("{} may be used from any address", token.description),
+                networks => format!("{} may be used only from {}", token.description, networks.join(", ")),
+            });
         }
         TokenCommand::Inspect => inspect(opened, out).await?,
         TokenCommand::Find => {

@@ -34,6 +34,8 @@ pub enum GatewayError {
     HostNotAllowed,
     /// A request to a server that needs no token, from a page of another site.
     CrossSiteOrigin,
+    /// A token limited to some client addresses, used from another.
+    AddressNotAllowed,
     WrongTransport {
         server: Uuid,
         use_instead: &'static str,
@@ -71,6 +73,7 @@ impl GatewayError {
         "too_many_streams",
         "host_not_allowed",
         "cross_site_origin",
+        "address_not_allowed",
         "wrong_transport",
         "method_not_allowed",
         "payload_too_large",
@@ -88,7 +91,7 @@ impl GatewayError {
             GatewayError::Refused(_) | GatewayError::SessionTokenMismatch => StatusCode::UNAUTHORIZED,
             GatewayError::UnknownSession | GatewayError::WrongTransport { .. } => StatusCode::NOT_FOUND,
             GatewayError::RateLimited { .. } | GatewayError::TooManyOpen { .. } => StatusCode::TOO_MANY_REQUESTS,
-            GatewayError::HostNotAllowed | GatewayError::CrossSiteOrigin => StatusCode::FORBIDDEN,
+            GatewayError::HostNotAllowed | GatewayError::CrossSiteOrigin | GatewayError::AddressNotAllowed => StatusCode::FORBIDDEN,
             GatewayError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -111,6 +114,7 @@ impl GatewayError {
             GatewayError::TooManyOpen { .. } => "too_many_streams",
             GatewayError::HostNotAllowed => "host_not_allowed",
             GatewayError::CrossSiteOrigin => "cross_site_origin",
+            GatewayError::AddressNotAllowed => "address_not_allowed",
             GatewayError::WrongTransport { .. } => "wrong_transport",
             GatewayError::MethodNotAllowed => "method_not_allowed",
             GatewayError::PayloadTooLarge { .. } => "payload_too_large",
@@ -147,6 +151,9 @@ impl GatewayError {
                 "This server needs no token, so it answers only requests sent to this Gatehouse's own host name.".into()
             }
             GatewayError::CrossSiteOrigin => "This server needs no token, so it does not answer requests from pages of other sites.".into(),
+            GatewayError::AddressNotAllowed => {
+                "This token is not from an allowed address: it may be used only from the addresses its owner listed.".into()
+            }
             GatewayError::WrongTransport { server, use_instead } => {
                 format!("This server uses the other MCP transport; connect to /s/{server}/{use_instead}.")
             }
@@ -249,6 +256,7 @@ mod tests {
             GatewayError::TooManyOpen { max: 1 },
             GatewayError::HostNotAllowed,
             GatewayError::CrossSiteOrigin,
+            GatewayError::AddressNotAllowed,
             GatewayError::WrongTransport { server: Uuid::nil(), use_instead: "sse" },
             GatewayError::MethodNotAllowed,
             GatewayError::PayloadTooLarge { max: 1 },

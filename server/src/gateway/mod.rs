@@ -212,6 +212,14 @@ impl Gateway {
                 return Err(self.refused(token, server.id, refusal.into()));
             }
         };
+        if let Some(token) = grant.token
+            && let Some(networks) = view.tokens.get(&token).and_then(|t| t.networks.as_deref())
+            && !app::tokens::networks::allows(networks, peer.ip())
+        {
+            drop(view);
+            tracing::info!(server = %server.id, %token, client = %peer.ip(), "gateway refused a token outside its allowed addresses");
+            return Err(self.refused(Some(token), server.id, GatewayError::AddressNotAllowed));
+        }
         drop(view);
         let holder = grant.token.map_or(Holder::Address(peer.ip()), Holder::Token);
         if let Err(wait) = self.inner.limiter.check(holder) {

@@ -527,6 +527,7 @@ mod tests {
                 revoked: false,
                 fingerprinted: true,
                 renewable: false,
+                networks: None,
             },
         );
         Fixture { view, account, kid, token, secret, now: Utc::now() }

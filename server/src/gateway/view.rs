@@ -61,6 +61,8 @@ pub struct TokenEntry {
     /// An OAuth grant: its access tokens are renewed by refresh, each with its own `exp` no later
     /// than `expires_at` (the grant's end), rather than one string with exactly that `exp`.
     pub renewable: bool,
+    /// The client addresses it may be used from (`None`: any).
+    pub networks: Option<Arc<[ipnet::IpNet]>>,
 }
 
 #[derive(Debug)]
@@ -396,6 +398,7 @@ fn token_entry(token: &tokens::Model) -> TokenEntry {
         revoked: token.revoked_at.is_some(),
         fingerprinted: token.fingerprint.is_some(),
         renewable: token.oauth_client_id.is_some(),
+        networks: app::tokens::networks::from_stored(token.allowed_networks.as_deref()).map(Arc::from),
     }
 }
 

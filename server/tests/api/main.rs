@@ -14,6 +14,7 @@ mod health;
 mod identity;
 mod late_commits;
 mod migration;
+mod networks;
 mod oauth;
 mod openapi;
 mod operations;

@@ -110,6 +110,7 @@ async fn every_server_function_answers_404_with_another_organisations_ids(backen
         ("dissociate_server", vec![("id", &token_id), ("server", &server_id)]),
         ("dissociate_server", vec![("id", &own_token), ("server", &server_id)]),
         ("limit_tools", vec![("id", &token_id), ("server", &server_id), ("tools", "echo")]),
+        ("allow_networks", vec![("id", &token_id), ("networks", "0.0.0.0/0")]),
         ("limit_tools", vec![("id", &own_token), ("server", &server_id), ("tools", "echo")]),
         ("revoke_signing_key", vec![("id", &key)]),
         ("change_member_role", vec![("account", &carol_id), ("role", "viewer")]),

@@ -404,6 +404,7 @@ async fn organisation_sweep_answers_404_with_another_organisations_ids(backend: 
         (Method::PUT, format!("/tokens/{a_token}/servers/{a_server}"), Some(json!({}))),
         (Method::DELETE, format!("/tokens/{a_token}/servers/{a_server}"), None),
         (Method::PUT, format!("/tokens/{a_token}/servers/{a_server}/tools"), Some(json!({ "mode": "read_only" }))),
+        (Method::PUT, format!("/tokens/{a_token}/networks"), Some(json!({ "allowed_networks": ["0.0.0.0/0"] }))),
         (Method::GET, format!("/tokens/{b_token}"), None),
         (Method::GET, "/signing-keys".into(), None),
         (Method::POST, "/signing-keys/rotate".into(), Some(json!({}))),

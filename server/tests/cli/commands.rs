@@ -602,6 +602,13 @@ fn every_command_answers_in_text_and_in_json(backend: Backend) {
     let all = env.json(&["token", "limit", &ci_id, "--server", "alpha", "--tools", "all"]);
     assert_eq!(all["servers"], json!([{ "id": alpha, "name": "alpha" }]), "{all}");
 
+    // Addresses: a list, shown, refused when malformed, and any again.
+    let allowed = env.json(&["token", "allow", &ci_id, "--from", "10.0.0.0/8,203.0.113.7"]);
+    assert_eq!(allowed["allowed_networks"], json!(["10.0.0.0/8", "203.0.113.7/32"]), "{allowed}");
+    assert!(env.ok(&["token", "show", &ci_id]).contains("from         10.0.0.0/8, 203.0.113.7/32"), "show names them");
+    env.bad_input(&["token", "allow", &ci_id, "--from", "10.0.0.0/99"], None, &["10.0.0.0/99"]);
+    assert_eq!(env.ok(&["token", "allow", &ci_id, "--from", "any"]).trim(), "ci may be used from any address");
+
     let text = env.ok_with(&["token", "inspect"], Some(&format!("{ci_token}\n")));
     assert!(text.starts_with(&format!("Token ci ({ci_id}), active, of {ADA}")), "{text}");
     let verdict = text.lines().find(|l| l.starts_with("alpha")).unwrap_or_else(|| panic!("an alpha row in {text}"));
@@ -682,6 +689,11 @@ fn every_command_answers_in_text_and_in_json(backend: Backend) {
         assert_eq!(written["backup"], to.to_str().unwrap());
         assert!(written["bytes"].as_u64().unwrap() > 0 && to.exists(), "{written}");
     }
+    // A token made with an address allowlist.
+    let office =
+        env.json(&["token", "create", "--account", ADA, "--description", "office", "--expires", "1d", "--allow-from", "192.0.2.0/24"]);
+    let office_id = office["id"].as_str().unwrap().to_string();
+    assert!(env.ok(&["token", "show", &office_id]).contains("from         192.0.2.0/24"));
 }
 
 fn bad_input_exits_2_and_names_what_is_accepted(backend: Backend) {

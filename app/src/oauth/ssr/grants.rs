@@ -372,6 +372,7 @@ pub async fn exchange_code(
         use_count: Set(0),
         fingerprint: Set(Some(sha256_hex(&access.0))),
         oauth_client_id: Set(Some(client.id)),
+        allowed_networks: Set(None),
     })
     .exec_without_returning(&txn)
     .await

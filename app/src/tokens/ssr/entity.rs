@@ -22,6 +22,8 @@ pub struct Model {
     pub fingerprint: Option<String>,
     /// Set for an OAuth grant: the client it was granted to (`oauth_clients.id`).
     pub oauth_client_id: Option<Uuid>,
+    /// The client addresses it may be used from: a JSON array of CIDRs (none: any).
+    pub allowed_networks: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

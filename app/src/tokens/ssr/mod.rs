@@ -53,7 +53,15 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
     if owned.len() != server_ids.len() {
         fields.insert("server_ids".into(), "One of the chosen servers does not exist.".into());
     }
-    let (Some(description), Some(expires_at), true) = (description, expires_at, fields.is_empty()) else {
+    let networks =
+        crate::tokens::networks::parse(&input.allowed_networks).map_err(|e| fields.insert("allowed_networks".to_string(), e)).ok();
+    let rule = input.tools.unwrap_or_default();
+    if let crate::tools::ToolRule::Only(names) = &rule
+        && let Err(e) = crate::tools::ToolRule::only(names.iter().map(|n| n.as_str()))
+    {
+        fields.insert("tools".to_string(), e);
+    }
+    let (Some(description), Some(expires_at), Some(networks), true) = (description, expires_at, networks, fields.is_empty()) else {
         return Err(AppError::invalid_fields(fields));
     };
 
@@ -86,11 +94,19 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
         use_count: Set(0),
         fingerprint: Set(Some(crate::secrets::sha256_hex(&token))),
         oauth_client_id: Set(None),
+        allowed_networks: Set(crate::tokens::networks::stored(&networks)),
     })
     .exec_without_returning(&txn)
     .await?;
     for server in &server_ids {
         insert_association(&txn, id, *server).await?;
+    }
+    if let Some(stored) = rule.stored() {
+        token_servers::Entity::update_many()
+            .col_expr(token_servers::Column::ToolRule, sea_orm::sea_query::Expr::value(stored))
+            .filter(token_servers::Column::TokenId.eq(id))
+            .exec(&txn)
+            .await?;
     }
     record_change(&txn, ChangeKind::Token, id).await?;
     audit(
@@ -100,6 +116,8 @@ pub async fn create_token(state: &AppState, actor: &Actor, input: NewTokenInput)
             "expires_at": expires_at,
             "servers": server_ids,
             "signing_key": key.id,
+            "allowed_networks": networks.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            "tools": rule,
         })),
     )
     .await?;
@@ -303,6 +321,11 @@ pub async fn views(
                 last_used_ip: m.last_used_ip,
                 use_count: m.use_count,
                 servers,
+                allowed_networks: crate::tokens::networks::from_stored(m.allowed_networks.as_deref())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect(),
                 oauth_client: m.oauth_client_id,
             }
         })
@@ -420,6 +443,34 @@ pub async fn set_tool_rule(
         .await?;
     }
     state.changes.commit(&state.db, txn).await?;
+    get_token(state, actor, token_id).await
+}
+
+/// Replaces the client addresses `token_id` may be used from (empty: any). The next request on
+/// every process follows it.
+#[tracing::instrument(skip_all, fields(account = %actor.account_id(), token = %token_id))]
+pub async fn set_allowed_networks(state: &AppState, actor: &Actor, token_id: TokenId, input: Vec<String>) -> Result<TokenView, AppError> {
+    let networks =
+        crate::tokens::networks::parse(&input).map_err(|e| AppError::invalid_fields([("allowed_networks".to_string(), e)].into()))?;
+    let token = visible_model(&state.db, actor, token_id, true).await?;
+    let stored = crate::tokens::networks::stored(&networks);
+    if token.allowed_networks != stored {
+        let txn = state.changes.begin(&state.db).await?;
+        entity::Entity::update_many()
+            .col_expr(entity::Column::AllowedNetworks, sea_orm::sea_query::Expr::value(stored))
+            .filter(entity::Column::Id.eq(token.id))
+            .exec(&txn)
+            .await?;
+        record_change(&txn, ChangeKind::Token, token.id).await?;
+        audit(
+            &txn,
+            AuditRecord::by(actor, "token.networks_limited", "token", token.id).detail(serde_json::json!({
+                "allowed_networks": networks.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            })),
+        )
+        .await?;
+        state.changes.commit(&state.db, txn).await?;
+    }
     get_token(state, actor, token_id).await
 }
 
