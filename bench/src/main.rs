@@ -159,6 +159,17 @@ impl Api {
         Ok((created["token"].as_str().context("token")?.to_string(), created["details"]["id"].as_str().context("id")?.to_string()))
     }
 
+    /// Sets a token's tool rule on one server.
+    async fn limit(&self, token: &str, server: &str, rule: Value) -> Result<()> {
+        self.http
+            .put(format!("{}/api/v1/tokens/{token}/servers/{server}/tools", self.base))
+            .json(&rule)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     async fn revoke(&self, id: &str) -> Result<()> {
         self.http.post(format!("{}/api/v1/tokens/{id}/revoke", self.base)).json(&json!({})).send().await?.error_for_status()?;
         Ok(())
@@ -594,6 +605,40 @@ async fn main() -> Result<()> {
             });
         }
     }
+
+    eprintln!("measuring: tool rules");
+    // What a tool rule costs on the hot path: the same calls with the bench token (no rule) and
+    // with a token limited to two tools (its bodies are read and screened), one after the other.
+    let (ruled, ruled_id) = s.api.token(&[&s.mcp_server]).await?;
+    s.api.limit(&ruled_id, &s.mcp_server, json!({ "mode": "only", "tools": ["echo", "slow_echo"] })).await?;
+    let plain = latency("streamable", &gateway_url, token, "echo", &budget).await?;
+    let limited = latency("streamable", &gateway_url, Some(&ruled), "echo", &budget).await?;
+    let mut per_request = Vec::new();
+    for with in [token, Some(ruled.as_str())] {
+        let before = procs::cpu_seconds(gatehouse.child.id());
+        let (rate, count) = calls_for(&gateway_url, with, 32, None, budget.throughput_time).await?;
+        per_request.push((rate, (procs::cpu_seconds(gatehouse.child.id()) - before) / count.max(1) as f64));
+    }
+    let ((plain_rate, plain_cpu), (ruled_rate, ruled_cpu)) = (per_request[0], per_request[1]);
+    rows.push(Row {
+        figure: "tool rules: `tools/call` through the gateway with a token limited to two tools vs the same without a rule (Streamable HTTP, echo)".into(),
+        compared: format!(
+            "no rule: p50 {} / p99 {}, {plain_rate:.0}/s at c=32, {:.1} µs CPU per request",
+            ms(plain.p50()),
+            ms(plain.p99()),
+            plain_cpu * 1e6
+        ),
+        goal: "measured (issue 19): what a rule adds".into(),
+        measured: format!(
+            "rule: p50 {} / p99 {}, {ruled_rate:.0}/s ({:.2}×), {:.1} µs CPU ({:+.1} µs)",
+            ms(limited.p50()),
+            ms(limited.p99()),
+            ruled_rate / plain_rate.max(1e-9),
+            ruled_cpu * 1e6,
+            (ruled_cpu - plain_cpu) * 1e6
+        ),
+        verdict: Verdict::Info,
+    });
 
     // Login at the OWASP argon2id parameters (19 MiB, t=2, p=1), nothing else running.
     let logins = login_p50(&gatehouse.url, &s.email, &budget).await?;

@@ -14,6 +14,7 @@ mod m20261207_000009_tool_rules;
 mod m20261208_000010_server_health;
 mod m20261208_000011_identity;
 mod m20261208_000012_token_networks;
+mod m20261208_000013_tool_usage;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000010_server_health::Migration),
             Box::new(m20261208_000011_identity::Migration),
             Box::new(m20261208_000012_token_networks::Migration),
+            Box::new(m20261208_000013_tool_usage::Migration),
         ]
     }
 }

@@ -13,7 +13,7 @@ use crate::toast::toast_on;
 use crate::tokens::{TokenList, functions::server_tokens};
 use crate::usage::{
     ServerUsage,
-    chart::{RefusalReasons, Span, UsageChart},
+    chart::{RefusalReasons, Span, ToolCounts, UsageChart},
     functions::get_server_usage,
 };
 
@@ -254,6 +254,8 @@ fn ServerDetail(
                 </div>
                 <h3 class="mb-2 mt-6 text-sm font-semibold text-slate-700 dark:text-slate-300">"Why requests were refused"</h3>
                 <RefusalReasons counts=u.refusals/>
+                <h3 class="mb-2 mt-6 text-sm font-semibold text-slate-700 dark:text-slate-300">"Most-called tools, last 30 days"</h3>
+                <ToolCounts counts=u.tools/>
             </section>
         })}
         <section class="mt-10" aria-labelledby="tokens">

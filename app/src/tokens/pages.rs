@@ -395,6 +395,15 @@ pub fn TokenDetailPage() -> impl IntoView {
     toast_on(dissociate, |t| format!("Server removed from “{}”.", t.description));
     toast_on(limit, |t| format!("Tool rules of “{}” saved.", t.description));
     toast_on(allow, |t| format!("Addresses of “{}” saved.", t.description));
+    let tool_counts = Resource::new(
+        move || (id(), revoke.version().get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => crate::usage::functions::get_token_tools(id).await.unwrap_or_default(),
+                None => Vec::new(),
+            }
+        },
+    );
     let servers = Resource::new(|| (), |_| list_servers());
     let shown_once = Resource::new(id, |id| async move {
         match id {
@@ -408,12 +417,13 @@ pub fn TokenDetailPage() -> impl IntoView {
                 let all_servers = servers.await.unwrap_or_default();
                 let fresh = shown_once.await;
                 let usage = usage.await;
+                let tool_counts = tool_counts.await;
                 match token.await {
                     Ok(t) => {
                         let dialog = fresh.map(|token| view! {
                             <CreatedDialog created=CreatedToken { token, details: t.clone() } servers=all_servers.clone()/>
                         });
-                        view! { <TokenDetail token=t all_servers usage revoke associate dissociate limit allow/> {dialog} }.into_any()
+                        view! { <TokenDetail token=t all_servers usage tool_counts revoke associate dissociate limit allow/> {dialog} }.into_any()
                     }
                     Err(error) => view! { <Title text="Token · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
@@ -427,6 +437,7 @@ fn TokenDetail(
     token: TokenView,
     all_servers: Vec<ServerView>,
     usage: Option<crate::usage::Usage>,
+    tool_counts: Vec<crate::usage::domain::ToolCount>,
     revoke: ServerAction<RevokeToken>,
     associate: ServerAction<AssociateServer>,
     dissociate: ServerAction<DissociateServer>,
@@ -557,6 +568,8 @@ fn TokenDetail(
                     <UsageChart title="Requests per hour, last 24 hours" span=Span::Hourly points=usage.hourly/>
                     <UsageChart title="Requests per day, last 30 days" span=Span::Daily points=usage.daily/>
                 </div>
+                <h3 class="mb-2 mt-6 text-sm font-semibold text-slate-700 dark:text-slate-300">"Most-called tools, last 30 days"</h3>
+                <crate::usage::chart::ToolCounts counts=tool_counts/>
             </section>
         })}
 

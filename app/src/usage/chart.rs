@@ -199,3 +199,34 @@ pub fn RefusalReasons(counts: Vec<RefusalCount>) -> impl IntoView {
     }
     .into_any()
 }
+
+/// The most-called tools over the last 30 days: calls let through and refused by a tool rule.
+#[component]
+pub fn ToolCounts(counts: Vec<super::domain::ToolCount>) -> impl IntoView {
+    if counts.is_empty() {
+        return view! { <p class="text-sm text-slate-500" data-testid="tool-counts">"No tool calls in the last 30 days."</p> }.into_any();
+    }
+    view! {
+        <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="min-w-full text-left text-sm" data-testid="tool-counts">
+                <thead class="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
+                    <tr>
+                        <th scope="col" class="px-4 py-2 font-medium">"Tool"</th>
+                        <th scope="col" class="px-4 py-2 text-right font-medium">"Calls"</th>
+                        <th scope="col" class="px-4 py-2 text-right font-medium">"Refused"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {counts.into_iter().map(|c| view! {
+                        <tr data-tool-count=c.tool.clone()>
+                            <td class="px-4 py-2"><code class="font-mono text-xs">{c.tool.clone()}</code></td>
+                            <td class="px-4 py-2 text-right tabular-nums">{c.calls}</td>
+                            <td class="px-4 py-2 text-right tabular-nums">{c.refusals}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}

@@ -77,7 +77,20 @@ pub struct RefusalCount {
 pub struct ServerUsage {
     pub usage: Usage,
     pub refusals: Vec<RefusalCount>,
+    /// The most-called tools, last 30 days.
+    pub tools: Vec<ToolCount>,
 }
+
+/// Calls of one tool over the last 30 days: let through, and refused by a tool rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCount {
+    pub tool: String,
+    pub calls: i64,
+    pub refusals: i64,
+}
+
+/// How many tools a page lists.
+pub const TOP_TOOLS: usize = 10;
 
 /// The reasons always listed for a server, even at zero, in this order.
 pub const MAIN_REASONS: &[&str] = &["expired", "revoked", "unassociated", "bad_signature"];

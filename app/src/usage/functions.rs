@@ -3,7 +3,7 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use super::domain::{ServerUsage, Usage};
+use super::domain::{ServerUsage, ToolCount, Usage};
 #[cfg(feature = "ssr")]
 use crate::accounts::ssr::sign_in::require_actor;
 use crate::error::AppError;
@@ -18,6 +18,18 @@ pub async fn get_token_usage(id: TokenId) -> Result<Usage, AppError> {
         async move {
             let (state, actor) = require_actor().await?;
             super::ssr::token_usage(&state.db, &actor, id, chrono::Utc::now()).await
+        }
+        .await,
+    )
+}
+
+/// A token's most-called tools over the last 30 days.
+#[server(prefix = "/rpc", endpoint = "token_tools")]
+pub async fn get_token_tools(id: TokenId) -> Result<Vec<ToolCount>, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::ssr::token_tools(&state.db, &actor, id, chrono::Utc::now()).await
         }
         .await,
     )

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::domain::{HOURS, ServerUsage, Usage, hour_floor, refusal_counts, window_start};
+use super::domain::{HOURS, ServerUsage, TOP_TOOLS, ToolCount, Usage, hour_floor, refusal_counts, window_start};
 use crate::accounts::actor::Actor;
 use crate::error::AppError;
 use crate::organisations::Action;
@@ -56,6 +56,55 @@ pub mod refusals {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tools {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tool_usage")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub token_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub server_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tool: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub day: DateTimeUtc,
+        pub calls: i64,
+        pub refusals: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The most-called tools since `since`, of one token or one server, most calls first.
+async fn top_tools(db: &impl ConnectionTrait, filter: sea_orm::Condition, since: DateTime<Utc>) -> Result<Vec<ToolCount>, AppError> {
+    let rows: Vec<(String, i64, i64)> = tools::Entity::find()
+        .select_only()
+        .column(tools::Column::Tool)
+        .column_as(total(tools::Column::Calls), "calls")
+        .column_as(total(tools::Column::Refusals), "refusals")
+        .filter(filter)
+        .filter(tools::Column::Day.gte(since))
+        .group_by(tools::Column::Tool)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut counts: Vec<ToolCount> = rows.into_iter().map(|(tool, calls, refusals)| ToolCount { tool, calls, refusals }).collect();
+    counts.sort_by(|a, b| (b.calls + b.refusals).cmp(&(a.calls + a.refusals)).then_with(|| a.tool.cmp(&b.tool)));
+    counts.truncate(TOP_TOOLS);
+    Ok(counts)
+}
+
+/// A token's most-called tools over the last 30 days, over all its servers.
+pub async fn token_tools(db: &impl ConnectionTrait, actor: &Actor, token: TokenId, now: DateTime<Utc>) -> Result<Vec<ToolCount>, AppError> {
+    crate::tokens::ssr::visible_model(db, actor, token, false).await?;
+    top_tools(db, sea_orm::Condition::all().add(tools::Column::TokenId.eq(token.0)), now - Duration::days(super::domain::DAYS)).await
 }
 
 /// `SUM(column)` as a 64-bit integer on both engines (PostgreSQL sums bigints as numeric).
@@ -106,7 +155,10 @@ pub async fn server_usage(db: &impl ConnectionTrait, actor: &Actor, server: Serv
         .all(db)
         .await?;
     let rows = requests.into_iter().map(|(hour, n)| (hour, n, 0)).chain(refused.iter().map(|(hour, _, n)| (*hour, 0, *n)));
-    Ok(ServerUsage { usage: Usage::from_hours(rows, now), refusals: refusal_counts(refused, now) })
+    let tools =
+        top_tools(db, sea_orm::Condition::all().add(tools::Column::ServerId.eq(server.0)), now - Duration::days(super::domain::DAYS))
+            .await?;
+    Ok(ServerUsage { usage: Usage::from_hours(rows, now), refusals: refusal_counts(refused, now), tools })
 }
 
 /// The ids of the tokens the actor may see in its organisation (a member: their own), by the
@@ -179,6 +231,7 @@ pub async fn recent_activity(db: &impl ConnectionTrait, actor: &Actor, now: Date
 /// Deletes the usage of tokens being deleted (the purge of dead tokens).
 pub async fn forget_tokens(db: &impl ConnectionTrait, tokens: &[Uuid]) -> Result<(), AppError> {
     buckets::Entity::delete_many().filter(buckets::Column::TokenId.is_in(tokens.iter().copied())).exec(db).await?;
+    tools::Entity::delete_many().filter(tools::Column::TokenId.is_in(tokens.iter().copied())).exec(db).await?;
     Ok(())
 }
 
@@ -186,5 +239,6 @@ pub async fn forget_tokens(db: &impl ConnectionTrait, tokens: &[Uuid]) -> Result
 pub async fn forget_before(db: &impl ConnectionTrait, cutoff: DateTime<Utc>) -> Result<u64, AppError> {
     let usage = buckets::Entity::delete_many().filter(buckets::Column::Hour.lt(cutoff)).exec(db).await?.rows_affected;
     let refused = refusals::Entity::delete_many().filter(refusals::Column::Hour.lt(cutoff)).exec(db).await?.rows_affected;
-    Ok(usage + refused)
+    let tools = tools::Entity::delete_many().filter(tools::Column::Day.lt(cutoff)).exec(db).await?.rows_affected;
+    Ok(usage + refused + tools)
 }

@@ -369,7 +369,25 @@ impl Gateway {
     /// counted with the other refusals.
     fn screen(&self, body: bytes::Bytes, headers: &HeaderMap, server: &ServerEntry, grant: &Grant) -> Result<Screened, GatewayError> {
         let read_only = |tool: &str| self.inner.read_only.is_read_only(server.id, tool);
-        let screened = tool_rules::screen(body, headers, grant.tools.as_deref(), read_only).inspect_err(|refused| {
+        let called = match grant.token {
+            Some(_) => tool_rules::called_tools(&body),
+            None => Vec::new(),
+        };
+        let screened = tool_rules::screen(body, headers, grant.tools.as_deref(), read_only);
+        let refused: &[String] = match &screened {
+            Ok(screened) => &screened.refused_tools,
+            // The whole body was refused: every call in it was.
+            Err(GatewayError::ToolNotAllowed { .. }) => &called,
+            Err(_) => &[],
+        };
+        if let Some(token) = grant.token {
+            let mut left: Vec<&String> = refused.iter().collect();
+            for tool in &called {
+                let was_refused = left.iter().position(|r| *r == tool).map(|at| left.swap_remove(at)).is_some();
+                self.inner.usage.tool_called(token, server.id, tool, was_refused);
+            }
+        }
+        let screened = screened.inspect_err(|refused| {
             tracing::info!(server = %server.id, reason = refused.reason(), "gateway refused a JSON-RPC request");
         })?;
         for tool in &screened.refused_tools {

@@ -57,6 +57,20 @@ fn messages(body: &[u8]) -> Option<(bool, Vec<(&RawValue, Message<'_>)>)> {
     Some((*first == b'[', messages))
 }
 
+/// The tools a request body calls (`tools/call`, batches included), for the counts by tool.
+/// Bodies that do not name `tools/call` are not parsed.
+pub fn called_tools(body: &[u8]) -> Vec<String> {
+    if memchr::memmem::find(body, b"tools/call").is_none() {
+        return Vec::new();
+    }
+    let Some((_, messages)) = messages(body) else { return Vec::new() };
+    messages
+        .iter()
+        .filter(|(_, m)| m.method.as_deref() == Some("tools/call"))
+        .map(|(_, m)| m.params.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("").to_string())
+        .collect()
+}
+
 /// What to do with a request body under a token's rule.
 #[derive(Debug)]
 pub struct Screened {
@@ -339,6 +353,15 @@ pub fn merged_json(answer: &[u8], rule: Option<&ToolRule>, source: Source<'_>, o
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn called_tools_are_read_from_calls_and_batches_only() {
+        assert_eq!(called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#), ["echo"]);
+        let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},{"jsonrpc":"2.0","id":2,"method":"tools/list"},{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b"}}]"#;
+        assert_eq!(called_tools(batch), ["a", "b"]);
+        assert!(called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_empty());
+        assert!(called_tools(b"not json tools/call").is_empty());
+    }
     use axum::http::{HeaderValue, StatusCode};
 
     /// The JSON-RPC answer the gateway gives itself.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use app::{
     tokens::ssr::entity as tokens,
-    usage::ssr::{buckets, refusals},
+    usage::ssr::{buckets, refusals, tools},
 };
 
 #[derive(Default)]
@@ -26,11 +26,17 @@ struct Pending {
     refusals: HashMap<(Uuid, i64, &'static str), i64>,
     /// token → the SHA-256 of its string, for tokens made before fingerprints were kept.
     fingerprints: HashMap<Uuid, String>,
+    /// (token, server, tool, day) → (calls let through, calls refused)
+    tools: HashMap<(Uuid, Uuid, String, i64), (i64, i64)>,
 }
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.touched.is_empty() && self.buckets.is_empty() && self.refusals.is_empty() && self.fingerprints.is_empty()
+        self.touched.is_empty()
+            && self.buckets.is_empty()
+            && self.refusals.is_empty()
+            && self.fingerprints.is_empty()
+            && self.tools.is_empty()
     }
 }
 
@@ -44,6 +50,16 @@ pub struct UsageRecorder {
 fn hour_of(at: DateTime<Utc>) -> i64 {
     at.timestamp() - at.timestamp().rem_euclid(3600)
 }
+
+fn day_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp() - at.timestamp().rem_euclid(86_400)
+}
+
+/// Tool names are the client's words: one that is not a valid tool name, or one past this many
+/// distinct (token, server, tool) counts between flushes, is counted as [`OTHER_TOOLS`], so a
+/// client naming random tools cannot grow memory or the table without bound.
+const MAX_TOOL_KEYS: usize = 10_000;
+pub const OTHER_TOOLS: &str = "(other)";
 
 impl UsageRecorder {
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
@@ -88,6 +104,25 @@ impl UsageRecorder {
         }
     }
 
+    /// `token` called `tool` on `server`; `refused` when its tool rule did not let it through.
+    pub fn tool_called(&self, token: Uuid, server: Uuid, tool: &str, refused: bool) {
+        let day = day_of(Utc::now());
+        let mut pending = self.lock();
+        let valid = app::tools::ToolName::parse(tool).is_ok();
+        let key = (token, server, tool.to_string(), day);
+        let key = if valid && (pending.tools.len() < MAX_TOOL_KEYS || pending.tools.contains_key(&key)) {
+            key
+        } else {
+            (token, server, OTHER_TOOLS.to_string(), day)
+        };
+        let entry = pending.tools.entry(key).or_default();
+        if refused {
+            entry.1 += 1;
+        } else {
+            entry.0 += 1;
+        }
+    }
+
     /// Writes everything recorded since the last flush in one transaction. Returns whether
     /// anything was written. On failure the counts are kept for the next try.
     pub async fn flush(&self, db: &DatabaseConnection) -> Result<bool, DbErr> {
@@ -126,6 +161,11 @@ impl UsageRecorder {
             *pending.refusals.entry(key).or_default() += n;
         }
         pending.fingerprints.extend(batch.fingerprints);
+        for (key, (calls, refused)) in batch.tools {
+            let entry = pending.tools.entry(key).or_default();
+            entry.0 += calls;
+            entry.1 += refused;
+        }
     }
 }
 
@@ -133,7 +173,8 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
     let excluded = Alias::new("excluded");
     let txn = app::events::begin_write(db).await?;
     // Tokens deleted since their requests were counted take their counts with them.
-    let mentioned: Vec<Uuid> = batch.buckets.keys().map(|(token, _, _)| *token).collect();
+    let mentioned: Vec<Uuid> =
+        batch.buckets.keys().map(|(token, _, _)| *token).chain(batch.tools.keys().map(|(token, _, _, _)| *token)).collect();
     let live: std::collections::HashSet<Uuid> = if mentioned.is_empty() {
         Default::default()
     } else {
@@ -200,6 +241,30 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
                 .value(
                     refusals::Column::Count,
                     Expr::col((refusals::Entity, refusals::Column::Count)).add(Expr::col((excluded.clone(), refusals::Column::Count))),
+                )
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    for ((token, server, tool, day), (calls, refused)) in batch.tools.iter().filter(|((t, _, _, _), _)| live.contains(t)) {
+        tools::Entity::insert(tools::ActiveModel {
+            token_id: Set(*token),
+            server_id: Set(*server),
+            tool: Set(tool.clone()),
+            day: Set(DateTime::from_timestamp(*day, 0).unwrap_or_default()),
+            calls: Set(*calls),
+            refusals: Set(*refused),
+        })
+        .on_conflict(
+            OnConflict::columns([tools::Column::TokenId, tools::Column::ServerId, tools::Column::Tool, tools::Column::Day])
+                .value(
+                    tools::Column::Calls,
+                    Expr::col((tools::Entity, tools::Column::Calls)).add(Expr::col((excluded.clone(), tools::Column::Calls))),
+                )
+                .value(
+                    tools::Column::Refusals,
+                    Expr::col((tools::Entity, tools::Column::Refusals)).add(Expr::col((excluded.clone(), tools::Column::Refusals))),
                 )
                 .to_owned(),
         )

@@ -23,6 +23,7 @@ on_both_backends!(
     a_new_rule_reaches_another_process,
     rules_are_checked_when_set,
     the_token_page_sets_and_shows_the_rule,
+    calls_are_counted_by_tool_on_both_pages,
 );
 
 fn call(id: u32, tool: &str) -> Value {
@@ -345,4 +346,57 @@ async fn the_token_page_sets_and_shows_the_rule(backend: Backend) {
     assert!(bad.text().await.unwrap().contains("letters, digits"), "the field says what names may hold");
     let all = set("all").await.unwrap();
     assert_eq!(json_body(all).await["servers"][0].get("tools"), None, "all tools is no rule");
+}
+
+/// The token and server pages list the most-called tools, with the calls a rule refused, on
+/// both transports; a batch counts call by call and junk names are counted as "(other)".
+async fn calls_are_counted_by_tool_on_both_pages(backend: Backend) {
+    let Limited { app: _app, ada, server, token, token_id } = limited_to_echo(backend, "streamable_http").await;
+    let endpoint = server["mcp_endpoint"].as_str().unwrap();
+    let client = mcp_client(endpoint, &token).await.unwrap();
+    for _ in 0..3 {
+        client
+            .call_tool(CallToolRequestParams::new("echo").with_arguments(json!({ "text": "hi" }).as_object().unwrap().clone()))
+            .await
+            .unwrap();
+    }
+    assert!(
+        client
+            .call_tool(CallToolRequestParams::new("ticker").with_arguments(json!({ "ticks": 0 }).as_object().unwrap().clone()))
+            .await
+            .is_err()
+    );
+    drop(client);
+    // A batch (in a 2025-03-26 session, which had batches): one call let through, one refused;
+    // and a name no tool can have.
+    let s = session(endpoint, &token, "2025-03-26").await;
+    let batch = json!([call(7, "echo"), call(8, "slow_echo")]);
+    // (The demo upstream answers batches 415; the gateway decided and counted each call first.)
+    post(endpoint, &token, &batch, &with(&s, &[])).await;
+    let junk = post(endpoint, &token, &call(9, "not a tool name!"), &[]).await;
+    assert_eq!(junk.status(), StatusCode::OK, "refused in JSON-RPC");
+
+    let server_path = format!("/servers/{}", server["id"].as_str().unwrap());
+    let token_path = format!("/tokens/{token_id}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let cells = |html: &str, tool: &str| -> Option<Vec<String>> {
+        let start = html.find(&format!("data-tool-count=\"{tool}\""))?;
+        let row = &html[start..start + html[start..].find("</tr>")?];
+        Some(
+            row.split("<td").skip(1).map(|cell| cell.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or("").to_string()).collect(),
+        )
+    };
+    loop {
+        let (on_server, on_token) = (page(&ada, &server_path).await, page(&ada, &token_path).await);
+        let echo = cells(&on_server, "echo");
+        if echo.as_ref().is_some_and(|c| c.get(1).map(String::as_str) == Some("4")) {
+            assert_eq!(cells(&on_server, "ticker").unwrap()[1..], ["0".to_string(), "1".to_string()], "refused by the rule");
+            assert_eq!(cells(&on_server, "slow_echo").unwrap()[1..], ["0".to_string(), "1".to_string()], "refused in the batch");
+            assert_eq!(cells(&on_server, "(other)").unwrap()[1..], ["0".to_string(), "1".to_string()], "a junk name is not kept");
+            assert_eq!(cells(&on_token, "echo").unwrap()[1..], ["4".to_string(), "0".to_string()], "the token page too");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no counts by tool: {echo:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
