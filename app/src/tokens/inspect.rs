@@ -155,10 +155,35 @@ pub mod ssr {
             status: TokenStatus::of(matches!(verdict, Err(Refusal::Revoked)) || r.revoked_at.is_some(), r.expires_at, now),
         });
 
+        // What an accepted token may still not do: its tool rule per server, and its addresses.
+        let (rules, networks) = match verified_row {
+            Some(r) => {
+                let links = crate::servers::ssr::token_servers::Entity::find()
+                    .filter(crate::servers::ssr::token_servers::Column::TokenId.eq(r.id))
+                    .all(&state.db)
+                    .await?;
+                let rules: std::collections::HashMap<Uuid, crate::tools::ToolRule> =
+                    links.into_iter().map(|l| (l.server_id, crate::tools::ToolRule::from_stored(l.tool_rule.as_deref()))).collect();
+                let networks = crate::tokens::networks::from_stored(r.allowed_networks.as_deref())
+                    .map(|nets| nets.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "));
+                (rules, networks)
+            }
+            None => Default::default(),
+        };
+        let limits = |server: Uuid| {
+            let mut said = String::new();
+            if let Some(rule) = rules.get(&server).filter(|r| !r.is_all()) {
+                said.push_str(&format!(" May call {rule}."));
+            }
+            if let Some(networks) = &networks {
+                said.push_str(&format!(" Only from {networks}."));
+            }
+            said
+        };
         let mut servers = Vec::new();
         for server in crate::servers::ssr::list_servers(state, actor).await? {
             let (accepted, reason) = match state.gateway.check(server.id.0, token) {
-                Ok(Some(_)) => (true, "Accepted.".to_string()),
+                Ok(Some(_)) => (true, format!("Accepted.{}", limits(server.id.0))),
                 Ok(None) => (true, "Accepted: this server does not require a token.".to_string()),
                 Err(refusal) => (false, explain(&refusal)),
             };

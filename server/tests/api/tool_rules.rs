@@ -329,8 +329,12 @@ async fn rules_are_checked_when_set(backend: Backend) {
 /// The token page's form (its server function, as the page calls it) sets the rule, and the
 /// page says what the token may call.
 async fn the_token_page_sets_and_shows_the_rule(backend: Backend) {
-    let Limited { app: _app, ada, server, token_id, .. } = limited_to_echo(backend, "streamable_http").await;
+    let Limited { app: _app, ada, server, token_id, token } = limited_to_echo(backend, "streamable_http").await;
     let server_id = server["id"].as_str().unwrap();
+    // The inspector says what an accepted token may still not do.
+    let inspected = ada.client.post(format!("{}/rpc/inspect_token", ada.base)).form(&[("token", token.as_str())]).send().await.unwrap();
+    let inspection = json_body(inspected).await;
+    assert_eq!(inspection["servers"][0]["reason"], "Accepted. May call only echo.", "{inspection}");
     let set = |tools: &'static str| {
         let fields = [("id", token_id.as_str()), ("server", server_id), ("tools", tools)];
         ada.client.post(format!("{}/rpc/limit_tools", ada.base)).form(&fields).send()
