@@ -43,6 +43,7 @@ fn bench(c: &mut Criterion) {
         oauth: false,
         headers: Vec::new(),
         identity: None,
+        tool_audit: Default::default(),
         row: 0,
     });
     view.servers.insert(server_id, server.clone());

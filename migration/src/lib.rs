@@ -15,6 +15,7 @@ mod m20261208_000010_server_health;
 mod m20261208_000011_identity;
 mod m20261208_000012_token_networks;
 mod m20261208_000013_tool_usage;
+mod m20261208_000014_tool_calls;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000011_identity::Migration),
             Box::new(m20261208_000012_token_networks::Migration),
             Box::new(m20261208_000013_tool_usage::Migration),
+            Box::new(m20261208_000014_tool_calls::Migration),
         ]
     }
 }

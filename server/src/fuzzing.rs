@@ -89,6 +89,7 @@ fn view() -> &'static AccessTables {
                 oauth: false,
                 headers: Vec::new(),
                 identity: None,
+                tool_audit: Default::default(),
                 row: 0,
             }),
         );

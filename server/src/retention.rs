@@ -70,6 +70,12 @@ impl Retention {
                 .exec(&state.db)
                 .await?
                 .rows_affected;
+            // The tool-call audit is kept as long as the audit log.
+            removed.audit += app::servers::ssr::tool_calls::Entity::delete_many()
+                .filter(app::servers::ssr::tool_calls::Column::At.lt(before))
+                .exec(&state.db)
+                .await?
+                .rows_affected;
         }
         removed.oauth = forget_oauth_leftovers(state).await?;
         Ok(removed)

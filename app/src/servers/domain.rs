@@ -340,6 +340,72 @@ pub struct ServerInput {
     /// empty: the upstream is not told.
     #[serde(default)]
     pub identity_header: Option<String>,
+    /// Record the tool calls made on it (off by default).
+    #[serde(default)]
+    pub tool_audit: ToolAudit,
+}
+
+/// Whether the gateway records the tool calls made on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub enum ToolAudit {
+    /// Nothing is recorded.
+    #[default]
+    Off,
+    /// Who called which tool when, and the outcome.
+    Calls,
+    /// The same, with each call's arguments (they may hold personal data).
+    Arguments,
+}
+
+impl ToolAudit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ToolAudit::Off => "off",
+            ToolAudit::Calls => "calls",
+            ToolAudit::Arguments => "arguments",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [ToolAudit::Off, ToolAudit::Calls, ToolAudit::Arguments].into_iter().find(|a| a.as_str() == value)
+    }
+
+    /// How it is stored: nothing when off.
+    pub fn stored(self) -> Option<String> {
+        (self != ToolAudit::Off).then(|| self.as_str().to_string())
+    }
+}
+
+/// One recorded tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolCallView {
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
+    pub id: uuid::Uuid,
+    pub at: DateTime<Utc>,
+    pub tool: String,
+    /// `ok`, `refused` (the token's tool rule), `upstream_error` (HTTP status), `unreachable`, …
+    pub outcome: String,
+    /// The member whose token made the call.
+    pub member: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = uuid::Uuid))]
+    pub token_id: uuid::Uuid,
+    /// The call's arguments (JSON), when the server records them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
+
+/// A page of recorded tool calls, newest first; `next` names the page after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ToolCallPage {
+    pub calls: Vec<ToolCallView>,
+    /// Pass as `before` for the next (older) page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<uuid::Uuid>))]
+    pub next: Option<uuid::Uuid>,
 }
 
 /// The header name the form suggests for identity assertions.
@@ -378,6 +444,8 @@ pub struct ServerView {
     pub oauth_enabled: bool,
     /// The header that carries the caller's identity to the upstream (lower-case), if any.
     pub identity_header: Option<String>,
+    /// Whether tool calls are recorded.
+    pub tool_audit: ToolAudit,
     /// Only the names: values are never shown after saving.
     pub upstream_header_names: Vec<String>,
     /// The hosted endpoints clients connect to.

@@ -1,6 +1,7 @@
 //! Server functions behind the server pages.
 use leptos::prelude::*;
 
+use super::domain::ToolCallPage;
 use super::domain::{HeaderInput, ServerId, ServerView};
 #[cfg(feature = "ssr")]
 use super::domain::{ServerInput, Transport};
@@ -37,6 +38,7 @@ fn form_input(
     headers: String,
     identity: Option<String>,
     identity_header: String,
+    tool_audit: String,
 ) -> Result<ServerInput, AppError> {
     let require_token = require_token.is_some();
     if !require_token && confirm_open.is_none() {
@@ -55,6 +57,7 @@ fn form_input(
             "" => super::domain::DEFAULT_IDENTITY_HEADER.to_string(),
             name => name.to_string(),
         }),
+        tool_audit: super::domain::ToolAudit::parse(&tool_audit).unwrap_or_default(),
     })
 }
 
@@ -92,11 +95,23 @@ pub async fn create_server(
     #[server(default)] headers: String,
     #[server(default)] identity: Option<String>,
     #[server(default)] identity_header: String,
+    #[server(default)] tool_audit: String,
 ) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers, identity, identity_header)?;
+            let input = form_input(
+                name,
+                upstream_url,
+                transport,
+                require_token,
+                confirm_open,
+                oauth,
+                headers,
+                identity,
+                identity_header,
+                tool_audit,
+            )?;
             let server = super::ssr::create_server(&state, &actor, input).await?;
             leptos_axum::redirect(&format!("/servers/{}", server.id));
             Ok(server)
@@ -119,11 +134,23 @@ pub async fn update_server(
     #[server(default)] headers: String,
     #[server(default)] identity: Option<String>,
     #[server(default)] identity_header: String,
+    #[server(default)] tool_audit: String,
 ) -> Result<ServerView, AppError> {
     with_status(
         async move {
             let (state, actor) = require_actor().await?;
-            let input = form_input(name, upstream_url, transport, require_token, confirm_open, oauth, headers, identity, identity_header)?;
+            let input = form_input(
+                name,
+                upstream_url,
+                transport,
+                require_token,
+                confirm_open,
+                oauth,
+                headers,
+                identity,
+                identity_header,
+                tool_audit,
+            )?;
             super::ssr::update_server(&state, &actor, id, input).await
         }
         .await,
@@ -138,6 +165,18 @@ pub async fn delete_server(id: ServerId) -> Result<(), AppError> {
             super::ssr::delete_server(&state, &actor, id).await?;
             leptos_axum::redirect("/servers");
             Ok(())
+        }
+        .await,
+    )
+}
+
+/// A page of the server's recorded tool calls, newest first.
+#[server(prefix = "/rpc", endpoint = "server_tool_calls")]
+pub async fn server_tool_calls(id: ServerId, #[server(default)] before: Option<uuid::Uuid>) -> Result<ToolCallPage, AppError> {
+    with_status(
+        async move {
+            let (state, actor) = require_actor().await?;
+            super::tool_calls_ssr::page(&state.db, &actor, id, before, super::tool_calls_ssr::PAGE).await
         }
         .await,
     )

@@ -127,3 +127,60 @@ pub fn DetectButton(id: Option<ServerId>) -> impl IntoView {
         </div>
     }
 }
+
+/// The server's recorded tool calls, newest first, fifty a page ("Older" follows the cursor in
+/// the address, so paging works without JavaScript).
+#[component]
+pub fn ToolCallsPanel(id: ServerId, audit: super::domain::ToolAudit, page: super::domain::ToolCallPage) -> AnyView {
+    if audit == super::domain::ToolAudit::Off && page.calls.is_empty() {
+        return view! {
+            <section class="mt-10" aria-labelledby="tool-calls">
+                <h2 id="tool-calls" class="mb-3 text-sm font-semibold uppercase tracking-wide text-slate-500">"Tool calls"</h2>
+                <p class="text-sm text-slate-500" data-testid="tool-calls-off">"Not recorded. Turn on \"Record tool calls\" in the settings below to see who called which tool."</p>
+            </section>
+        }
+        .into_any();
+    }
+    let export = format!("/api/v1/servers/{id}/tool-calls.jsonl");
+    let older = page.next.map(|next| format!("/servers/{id}?before={next}"));
+    view! {
+        <section class="mt-10" aria-labelledby="tool-calls">
+            <div class="mb-3 flex items-center justify-between">
+                <h2 id="tool-calls" class="text-sm font-semibold uppercase tracking-wide text-slate-500">"Tool calls"</h2>
+                <a href=export class=SECONDARY_BUTTON download="">"Export (JSON lines)"</a>
+            </div>
+            {if page.calls.is_empty() {
+                view! { <p class="text-sm text-slate-500">"No tool calls recorded yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="overflow-x-auto rounded-xl border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+                        <table class="min-w-full text-left text-sm" data-testid="tool-calls">
+                            <thead class="bg-slate-50 text-xs uppercase tracking-wide text-slate-500 dark:bg-slate-800/50 dark:text-slate-400">
+                                <tr>
+                                    <th scope="col" class="px-4 py-2 font-medium">"When"</th>
+                                    <th scope="col" class="px-4 py-2 font-medium">"Member"</th>
+                                    <th scope="col" class="px-4 py-2 font-medium">"Tool"</th>
+                                    <th scope="col" class="px-4 py-2 font-medium">"Outcome"</th>
+                                    <th scope="col" class="px-4 py-2 font-medium">"Arguments"</th>
+                                </tr>
+                            </thead>
+                            <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                                {page.calls.into_iter().map(|c| view! {
+                                    <tr data-call=c.id.to_string()>
+                                        <td class="px-4 py-2 whitespace-nowrap">{crate::components::format_time(c.at)}</td>
+                                        <td class="px-4 py-2">{c.member}</td>
+                                        <td class="px-4 py-2"><code class="font-mono text-xs">{c.tool}</code></td>
+                                        <td class="px-4 py-2">{c.outcome}</td>
+                                        <td class="px-4 py-2"><code class="break-all font-mono text-xs">{c.arguments.unwrap_or_default()}</code></td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+            {older.map(|href| view! { <a href=href class=format!("mt-3 {SECONDARY_BUTTON}") rel="next">"Older calls"</a> })}
+        </section>
+    }
+    .into_any()
+}

@@ -8,6 +8,8 @@ pub mod health_ssr;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod tool_calls_ssr;
 
 pub use domain::*;
 pub use pages::{NewServerPage, ServerDetailPage, ServersPage};

@@ -1,12 +1,15 @@
 //! The server pages: list, add, detail with edit and delete.
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_params_map};
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
 
 use super::domain::{ServerId, ServerView, Transport};
-use super::functions::{CheckServer, CreateServer, DeleteServer, UpdateServer, get_server, list_servers};
+use super::functions::{CheckServer, CreateServer, DeleteServer, UpdateServer, get_server, list_servers, server_tool_calls};
 use super::health::HealthStatus;
-use super::health_pages::{DetectButton, HealthPanel};
+use super::health_pages::{DetectButton, HealthPanel, ToolCallsPanel};
 use crate::components::*;
 use crate::error::AppError;
 use crate::toast::toast_on;
@@ -86,6 +89,7 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
     let identity = server.as_ref().and_then(|s| s.identity_header.clone());
     let identity_on = identity.is_some();
     let identity_name = identity.unwrap_or_else(|| super::domain::DEFAULT_IDENTITY_HEADER.to_string());
+    let audit = server.as_ref().map(|s| s.tool_audit).unwrap_or_default();
     let header_names =
         server.as_ref().map(|s| s.upstream_header_names.iter().map(|n| format!("{n}:\n")).collect::<String>()).unwrap_or_default();
     let name = server.as_ref().map(|s| s.name.clone()).unwrap_or_default();
@@ -142,6 +146,14 @@ fn ServerFields(server: Option<ServerView>, error: Signal<Option<AppError>>) -> 
                 </span>
             </label>
             <Field label="Identity header" name="identity_header" value=identity_name autocomplete="off" error=field_error(error, "identity_header")/>
+            <div class="space-y-1.5">
+                <label for="field-tool_audit" class="block text-sm font-medium text-slate-700 dark:text-slate-200">"Record tool calls"</label>
+                <select id="field-tool_audit" name="tool_audit" class=INPUT>
+                    <option value="off" selected=audit == super::domain::ToolAudit::Off>"Off"</option>
+                    <option value="calls" selected=audit == super::domain::ToolAudit::Calls>"Who called which tool, when, and the outcome"</option>
+                    <option value="arguments" selected=audit == super::domain::ToolAudit::Arguments>"The same, with each call's arguments"</option>
+                </select>
+            </div>
         </fieldset>
     }
 }
@@ -189,13 +201,24 @@ pub fn ServerDetailPage() -> impl IntoView {
             None => None,
         }
     });
+    let query = use_query_map();
+    let calls = Resource::new(
+        move || (id(), query.read().get("before").and_then(|b| b.parse::<uuid::Uuid>().ok())),
+        |(id, before)| async move {
+            match id {
+                Some(id) => server_tool_calls(id, before).await.ok(),
+                None => None,
+            }
+        },
+    );
     toast_on(update, |s| format!("“{}” saved.", s.name));
     view! {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 let usage = usage.await;
+                let calls = calls.await;
                 match server.await {
-                    Ok(s) => view! { <ServerDetail server=s update check tokens usage/> }.into_any(),
+                    Ok(s) => view! { <ServerDetail server=s update check tokens usage calls/> }.into_any(),
                     Err(error) => view! { <Title text="Server · Gatehouse"/><ErrorPanel error/> }.into_any(),
                 }
             })}
@@ -210,6 +233,7 @@ fn ServerDetail(
     check: ServerAction<CheckServer>,
     tokens: Resource<Result<Vec<crate::tokens::TokenView>, AppError>>,
     usage: Option<ServerUsage>,
+    calls: Option<super::domain::ToolCallPage>,
 ) -> impl IntoView {
     let delete = ServerAction::<DeleteServer>::new();
     let deleted_name = server.name.clone();
@@ -258,6 +282,7 @@ fn ServerDetail(
                 <ToolCounts counts=u.tools/>
             </section>
         })}
+        {calls.map(|page| view! { <ToolCallsPanel id=server.id audit=server.tool_audit page/> })}
         <section class="mt-10" aria-labelledby="tokens">
             <div class="mb-3 flex items-center justify-between">
                 <h2 id="tokens" class="text-sm font-semibold uppercase tracking-wide text-slate-500">"Tokens that can reach it"</h2>

@@ -44,6 +44,8 @@ pub mod entity {
         pub upstream_query_ciphertext: Option<String>,
         /// The header that tells the upstream who is calling (none: it is not told).
         pub identity_header: Option<String>,
+        /// `calls` or `arguments` when tool calls are recorded.
+        pub tool_audit: Option<String>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -75,6 +77,30 @@ pub mod token_servers {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod tool_calls {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tool_calls")]
+    pub struct Model {
+        /// UUIDv7: newer calls sort after older ones, so the id is the page cursor.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub server_id: Uuid,
+        pub token_id: Uuid,
+        pub account_id: Uuid,
+        pub tool: String,
+        pub at: DateTimeUtc,
+        pub outcome: String,
+        pub arguments: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// A server input that passed every rule, headers resolved against what was saved before.
 struct ValidServer {
     name: ServerName,
@@ -84,6 +110,7 @@ struct ValidServer {
     oauth_enabled: bool,
     headers: BTreeMap<String, String>,
     identity_header: Option<String>,
+    tool_audit: ToolAudit,
 }
 
 fn headers_context(id: Uuid) -> String {
@@ -201,6 +228,7 @@ async fn validate(
             oauth_enabled: input.oauth_enabled,
             headers,
             identity_header,
+            tool_audit: input.tool_audit,
         }),
         _ => Err(AppError::invalid_fields(fields)),
     }
@@ -404,6 +432,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         upstream_headers_ciphertext: Set(seal_headers(state, id, &valid.headers)?),
         upstream_query_ciphertext: Set(seal_query(state, id, &valid.url)?),
         identity_header: Set(valid.identity_header.clone()),
+        tool_audit: Set(valid.tool_audit.stored()),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -419,7 +448,7 @@ pub async fn create_server(state: &AppState, actor: &Actor, input: ServerInput) 
         AuditRecord::by(actor, "server.created", "server", id).detail(serde_json::json!({
             "name": valid.name.as_str(), "upstream_url": valid.url.redacted(), "transport": valid.transport.as_str(),
             "require_token": valid.require_token, "oauth_enabled": valid.oauth_enabled, "upstream_headers": valid.headers.keys().collect::<Vec<_>>(),
-            "identity_header": valid.identity_header,
+            "identity_header": valid.identity_header, "tool_audit": valid.tool_audit.as_str(),
         })),
     )
     .await?;
@@ -447,6 +476,7 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
             upstream_headers_ciphertext: Set(seal_headers(state, existing.id, &valid.headers)?),
             upstream_query_ciphertext: Set(seal_query(state, existing.id, &valid.url)?),
             identity_header: Set(valid.identity_header.clone()),
+            tool_audit: Set(valid.tool_audit.stored()),
             updated_at: Set(Utc::now()),
             ..Default::default()
         })
@@ -476,6 +506,9 @@ pub async fn update_server(state: &AppState, actor: &Actor, id: ServerId, input:
     if existing.oauth_enabled != valid.oauth_enabled {
         changed.insert("oauth_enabled".into(), serde_json::json!({ "from": existing.oauth_enabled, "to": valid.oauth_enabled }));
     }
+    if existing.tool_audit != valid.tool_audit.stored() {
+        changed.insert("tool_audit".into(), serde_json::json!({ "from": existing.tool_audit, "to": valid.tool_audit.as_str() }));
+    }
     if existing.identity_header != valid.identity_header {
         changed.insert("identity_header".into(), serde_json::json!({ "from": existing.identity_header, "to": valid.identity_header }));
     }
@@ -498,6 +531,7 @@ pub async fn delete_server(state: &AppState, actor: &Actor, id: ServerId) -> Res
     token_servers::Entity::delete_many().filter(token_servers::Column::ServerId.eq(existing.id)).exec(&txn).await?;
     entity::Entity::delete_by_id(existing.id).filter(entity::Column::OrganisationId.eq(organisation.0)).exec(&txn).await?;
     health_ssr::forget(&txn, existing.id).await?;
+    tool_calls::Entity::delete_many().filter(tool_calls::Column::ServerId.eq(existing.id)).exec(&txn).await?;
     record_change(&txn, ChangeKind::Server, existing.id).await?;
     audit(&txn, AuditRecord::by(actor, "server.deleted", "server", existing.id).detail(serde_json::json!({ "name": existing.name })))
         .await?;
@@ -567,6 +601,7 @@ fn view(state: &AppState, m: entity::Model, token_count: u64, organisation: &str
         require_token: m.require_token,
         oauth_enabled: m.oauth_enabled,
         identity_header: m.identity_header,
+        tool_audit: m.tool_audit.as_deref().and_then(ToolAudit::parse).unwrap_or_default(),
         upstream_header_names: serde_json::from_str(&m.upstream_header_names).map_err(AppError::internal)?,
         token_count,
         health,

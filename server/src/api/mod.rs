@@ -110,6 +110,8 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(servers::tokens))
         .routes(routes!(servers::check))
         .routes(routes!(servers::detect))
+        .routes(routes!(servers::tool_calls))
+        .routes(routes!(servers::tool_calls_export))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::get_one))
         .routes(routes!(tokens::revoke))

@@ -10,7 +10,7 @@ use app::{
     accounts::actor::Actor,
     error::AppError,
     servers::{
-        HeaderInput, ServerId, ServerInput, ServerView,
+        HeaderInput, ServerId, ServerInput, ServerView, ToolCallPage,
         health::{Discovery, ServerHealth},
         ssr,
     },
@@ -96,4 +96,44 @@ pub async fn detect(
 ) -> Result<Json<Discovery>, AppError> {
     let found = ssr::detect_transport(&state, &actor, input.server_id.map(ServerId), &input.upstream_url, input.upstream_headers).await?;
     Ok(Json(found))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct CallsQuery {
+    /// The `next` of the previous page: calls older than it.
+    pub before: Option<Uuid>,
+    /// Calls per page (1–500, default 50).
+    pub limit: Option<u64>,
+}
+
+/// The tool calls recorded on the server (when it records them), newest first, a page at a time.
+#[utoipa::path(get, path = "/servers/{id}/tool-calls", tag = "servers", params(("id" = Uuid, Path), CallsQuery),
+    responses((status = 200, body = ToolCallPage), (status = 404, body = AppError)))]
+pub async fn tool_calls(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+    axum::extract::Query(query): axum::extract::Query<CallsQuery>,
+) -> Result<Json<ToolCallPage>, AppError> {
+    let limit = query.limit.unwrap_or(app::servers::tool_calls_ssr::PAGE);
+    Ok(Json(app::servers::tool_calls_ssr::page(&state.db, &actor, ServerId(id), query.before, limit).await?))
+}
+
+/// Every recorded tool call of the server (the newest 100,000), oldest first, one JSON object a
+/// line (`application/x-ndjson`), for export.
+#[utoipa::path(get, path = "/servers/{id}/tool-calls.jsonl", tag = "servers", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "One ToolCallView per line", content_type = "application/x-ndjson"), (status = 404, body = AppError)))]
+pub async fn tool_calls_export(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<Uuid>,
+) -> Result<impl axum::response::IntoResponse, AppError> {
+    let calls = app::servers::tool_calls_ssr::export(&state.db, &actor, ServerId(id)).await?;
+    let mut lines = String::new();
+    for call in &calls {
+        lines.push_str(&serde_json::to_string(call).map_err(AppError::internal)?);
+        lines.push('\n');
+    }
+    let disposition = format!("attachment; filename=\"tool-calls-{id}.jsonl\"");
+    Ok(([(http::header::CONTENT_TYPE, "application/x-ndjson".to_string()), (http::header::CONTENT_DISPOSITION, disposition)], lines))
 }

@@ -250,6 +250,10 @@ pub enum ServerCommand {
         /// Gatehouse-Identity; keys at /.well-known/jwks.json), or `off`.
         #[arg(long, value_name = "NAME|off")]
         identity_header: Option<String>,
+        /// Record the tool calls made on it: off, calls (who, which tool, when, the outcome) or
+        /// arguments (the same with each call's arguments).
+        #[arg(long, value_name = "off|calls|arguments")]
+        tool_audit: Option<String>,
     },
     /// Connect to a server's upstream now: up or down (and why), its tools, prompts and resources.
     Check {

@@ -51,6 +51,7 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                 oauth_enabled: !no_oauth,
                 upstream_headers: (!headers.is_empty()).then_some(headers),
                 identity_header: None,
+                tool_audit: Default::default(),
             };
             let server = ssr::create_server(state, &actor, input).await?;
             out.print(&serde_json::json!({ "id": server.id, "name": server.name, "endpoint": server.endpoint() }), || {
@@ -85,13 +86,23 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                 table(&["NAME", "ACCOUNT", "TRANSPORT", "ACCESS", "TOKENS", "HEALTH", "ENDPOINT", "CREATED", "ID"], rows, "No servers.")
             });
         }
-        ServerCommand::Set { server, account, org, identity_header } => {
+        ServerCommand::Set { server, account, org, identity_header, tool_audit } => {
             let actor = actor_in(state, &account, org.as_deref()).await?;
             let server = named(state, &actor, &server).await?;
-            let Some(identity_header) = identity_header else {
-                return Err(CliError::bad_input("Say what to change, e.g. --identity-header Gatehouse-Identity (or off)."));
+            if identity_header.is_none() && tool_audit.is_none() {
+                return Err(CliError::bad_input(
+                    "Say what to change, e.g. --identity-header Gatehouse-Identity (or off), --tool-audit calls.",
+                ));
+            }
+            let identity_header = match identity_header {
+                None => server.identity_header.clone(),
+                Some(name) => (!name.trim().eq_ignore_ascii_case("off")).then_some(name),
             };
-            let identity_header = (!identity_header.trim().eq_ignore_ascii_case("off")).then_some(identity_header);
+            let tool_audit = match tool_audit {
+                None => server.tool_audit,
+                Some(value) => app::servers::ToolAudit::parse(&value)
+                    .ok_or_else(|| CliError::bad_input("--tool-audit takes off, calls or arguments."))?,
+            };
             let input = ServerInput {
                 name: server.name.clone(),
                 upstream_url: server.upstream_url.clone(),
@@ -100,11 +111,20 @@ pub async fn run(command: ServerCommand, state: &AppState, out: &Output) -> Resu
                 oauth_enabled: server.oauth_enabled,
                 upstream_headers: None,
                 identity_header,
+                tool_audit,
             };
             let saved = ssr::update_server(state, &actor, server.id, input).await?;
-            out.print(&saved, || match &saved.identity_header {
-                Some(name) => format!("{} tells its upstream who is calling in the {name} header", saved.name),
-                None => format!("{} does not tell its upstream who is calling", saved.name),
+            out.print(&saved, || {
+                let identity = match &saved.identity_header {
+                    Some(name) => format!("{} tells its upstream who is calling in the {name} header", saved.name),
+                    None => format!("{} does not tell its upstream who is calling", saved.name),
+                };
+                let audit = match saved.tool_audit {
+                    app::servers::ToolAudit::Off => "does not record tool calls",
+                    app::servers::ToolAudit::Calls => "records tool calls",
+                    app::servers::ToolAudit::Arguments => "records tool calls with their arguments",
+                };
+                format!("{identity}, and {audit}")
             });
         }
         ServerCommand::Check { server, account, org } => {

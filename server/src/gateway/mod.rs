@@ -367,24 +367,39 @@ impl Gateway {
     /// Decides on a request body under the token's tool rule and the SEP-2243 headers. A batch's
     /// refused calls are counted here (the rest of it goes on); a request refused whole is
     /// counted with the other refusals.
-    fn screen(&self, body: bytes::Bytes, headers: &HeaderMap, server: &ServerEntry, grant: &Grant) -> Result<Screened, GatewayError> {
+    /// Screens a request body under the token's tool rule, counting its calls by tool and
+    /// recording the refused ones on servers that audit them. Returns the calls forwarded, for
+    /// the audit once the upstream answered.
+    fn screen(
+        &self,
+        body: bytes::Bytes,
+        headers: &HeaderMap,
+        server: &ServerEntry,
+        grant: &Grant,
+    ) -> Result<(Screened, Vec<tool_rules::Called>), GatewayError> {
         let read_only = |tool: &str| self.inner.read_only.is_read_only(server.id, tool);
         let called = match grant.token {
-            Some(_) => tool_rules::called_tools(&body),
+            Some(_) => tool_rules::called_tools(&body, server.tool_audit == app::servers::ToolAudit::Arguments),
             None => Vec::new(),
         };
         let screened = tool_rules::screen(body, headers, grant.tools.as_deref(), read_only);
-        let refused: &[String] = match &screened {
-            Ok(screened) => &screened.refused_tools,
+        let refused: Vec<&str> = match &screened {
+            Ok(screened) => screened.refused_tools.iter().map(String::as_str).collect(),
             // The whole body was refused: every call in it was.
-            Err(GatewayError::ToolNotAllowed { .. }) => &called,
-            Err(_) => &[],
+            Err(GatewayError::ToolNotAllowed { .. }) => called.iter().map(|c| c.tool.as_str()).collect(),
+            Err(_) => Vec::new(),
         };
+        let mut forwarded = Vec::new();
         if let Some(token) = grant.token {
-            let mut left: Vec<&String> = refused.iter().collect();
-            for tool in &called {
-                let was_refused = left.iter().position(|r| *r == tool).map(|at| left.swap_remove(at)).is_some();
-                self.inner.usage.tool_called(token, server.id, tool, was_refused);
+            let mut left = refused;
+            for call in &called {
+                let was_refused = left.iter().position(|r| *r == call.tool).map(|at| left.swap_remove(at)).is_some();
+                self.inner.usage.tool_called(token, server.id, &call.tool, was_refused);
+                if was_refused {
+                    self.audit_call(server, token, call, "refused");
+                } else if screened.is_ok() {
+                    forwarded.push(call.clone());
+                }
             }
         }
         let screened = screened.inspect_err(|refused| {
@@ -394,7 +409,42 @@ impl Gateway {
             tracing::info!(server = %server.id, tool, "tool call refused by the token's tool rule");
             self.inner.usage.failed(grant.token, server.id, "tool_not_allowed");
         }
-        Ok(screened)
+        Ok((screened, forwarded))
+    }
+
+    /// Records one tool call on a server that audits them.
+    fn audit_call(&self, server: &ServerEntry, token: Uuid, call: &tool_rules::Called, outcome: &str) {
+        if server.tool_audit == app::servers::ToolAudit::Off {
+            return;
+        }
+        let Some(member) = self.inner.view.read().tokens.get(&token).map(|t| t.maker) else { return };
+        self.inner.usage.tool_call(usage::AuditedCall {
+            server: server.id,
+            token,
+            member,
+            tool: call.tool.chars().take(128).collect(),
+            outcome: outcome.to_string(),
+            arguments: call.arguments.clone(),
+        });
+    }
+
+    /// Records the forwarded calls with what the upstream answered.
+    fn audit_forwarded(
+        &self,
+        server: &ServerEntry,
+        grant: &Grant,
+        calls: &[tool_rules::Called],
+        sent: &Result<reqwest::Response, GatewayError>,
+    ) {
+        let (Some(token), false) = (grant.token, calls.is_empty()) else { return };
+        let outcome = match sent {
+            Ok(response) if response.status().is_success() => "ok".to_string(),
+            Ok(response) => format!("upstream_http_{}", response.status().as_u16()),
+            Err(error) => error.code().to_string(),
+        };
+        for call in calls {
+            self.audit_call(server, token, call, &outcome);
+        }
     }
 
     /// The upstream's answer with `tools/list` trimmed and the batch's refusals added: an event
@@ -484,10 +534,12 @@ impl Gateway {
             headers.insert(MCP_SESSION_ID, session);
         }
         let bytes = self.read_body(body).await?;
-        let screened = self.screen(bytes, &headers, &server, &admitted.grant)?;
+        let (screened, calls) = self.screen(bytes, &headers, &server, &admitted.grant)?;
         let request =
             self.upstream_request(method, server.upstream.clone(), &server, &admitted.grant, &headers).body(screened.forward.clone());
-        let upstream = self.send(request, server.id).await?;
+        let sent = self.send(request, server.id).await;
+        self.audit_forwarded(&server, &admitted.grant, &calls, &sent);
+        let upstream = sent?;
         let grant = admitted.grant.clone();
         let (mut head, body) = if screened.changes_answer(grant.tools.is_some()) {
             self.rewritten_body(upstream, admitted, &screened).await?
@@ -589,19 +641,22 @@ impl Gateway {
         }
         Self::allowed_upstream(&server)?;
         let bytes = self.read_body(body).await?;
-        let screened = self.screen(bytes, &headers, &server, &admitted.grant).map_err(|refused| match (&refused, &binding.inject) {
-            // On this transport every answer travels on the session's stream.
-            (GatewayError::ToolNotAllowed { answer: Some(answer) }, Some(inject)) => {
-                inject.send(answer);
-                GatewayError::ToolNotAllowed { answer: None }
-            }
-            _ => refused,
-        })?;
+        let (screened, calls) =
+            self.screen(bytes, &headers, &server, &admitted.grant).map_err(|refused| match (&refused, &binding.inject) {
+                // On this transport every answer travels on the session's stream.
+                (GatewayError::ToolNotAllowed { answer: Some(answer) }, Some(inject)) => {
+                    inject.send(answer);
+                    GatewayError::ToolNotAllowed { answer: None }
+                }
+                _ => refused,
+            })?;
         if let Some(inject) = &binding.inject {
             screened.refusals.iter().for_each(|answer| _ = inject.send(answer));
         }
         let request = self.upstream_request(Method::POST, binding.upstream, &server, &admitted.grant, &headers).body(screened.forward);
-        let upstream = self.send(request, server.id).await?;
+        let sent = self.send(request, server.id).await;
+        self.audit_forwarded(&server, &admitted.grant, &calls, &sent);
+        let upstream = sent?;
         let grant = admitted.grant.clone();
         let (head, body) = Self::granted_body(upstream, admitted);
         Ok(self.stream_back(head, server.id, &grant, body))

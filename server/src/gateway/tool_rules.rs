@@ -44,6 +44,9 @@ struct Params<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     uri: Option<Cow<'a, str>>,
+    /// Read only for the tool-call audit's record of arguments.
+    #[serde(borrow, default)]
+    arguments: Option<&'a RawValue>,
 }
 
 /// The body's messages, as far as the rules care. `None` for a body the gateway cannot read
@@ -57,9 +60,16 @@ fn messages(body: &[u8]) -> Option<(bool, Vec<(&RawValue, Message<'_>)>)> {
     Some((*first == b'[', messages))
 }
 
-/// The tools a request body calls (`tools/call`, batches included), for the counts by tool.
-/// Bodies that do not name `tools/call` are not parsed.
-pub fn called_tools(body: &[u8]) -> Vec<String> {
+/// One `tools/call` in a request body: the tool, and its arguments (JSON) when asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Called {
+    pub tool: String,
+    pub arguments: Option<String>,
+}
+
+/// The tools a request body calls (`tools/call`, batches included), for the counts by tool and
+/// the audit. Bodies that do not name `tools/call` are not parsed.
+pub fn called_tools(body: &[u8], with_arguments: bool) -> Vec<Called> {
     if memchr::memmem::find(body, b"tools/call").is_none() {
         return Vec::new();
     }
@@ -67,7 +77,10 @@ pub fn called_tools(body: &[u8]) -> Vec<String> {
     messages
         .iter()
         .filter(|(_, m)| m.method.as_deref() == Some("tools/call"))
-        .map(|(_, m)| m.params.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("").to_string())
+        .map(|(_, m)| Called {
+            tool: m.params.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("").to_string(),
+            arguments: with_arguments.then(|| m.params.as_ref().and_then(|p| p.arguments).map(|a| a.get().to_string())).flatten(),
+        })
         .collect()
 }
 
@@ -356,11 +369,20 @@ mod tests {
 
     #[test]
     fn called_tools_are_read_from_calls_and_batches_only() {
-        assert_eq!(called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#), ["echo"]);
+        let names = |body: &[u8]| called_tools(body, false).into_iter().map(|c| c.tool).collect::<Vec<_>>();
+        assert_eq!(names(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#), ["echo"]);
         let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},{"jsonrpc":"2.0","id":2,"method":"tools/list"},{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b"}}]"#;
-        assert_eq!(called_tools(batch), ["a", "b"]);
-        assert!(called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_empty());
-        assert!(called_tools(b"not json tools/call").is_empty());
+        assert_eq!(names(batch), ["a", "b"]);
+        assert!(names(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_empty());
+        assert!(names(b"not json tools/call").is_empty());
+        let with =
+            called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#, true);
+        assert_eq!(with[0].arguments.as_deref(), Some(r#"{"text":"hi"}"#));
+        assert_eq!(
+            called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#, false)[0]
+                .arguments,
+            None
+        );
     }
     use axum::http::{HeaderValue, StatusCode};
 

@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use app::{
+    servers::ssr::tool_calls as calls,
     tokens::ssr::entity as tokens,
     usage::ssr::{buckets, refusals, tools},
 };
@@ -28,7 +29,24 @@ struct Pending {
     fingerprints: HashMap<Uuid, String>,
     /// (token, server, tool, day) → (calls let through, calls refused)
     tools: HashMap<(Uuid, Uuid, String, i64), (i64, i64)>,
+    /// Tool calls on servers that audit them, in the order they happened.
+    calls: Vec<(Uuid, DateTime<Utc>, AuditedCall)>,
 }
+
+/// One tool call for the audit.
+#[derive(Debug, Clone)]
+pub struct AuditedCall {
+    pub server: Uuid,
+    pub token: Uuid,
+    pub member: Uuid,
+    pub tool: String,
+    pub outcome: String,
+    pub arguments: Option<String>,
+}
+
+/// Audited calls kept between flushes at most; past it they are dropped and the drop logged, so
+/// a database that cannot be written does not grow memory without bound.
+const MAX_PENDING_CALLS: usize = 50_000;
 
 impl Pending {
     fn is_empty(&self) -> bool {
@@ -123,6 +141,16 @@ impl UsageRecorder {
         }
     }
 
+    /// A tool call on a server that audits them.
+    pub fn tool_call(&self, call: AuditedCall) {
+        let mut pending = self.lock();
+        if pending.calls.len() >= MAX_PENDING_CALLS {
+            tracing::warn!(server = %call.server, "the tool-call audit is not being written; a call was dropped");
+            return;
+        }
+        pending.calls.push((Uuid::now_v7(), Utc::now(), call));
+    }
+
     /// Writes everything recorded since the last flush in one transaction. Returns whether
     /// anything was written. On failure the counts are kept for the next try.
     pub async fn flush(&self, db: &DatabaseConnection) -> Result<bool, DbErr> {
@@ -166,6 +194,10 @@ impl UsageRecorder {
             entry.0 += calls;
             entry.1 += refused;
         }
+        let room = MAX_PENDING_CALLS.saturating_sub(pending.calls.len());
+        let mut kept: Vec<_> = batch.calls.into_iter().take(room).collect();
+        kept.append(&mut pending.calls);
+        pending.calls = kept;
     }
 }
 
@@ -270,6 +302,19 @@ async fn write(db: &DatabaseConnection, batch: &Pending) -> Result<(), DbErr> {
         )
         .exec_without_returning(&txn)
         .await?;
+    }
+    for chunk in batch.calls.chunks(500) {
+        let rows = chunk.iter().map(|(id, at, call)| calls::ActiveModel {
+            id: Set(*id),
+            server_id: Set(call.server),
+            token_id: Set(call.token),
+            account_id: Set(call.member),
+            tool: Set(call.tool.clone()),
+            at: Set(*at),
+            outcome: Set(call.outcome.clone()),
+            arguments: Set(call.arguments.clone()),
+        });
+        calls::Entity::insert_many(rows).exec_without_returning(&txn).await?;
     }
     for (token, fingerprint) in &batch.fingerprints {
         tokens::Entity::update_many()

@@ -634,6 +634,7 @@ mod tests {
                 oauth: false,
                 headers: Vec::new(),
                 identity: None,
+                tool_audit: Default::default(),
                 row: 0,
             }),
         );

@@ -81,6 +81,8 @@ pub struct ServerEntry {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Tell the upstream who is calling: in which header, for which audience.
     pub identity: Option<IdentityHeader>,
+    /// Whether tool calls on it are recorded (and with their arguments).
+    pub tool_audit: app::servers::ToolAudit,
     /// The stored row this entry was made from, hashed (headers still sealed), so that
     /// reconciling compares rows without decrypting anything.
     pub row: u64,
@@ -319,7 +321,7 @@ fn row_digest(server: &servers::Model) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     (&server.organisation_id, &server.upstream_url, &server.transport, server.require_token, server.oauth_enabled).hash(&mut hasher);
-    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext, &server.identity_header).hash(&mut hasher);
+    (&server.upstream_headers_ciphertext, &server.upstream_query_ciphertext, &server.identity_header, &server.tool_audit).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -434,6 +436,7 @@ fn server_entry(state: &AppState, server: &servers::Model) -> Option<ServerEntry
             audience.set_query(None);
             Some(IdentityHeader { header: HeaderName::try_from(name).ok()?, audience: audience.to_string() })
         }),
+        tool_audit: server.tool_audit.as_deref().and_then(app::servers::ToolAudit::parse).unwrap_or_default(),
         row: row_digest(server),
     })
 }

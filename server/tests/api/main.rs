@@ -27,5 +27,6 @@ mod sessions;
 mod signing_keys;
 mod throttling;
 mod tokens;
+mod tool_audit;
 mod tool_rules;
 mod usage;

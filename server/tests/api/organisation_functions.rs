@@ -99,6 +99,7 @@ async fn every_server_function_answers_404_with_another_organisations_ids(backen
         ),
         ("delete_server", vec![("id", &server_id)]),
         ("check_server", vec![("id", &server_id)]),
+        ("server_tool_calls", vec![("id", &server_id)]),
         ("detect_transport", vec![("upstream_url", "http://127.0.0.1:9/mcp"), ("id", &server_id)]),
         ("server_usage", vec![("id", &server_id)]),
         ("server_tokens", vec![("server", &server_id)]),

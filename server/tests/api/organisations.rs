@@ -395,6 +395,8 @@ async fn organisation_sweep_answers_404_with_another_organisations_ids(backend: 
         (Method::DELETE, format!("/servers/{a_server}"), None),
         (Method::GET, format!("/servers/{a_server}/tokens"), None),
         (Method::POST, format!("/servers/{a_server}/check"), Some(json!({}))),
+        (Method::GET, format!("/servers/{a_server}/tool-calls"), None),
+        (Method::GET, format!("/servers/{a_server}/tool-calls.jsonl"), None),
         (Method::POST, "/servers/detect".into(), Some(json!({ "upstream_url": "http://127.0.0.1:9/mcp", "server_id": a_server }))),
         (Method::GET, format!("/servers/{b_server}"), None),
         (Method::GET, "/tokens".into(), None),

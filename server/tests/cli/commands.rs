@@ -522,7 +522,14 @@ fn every_command_answers_in_text_and_in_json(backend: Backend) {
     env.bad_input(&["server", "check", "nope", "--account", ADA], None, &["no server named \"nope\""]);
     // Identity for the upstream, on and off.
     let set = env.ok(&["server", "set", "alpha", "--account", ADA, "--identity-header", "Gatehouse-Identity"]);
-    assert_eq!(set.trim(), "alpha tells its upstream who is calling in the gatehouse-identity header");
+    assert_eq!(set.trim(), "alpha tells its upstream who is calling in the gatehouse-identity header, and does not record tool calls");
+    let audited = env.json(&["server", "set", "alpha", "--account", ADA, "--tool-audit", "calls"]);
+    assert_eq!(
+        (&audited["tool_audit"], &audited["identity_header"]),
+        (&json!("calls"), &json!("gatehouse-identity")),
+        "one change leaves the other"
+    );
+    env.bad_input(&["server", "set", "alpha", "--account", ADA, "--tool-audit", "everything"], None, &["off, calls or arguments"]);
     assert_eq!(
         env.json(&["server", "list"]).as_array().unwrap().iter().find(|s| s["id"] == alpha.as_str()).unwrap()["identity_header"],
         "gatehouse-identity"
@@ -530,7 +537,7 @@ fn every_command_answers_in_text_and_in_json(backend: Backend) {
     let off = env.json(&["server", "set", &alpha, "--account", ADA, "--identity-header", "off"]);
     assert!(off["identity_header"].is_null(), "{off}");
     env.bad_input(&["server", "set", "alpha", "--account", ADA, "--identity-header", "Host"], None, &["host"]);
-    env.bad_input(&["server", "set", "alpha", "--account", ADA], None, &["--identity-header"]);
+    env.bad_input(&["server", "set", "alpha", "--account", ADA], None, &["--identity-header", "--tool-audit"]);
 
     let gamma = env.json(&["server", "create", "--account", ADA, "--name", "gamma", "--upstream", "http://127.0.0.1:9/mcp"]);
     let delta = env.json(&["server", "create", "--account", ADA, "--name", "delta", "--upstream", "http://127.0.0.1:9/mcp"]);
