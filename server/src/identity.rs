@@ -111,12 +111,16 @@ struct Claims<'a> {
     jti: Uuid,
 }
 
+/// An assertion kept for reuse: good until, a hash of what it says, and the header value.
+type Made = (Instant, u64, HeaderValue);
+
 /// Signs assertions with the deployment's current key and serves the published ones.
 pub struct Identity {
     state: AppState,
     keys: RwLock<Arc<KeySet>>,
-    /// Assertions made recently, by (token, server): signing is reused for half a lifetime.
-    made: Mutex<HashMap<(Uuid, Uuid), (Instant, HeaderValue)>>,
+    /// Assertions made recently, by (token, server): reused for half a lifetime while what they
+    /// say (audience, member, email, organisation, role) is unchanged.
+    made: Mutex<HashMap<(Uuid, Uuid), Made>>,
 }
 
 impl Identity {
@@ -177,8 +181,15 @@ impl Identity {
     /// more than half its life left). `None` only when no key could be loaded.
     pub fn assertion(&self, server: Uuid, audience: &str, caller: &Caller) -> Option<HeaderValue> {
         let key = (caller.token_id, server);
+        let said = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::hash::DefaultHasher::new();
+            (audience, caller.sub, &caller.email, caller.org, caller.role).hash(&mut hasher);
+            hasher.finish()
+        };
         let now = Instant::now();
-        if let Some((until, value)) = self.made.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        if let Some((until, made_for, value)) = self.made.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && *made_for == said
             && until.saturating_duration_since(now) > REUSE_UNTIL_LEFT
         {
             return Some(value.clone());
@@ -201,9 +212,9 @@ impl Identity {
         let value = HeaderValue::try_from(token).ok()?;
         let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
         if made.len() > 100_000 {
-            made.retain(|_, (until, _)| *until > now);
+            made.retain(|_, (until, _, _)| *until > now);
         }
-        made.insert(key, (now + LIFETIME, value.clone()));
+        made.insert(key, (now + LIFETIME, said, value.clone()));
         Some(value)
     }
 

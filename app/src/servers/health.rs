@@ -63,8 +63,11 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// The message as a person reads it: an upstream's own words may be in it, so control
+    /// characters are dropped (PostgreSQL refuses NUL) and it is cut at 1,000 characters.
     pub fn new(kind: ProblemKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        let message: String = message.into().chars().filter(|c| !c.is_control()).take(1000).collect();
+        Self { kind, message }
     }
 }
 

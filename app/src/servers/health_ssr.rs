@@ -130,6 +130,21 @@ pub async fn record(
     read_one(db, server).await
 }
 
+/// The servers whose check is not due: checked after `due_before`, or held by a process now.
+/// One read per pass, so a pass writes (claims) only what is due.
+pub async fn not_due(
+    db: &impl ConnectionTrait,
+    due_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<Uuid>, AppError> {
+    let rows = entity::Entity::find().all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| row.checked_at >= due_before || row.claimed_until.is_some_and(|until| until > now))
+        .map(|row| row.server_id)
+        .collect())
+}
+
 /// Takes the periodic check of `server` for this process when it is due (last checked before
 /// `due_before`) and no other process holds it. Exactly one of several processes racing gets it.
 pub async fn claim(db: &impl ConnectionTrait, server: Uuid, due_before: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool, AppError> {

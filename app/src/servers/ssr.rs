@@ -350,9 +350,16 @@ pub async fn detect_transport(
         Some(id) => Some(find_model(&state.db, organisation, id).await?),
         None => None,
     };
+    // Saved secrets (header values, hidden query values) go only where they were meant to:
+    // to the saved server's own origin, never to another URL typed in the form.
+    let same_origin = |model: &entity::Model| {
+        let typed = url::Url::parse(upstream_url.trim()).ok().map(|u| u.origin());
+        let saved = url::Url::parse(&model.upstream_url).ok().map(|u| u.origin());
+        typed.is_some() && typed == saved
+    };
     let (saved_headers, saved_query) = match &saved {
-        Some(model) => (upstream_headers(state, model)?, upstream_query(state, model)?),
-        None => (BTreeMap::new(), None),
+        Some(model) if same_origin(model) => (upstream_headers(state, model)?, upstream_query(state, model)?),
+        _ => (BTreeMap::new(), None),
     };
     let url = valid_url(state, upstream_url, saved_query.as_deref())
         .await
@@ -377,10 +384,16 @@ pub async fn check_due(state: &AppState, interval: Duration, at_once: usize) -> 
     let now = Utc::now();
     let due_before = now - chrono::Duration::from_std(interval).map_err(AppError::internal)?;
     let servers = entity::Entity::find().all(&state.db).await?;
+    let not_due = health_ssr::not_due(&state.db, due_before, now).await?;
     let mut running = tokio::task::JoinSet::new();
     let mut count = 0;
-    for server in servers {
-        match health_ssr::claim(&state.db, server.id, due_before, now).await {
+    for server in servers.into_iter().filter(|s| !not_due.contains(&s.id)) {
+        while running.len() >= at_once.max(1) {
+            running.join_next().await;
+        }
+        // Claimed only once a slot is free, with the time of the claim itself, so a long pass
+        // never writes a claim that has already run out.
+        match health_ssr::claim(&state.db, server.id, due_before, Utc::now()).await {
             Ok(true) => {}
             Ok(false) => continue,
             Err(err) => {
@@ -389,9 +402,6 @@ pub async fn check_due(state: &AppState, interval: Duration, at_once: usize) -> 
             }
         }
         count += 1;
-        while running.len() >= at_once.max(1) {
-            running.join_next().await;
-        }
         let state = state.clone();
         running.spawn(async move {
             if let Err(err) = check(&state, &server).await {

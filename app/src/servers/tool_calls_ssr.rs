@@ -16,7 +16,8 @@ pub const PAGE: u64 = 50;
 pub const MAX_EXPORT: u64 = 100_000;
 
 async fn views(db: &impl ConnectionTrait, rows: Vec<entity::Model>) -> Result<Vec<ToolCallView>, AppError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.account_id).collect();
+    // Each member once: an export holds up to 100,000 rows, past any engine's bind limit.
+    let ids: std::collections::BTreeSet<Uuid> = rows.iter().map(|r| r.account_id).collect();
     let emails: HashMap<Uuid, String> = crate::accounts::ssr::entity::Entity::find()
         .filter(crate::accounts::ssr::entity::Column::Id.is_in(ids))
         .all(db)

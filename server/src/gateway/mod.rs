@@ -104,6 +104,8 @@ const FORWARD_REQUEST: &[&str] =
 /// Response headers passed back to the client.
 const FORWARD_RESPONSE: &[&str] = &["content-type", "mcp-session-id", "mcp-protocol-version", "cache-control", "retry-after"];
 const MCP_SESSION_ID: &str = "mcp-session-id";
+/// The most of a call's arguments the audit keeps (characters).
+const MAX_AUDITED_ARGUMENTS: usize = 16 * 1024;
 
 /// What the gateway shares with the rest of the process: the token view and its freshness, the
 /// open streams, usage counts, and what is known of read-only tools.
@@ -379,15 +381,23 @@ impl Gateway {
     ) -> Result<(Screened, Vec<tool_rules::Called>), GatewayError> {
         let read_only = |tool: &str| self.inner.read_only.is_read_only(server.id, tool);
         let called = match grant.token {
-            Some(_) => tool_rules::called_tools(&body, server.tool_audit == app::servers::ToolAudit::Arguments),
+            Some(_) => tool_rules::called_tools(
+                &body,
+                server.tool_audit != app::servers::ToolAudit::Off,
+                server.tool_audit == app::servers::ToolAudit::Arguments,
+            ),
             None => Vec::new(),
         };
-        let screened = tool_rules::screen(body, headers, grant.tools.as_deref(), read_only);
+        // A server that audits its calls reads every body strictly, as under a rule that allows
+        // every tool: a body it cannot read exactly (an escaped method, a key given twice) is
+        // refused rather than run unrecorded.
+        let audits = server.tool_audit != app::servers::ToolAudit::Off && grant.token.is_some();
+        let rule = grant.tools.as_deref().or(audits.then_some(&tool_rules::EVERY_TOOL));
+        let screened = tool_rules::screen(body, headers, rule, read_only);
         let refused: Vec<&str> = match &screened {
             Ok(screened) => screened.refused_tools.iter().map(String::as_str).collect(),
             // The whole body was refused: every call in it was.
-            Err(GatewayError::ToolNotAllowed { .. }) => called.iter().map(|c| c.tool.as_str()).collect(),
-            Err(_) => Vec::new(),
+            Err(_) => called.iter().map(|c| c.tool.as_str()).collect(),
         };
         let mut forwarded = Vec::new();
         if let Some(token) = grant.token {
@@ -422,9 +432,14 @@ impl Gateway {
             server: server.id,
             token,
             member,
-            tool: call.tool.chars().take(128).collect(),
+            // The client's words: control characters dropped (PostgreSQL refuses NUL) and cut to
+            // the column's 128 characters; arguments cut at MAX_AUDITED_ARGUMENTS bytes.
+            tool: call.tool.chars().filter(|c| !c.is_control()).take(128).collect(),
             outcome: outcome.to_string(),
-            arguments: call.arguments.clone(),
+            arguments: call.arguments.as_deref().map(|a| match a.char_indices().nth(MAX_AUDITED_ARGUMENTS) {
+                Some((cut, _)) => format!("{}…", &a[..cut]),
+                None => a.to_string(),
+            }),
         });
     }
 

@@ -67,10 +67,14 @@ pub struct Called {
     pub arguments: Option<String>,
 }
 
+/// The rule "every tool": reads bodies strictly without refusing any tool (servers that audit).
+pub static EVERY_TOOL: ToolRule = ToolRule::All;
+
 /// The tools a request body calls (`tools/call`, batches included), for the counts by tool and
-/// the audit. Bodies that do not name `tools/call` are not parsed.
-pub fn called_tools(body: &[u8], with_arguments: bool) -> Vec<Called> {
-    if memchr::memmem::find(body, b"tools/call").is_none() {
+/// the audit. For the counts alone, bodies that do not name `tools/call` literally are not
+/// parsed; `every_body` parses them all (the audit, where an escaped method must not hide).
+pub fn called_tools(body: &[u8], every_body: bool, with_arguments: bool) -> Vec<Called> {
+    if !every_body && memchr::memmem::find(body, b"tools/call").is_none() {
         return Vec::new();
     }
     let Some((_, messages)) = messages(body) else { return Vec::new() };
@@ -369,21 +373,20 @@ mod tests {
 
     #[test]
     fn called_tools_are_read_from_calls_and_batches_only() {
-        let names = |body: &[u8]| called_tools(body, false).into_iter().map(|c| c.tool).collect::<Vec<_>>();
+        let names = |body: &[u8]| called_tools(body, false, false).into_iter().map(|c| c.tool).collect::<Vec<_>>();
         assert_eq!(names(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}"#), ["echo"]);
         let batch = br#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}},{"jsonrpc":"2.0","id":2,"method":"tools/list"},{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"b"}}]"#;
         assert_eq!(names(batch), ["a", "b"]);
         assert!(names(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).is_empty());
         assert!(names(b"not json tools/call").is_empty());
-        let with =
-            called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#, true);
-        assert_eq!(with[0].arguments.as_deref(), Some(r#"{"text":"hi"}"#));
-        assert_eq!(
-            called_tools(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#, false)[0]
-                .arguments,
-            None
-        );
+        let call = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
+        assert_eq!(called_tools(call, true, true)[0].arguments.as_deref(), Some(r#"{"text":"hi"}"#));
+        assert_eq!(called_tools(call, false, false)[0].arguments, None);
+        let escaped = br#"{"jsonrpc":"2.0","id":1,"method":"tools\/call","params":{"name":"echo"}}"#;
+        assert!(called_tools(escaped, false, false).is_empty(), "the counts skip what does not say tools/call literally");
+        assert_eq!(called_tools(escaped, true, false)[0].tool, "echo", "the audit reads every body");
     }
+
     use axum::http::{HeaderValue, StatusCode};
 
     /// The JSON-RPC answer the gateway gives itself.

@@ -55,6 +55,7 @@ impl Pending {
             && self.refusals.is_empty()
             && self.fingerprints.is_empty()
             && self.tools.is_empty()
+            && self.calls.is_empty()
     }
 }
 
@@ -126,12 +127,11 @@ impl UsageRecorder {
     pub fn tool_called(&self, token: Uuid, server: Uuid, tool: &str, refused: bool) {
         let day = day_of(Utc::now());
         let mut pending = self.lock();
-        let valid = app::tools::ToolName::parse(tool).is_ok();
-        let key = (token, server, tool.to_string(), day);
-        let key = if valid && (pending.tools.len() < MAX_TOOL_KEYS || pending.tools.contains_key(&key)) {
-            key
-        } else {
-            (token, server, OTHER_TOOLS.to_string(), day)
+        // The parsed (trimmed, checked) name: what is stored always fits its column.
+        let named = app::tools::ToolName::parse(tool).ok().map(|name| (token, server, name.as_str().to_string(), day));
+        let key = match named {
+            Some(key) if pending.tools.len() < MAX_TOOL_KEYS || pending.tools.contains_key(&key) => key,
+            _ => (token, server, OTHER_TOOLS.to_string(), day),
         };
         let entry = pending.tools.entry(key).or_default();
         if refused {

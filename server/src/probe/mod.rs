@@ -36,7 +36,15 @@ struct Inner {
     timeout: Duration,
     /// What a check finds read-only, the gateway's read-only rule knows at once.
     read_only: Arc<ReadOnlyTools>,
+    /// Checks (and Detects) that run at once; more wait, within their time.
+    permits: tokio::sync::Semaphore,
 }
+
+/// How many checks one process runs at once: anyone who may add a server may ask for one, so
+/// their cost (a connection, buffers) is bounded.
+const PROBES_AT_ONCE: usize = 4;
+/// The most an upstream's answers may hold in one check (the 2024-11-05 event stream).
+pub const MAX_PROBE_BYTES: usize = 8 * 1024 * 1024;
 
 impl Prober {
     pub fn new(
@@ -55,7 +63,7 @@ impl Prober {
             .connect_timeout(connect_timeout)
             .pool_max_idle_per_host(0)
             .build()?;
-        Ok(Self { inner: Arc::new(Inner { client, policy, timeout, read_only }) })
+        Ok(Self { inner: Arc::new(Inner { client, policy, timeout, read_only, permits: tokio::sync::Semaphore::new(PROBES_AT_ONCE) }) })
     }
 }
 
@@ -63,7 +71,11 @@ impl UpstreamProbe for Prober {
     fn probe(&self, target: ProbeTarget) -> Probed {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let found = match tokio::time::timeout(inner.timeout, inner.probe(&target)).await {
+            let checked = async {
+                let _permit = inner.permits.acquire().await;
+                inner.probe(&target).await
+            };
+            let found = match tokio::time::timeout(inner.timeout, checked).await {
                 Ok(found) => found,
                 Err(_) => Err(Problem::new(
                     ProblemKind::Slow,

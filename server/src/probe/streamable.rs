@@ -30,7 +30,10 @@ pub async fn discover(client: &Client, target: &ProbeTarget) -> Result<Discovery
         .iter()
         .filter_map(|(name, value)| Some((HeaderName::try_from(name.as_str()).ok()?, HeaderValue::try_from(value.as_str()).ok()?)))
         .collect();
-    let config = StreamableHttpClientTransportConfig::with_uri(target.url.as_str()).custom_headers(headers);
+    // One event is bounded; the whole check is bounded by its time (Prober's timeout).
+    let config = StreamableHttpClientTransportConfig::with_uri(target.url.as_str())
+        .custom_headers(headers)
+        .max_sse_event_size(super::MAX_PROBE_BYTES);
     let transport = StreamableHttpClientTransport::with_client(client.clone(), config);
     let me = ClientConfig::new(ClientCapabilities::default(), Implementation::new("gatehouse-check", env!("CARGO_PKG_VERSION")));
     let lifecycle = ClientLifecycleMode::Auto {
