@@ -20,6 +20,7 @@ on_both_backends!(
     periodic_checks_notice_an_upstream_going_down_once_across_processes,
     discovered_read_only_tools_may_be_called_before_any_listing,
     the_server_page_shows_health_and_checks_without_javascript,
+    detect_sends_saved_secrets_only_to_the_saved_origin,
 );
 
 async fn create(user: &User, name: &str, url: &str, transport: &str) -> Value {
@@ -279,4 +280,42 @@ async fn the_server_page_shows_health_and_checks_without_javascript(backend: Bac
     assert!(posted.status().is_redirection() || posted.status().is_success(), "{}", posted.status());
     let after = json_body(ada.get(&path).await).await;
     assert!(after["health"]["checked_at"].as_str().unwrap() > before.as_str(), "{after}");
+}
+
+/// Detect with a saved server's id fills in its header values and hidden query values only for
+/// the server's own origin: typed with another URL, the secrets stay home.
+async fn detect_sends_saved_secrets_only_to_the_saved_origin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let demo = spawn_demo_mcp().await;
+    let ada = app.user("ada@example.com").await;
+    let created = ada
+        .post(
+            "/servers",
+            &json!({ "name": "keyed", "upstream_url": format!("{demo}/mcp?key=s3cret"), "transport": "streamable_http",
+                     "upstream_headers": [{ "name": "X-Api-Key", "value": "header-s3cret" }] }),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let server = json_body(created).await;
+    // Another origin that records what reaches it.
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = seen.clone();
+    let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let kept = kept.clone();
+        async move {
+            kept.lock().unwrap().push(format!("{} {:?}", request.uri(), request.headers()));
+            axum::http::StatusCode::NOT_FOUND
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/mcp?key=***", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let detected = ada.post("/servers/detect", &json!({ "upstream_url": elsewhere, "server_id": server["id"] })).await;
+    assert_eq!(detected.status(), StatusCode::UNPROCESSABLE_ENTITY, "nothing MCP there");
+    let seen = seen.lock().unwrap().join("\n");
+    assert!(!seen.is_empty(), "the other origin was tried");
+    assert!(!seen.contains("s3cret"), "no saved secret went to another origin: {seen}");
+    // At the saved origin, the saved values are used (the demo needs none, and answers).
+    let home = ada.post("/servers/detect", &json!({ "upstream_url": server["upstream_url"], "server_id": server["id"] })).await;
+    assert_eq!(home.status(), StatusCode::OK);
 }
