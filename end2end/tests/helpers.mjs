@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createServer, connect } from 'node:net';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 const PG_ADMIN = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres', '-d', 'postgres', '-qtAc'];
@@ -154,4 +155,30 @@ export async function signUp(page, base, email, password) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+}
+
+/**
+ * The REST API as a newly signed-up account (its session cookie): `{ api, id }`, where
+ * `api(method, path, body)` answers the parsed JSON and fails the test on any error status.
+ */
+export async function signedIn(base, email) {
+  const registered = await fetch(`${base}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: base },
+    body: JSON.stringify({ email, password: 'correct horse battery' }),
+  });
+  const me = await registered.json();
+  assert.ok(registered.ok, `register: ${registered.status} ${JSON.stringify(me)}`);
+  const cookie = registered.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const api = async (method, path, body) => {
+    const response = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', origin: base, cookie },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return { api, id: me.id };
 }

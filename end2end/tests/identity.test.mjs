@@ -10,7 +10,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { startGatehouse } from './helpers.mjs';
+import { startGatehouse, signedIn } from './helpers.mjs';
 
 /** An MCP server (stateless Streamable HTTP) whose one tool says who Gatehouse says is calling. */
 async function startWhoamiUpstream(gatehouseUrl) {
@@ -38,28 +38,6 @@ async function startWhoamiUpstream(gatehouseUrl) {
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
   audience = `http://127.0.0.1:${http.address().port}/mcp`;
   return { url: audience, stop: () => new Promise((resolve) => http.close(resolve)) };
-}
-
-async function signedIn(base, email) {
-  const registered = await fetch(`${base}/api/v1/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: base },
-    body: JSON.stringify({ email, password: 'correct horse battery' }),
-  });
-  const me = await registered.json();
-  assert.ok(registered.ok, `register: ${registered.status} ${JSON.stringify(me)}`);
-  const cookie = registered.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const api = async (method, path, body) => {
-    const response = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', origin: base, cookie },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
-  return { api, id: me.id };
 }
 
 async function whoami(url, headers) {

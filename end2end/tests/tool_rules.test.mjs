@@ -6,28 +6,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { startGatehouse, startDemoMcp } from './helpers.mjs';
-
-/** The REST API as a signed-in account (its session cookie). */
-async function signedIn(base, email) {
-  const registered = await fetch(`${base}/api/v1/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: base },
-    body: JSON.stringify({ email, password: 'correct horse battery' }),
-  });
-  assert.ok(registered.ok, `register: ${registered.status} ${await registered.text()}`);
-  const cookie = registered.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  return async (method, path, body) => {
-    const response = await fetch(`${base}/api/v1${path}`, {
-      method,
-      headers: { 'content-type': 'application/json', origin: base, cookie },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-  };
-}
+import { startGatehouse, startDemoMcp, signedIn } from './helpers.mjs';
 
 async function connect(kind, url, token) {
   const requestInit = { headers: { Authorization: `Bearer ${token}` } };
@@ -53,7 +32,7 @@ for (const backend of ['sqlite', 'postgres']) {
     });
 
     test('a token limited to echo sees only echo and is refused another tool, on both transports', async (t) => {
-      const api = await signedIn(gatehouse.url, 'owner@example.com');
+      const { api } = await signedIn(gatehouse.url, 'owner@example.com');
       const servers = [];
       for (const [transport, path] of [['streamable_http', '/mcp'], ['sse', '/sse']]) {
         servers.push(await api('POST', '/servers', { name: `demo ${transport}`, upstream_url: `${demo.url}${path}`, transport }));
